@@ -1,0 +1,3 @@
+//! Everything vipkeeper says to a MySQL or MariaDB server.
+
+pub mod gtid;
