@@ -93,3 +93,10 @@ impl fmt::Display for GtidSet {
         }
     }
 }
+
+/// GTID sets appear in reports and `status --json` in the server's own text form.
+impl serde::Serialize for GtidSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

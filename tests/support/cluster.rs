@@ -1,0 +1,308 @@
+//! A real replication cluster on loopback: node 1 is the master, the others
+//! replicate from it (GTID or file/position, optionally semi-sync). Dropping
+//! the cluster kills every server by PID and removes its directory, also
+//! when a test fails or panics.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::flavor::{CnfOptions, Flavor};
+use super::server::Server;
+
+pub const MONITOR_USER: &str = "vk_monitor";
+pub const MONITOR_PASSWORD: &str = "monitor-Secret-1";
+pub const ADMIN_USER: &str = "vk_admin";
+pub const ADMIN_PASSWORD: &str = "admin-Secret-2";
+pub const REPL_USER: &str = "vk_repl";
+pub const REPL_PASSWORD: &str = "repl-Secret-3";
+pub const APP_USER: &str = "app";
+pub const APP_PASSWORD: &str = "app-Secret-4";
+
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub flavor: Flavor,
+    pub nodes: usize,
+    pub gtid: bool,
+    pub semi_sync: bool,
+}
+
+impl ClusterSpec {
+    pub fn new(flavor: Flavor) -> Self {
+        Self {
+            flavor,
+            nodes: 3,
+            gtid: true,
+            semi_sync: false,
+        }
+    }
+}
+
+pub struct TestCluster {
+    pub spec: ClusterSpec,
+    /// Servers before `dir`: fields drop in order, so processes die first.
+    pub servers: Vec<Server>,
+    pub dir: PathBuf,
+    keep_dir: bool,
+}
+
+impl TestCluster {
+    /// Starts `spec.nodes` servers and wires replication from node 1.
+    pub async fn start(spec: ClusterSpec) -> Result<Self> {
+        if let Err(why) = spec.flavor.available() {
+            bail!("cannot start a {} cluster: {why}", spec.flavor.name());
+        }
+        let scratch = spec.flavor.scratch_dir();
+        fs::create_dir_all(&scratch)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("vk-{}-", spec.flavor.name()))
+            .tempdir_in(&scratch)?
+            .keep();
+        let mut cluster = TestCluster {
+            spec: spec.clone(),
+            servers: Vec::new(),
+            dir,
+            keep_dir: false,
+        };
+        let opts = CnfOptions {
+            gtid: spec.gtid,
+            semi_sync: spec.semi_sync,
+            bind_address: "127.0.0.1".into(),
+        };
+        for i in 1..=spec.nodes {
+            let port = free_port()?;
+            let server = Server::create(
+                spec.flavor,
+                &cluster.dir,
+                &format!("db{i}"),
+                i as u32,
+                port,
+                &opts,
+            )?;
+            cluster.servers.push(server);
+        }
+        cluster.bootstrap().await?;
+        Ok(cluster)
+    }
+
+    async fn bootstrap(&self) -> Result<()> {
+        let f = self.spec.flavor;
+        let g = f.grants();
+        let reset = match f {
+            Flavor::Mariadb => "RESET MASTER",
+            Flavor::Mysql => "RESET BINARY LOGS AND GTIDS",
+        };
+        let users = [
+            (MONITOR_USER, MONITOR_PASSWORD, g.monitor.to_string()),
+            (ADMIN_USER, ADMIN_PASSWORD, g.admin.to_string()),
+            (REPL_USER, REPL_PASSWORD, g.replication.to_string()),
+        ];
+        for server in &self.servers {
+            let mut sql = vec![reset.to_string(), "SET sql_log_bin=0".to_string()];
+            for (user, password, grants) in &users {
+                sql.push(format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"));
+                sql.push(format!("GRANT {grants} ON *.* TO '{user}'@'%'"));
+            }
+            sql.push(format!(
+                "CREATE USER '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"
+            ));
+            sql.push(format!("GRANT ALL ON app.* TO '{APP_USER}'@'%'"));
+            sql.push("SET sql_log_bin=1".into());
+            let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+            server.exec(&refs).await?;
+        }
+        let master = &self.servers[0];
+        master.exec(&["CREATE DATABASE app"]).await?;
+        let file_pos = if self.spec.gtid {
+            None
+        } else {
+            Some(self.binlog_position(master).await?)
+        };
+        for replica in &self.servers[1..] {
+            self.attach(replica, master, file_pos.as_ref().map(|(f, p)| (f.as_str(), *p)))
+                .await?;
+            replica.exec(&[f.read_only_sql()]).await?;
+        }
+        self.wait_replicated(Duration::from_secs(30)).await
+    }
+
+    /// Points `replica` at `source` and starts replication.
+    pub async fn attach(
+        &self,
+        replica: &Server,
+        source: &Server,
+        file_pos: Option<(&str, u64)>,
+    ) -> Result<()> {
+        let sql = self.spec.flavor.change_source_sql(
+            &source.host,
+            source.port,
+            REPL_USER,
+            REPL_PASSWORD,
+            file_pos,
+        );
+        let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+        replica.exec(&refs).await
+    }
+
+    pub fn master(&self) -> &Server {
+        &self.servers[0]
+    }
+
+    pub fn node(&self, name: &str) -> &Server {
+        self.servers
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    pub fn node_mut(&mut self, name: &str) -> &mut Server {
+        self.servers
+            .iter_mut()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    /// Current binlog file and position of `server`.
+    pub async fn binlog_position(&self, server: &Server) -> Result<(String, u64)> {
+        let row = server
+            .query_row(self.spec.flavor.binlog_status_sql())
+            .await?
+            .context("binary logging is off")?;
+        let get = |name: &str| {
+            row.iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Ok((get("File"), get("Position").parse()?))
+    }
+
+    /// (file, position) of the master's binlog that `replica` has executed.
+    pub async fn executed_position(&self, replica: &Server) -> Result<Option<(String, u64)>> {
+        let (file_col, pos_col) = match self.spec.flavor {
+            Flavor::Mariadb => ("Relay_Master_Log_File", "Exec_Master_Log_Pos"),
+            Flavor::Mysql => ("Relay_Source_Log_File", "Exec_Source_Log_Pos"),
+        };
+        let Some(row) = replica
+            .query_row(self.spec.flavor.replica_status_sql())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let get = |name: &str| {
+            row.iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Ok(Some((get(file_col), get(pos_col).parse().unwrap_or(0))))
+    }
+
+    /// Waits until every running replica has executed the master's binlog.
+    pub async fn wait_replicated(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let target = self.binlog_position(self.master()).await?;
+        for replica in self.servers[1..].iter().filter(|s| s.is_alive()) {
+            loop {
+                let at = self.executed_position(replica).await?;
+                if at.as_ref() == Some(&target) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "{} did not catch up with the master ({}:{}) within {timeout:?}; it is at {at:?}",
+                        replica.name,
+                        target.0,
+                        target.1
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a vipkeeper config for this cluster (passwords in 0600 files)
+    /// and returns its path.
+    pub fn write_config(&self, cluster_name: &str) -> Result<PathBuf> {
+        let secrets = self.dir.join("secrets");
+        fs::create_dir_all(&secrets)?;
+        let mut toml = String::new();
+        writeln!(
+            toml,
+            "# vipkeeper config for the {} sandbox cluster (written by the test harness)\n",
+            self.spec.flavor.name()
+        )?;
+        writeln!(
+            toml,
+            "[agent]\nstate_dir = \"{}\"\n",
+            self.dir.join("state").display()
+        )?;
+        writeln!(toml, "[[cluster]]\nname = \"{cluster_name}\"\n")?;
+        for (role, user, password) in [
+            ("monitor", MONITOR_USER, MONITOR_PASSWORD),
+            ("admin", ADMIN_USER, ADMIN_PASSWORD),
+            ("replication", REPL_USER, REPL_PASSWORD),
+        ] {
+            let file = secrets.join(format!("{role}.password"));
+            write_secret(&file, password)?;
+            writeln!(
+                toml,
+                "[cluster.users.{role}]\nuser = \"{user}\"\npassword_file = \"{}\"\n",
+                file.display()
+            )?;
+        }
+        for s in &self.servers {
+            writeln!(
+                toml,
+                "[[cluster.node]]\nname = \"{}\"\nhost = \"{}\"\nport = {}\n",
+                s.name, s.host, s.port
+            )?;
+        }
+        let path = self.dir.join("vipkeeper.toml");
+        fs::write(&path, toml)?;
+        Ok(path)
+    }
+
+    /// Leave servers and files in place when dropped (the sandbox).
+    pub fn detach(&mut self) {
+        self.keep_dir = true;
+        for s in &mut self.servers {
+            s.detach();
+        }
+    }
+
+    /// PIDs of the running servers, by node name.
+    pub fn pids(&self) -> Vec<(String, i32)> {
+        self.servers
+            .iter()
+            .filter_map(|s| s.pid().map(|p| (s.name.clone(), p)))
+            .collect()
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // Servers first (their Drop kills them), then the directory.
+        self.servers.clear();
+        if !self.keep_dir {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn write_secret(path: &Path, secret: &str) -> Result<()> {
+    fs::write(path, format!("{secret}\n"))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// A TCP port that is free on 127.0.0.1 right now.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
