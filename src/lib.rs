@@ -1,6 +1,6 @@
 //! vipkeeper: a failover manager for self-managed MySQL and MariaDB.
 //!
-//! The flow is one-directional (see docs/ARCHITECTURE.md):
-//! probe → ClusterView → analyze → plan → execute.
+//! The flow is one-directional: probe → ClusterView → analyze → plan → execute.
 
+pub mod config;
 pub mod mysql;

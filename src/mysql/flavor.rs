@@ -123,12 +123,54 @@ mod tests {
     #[test]
     fn recognises_each_flavor_and_its_words() {
         let cases = [
-            ("10.11.6-MariaDB-0+deb12u1-log", "Debian 12", Flavor::Mariadb, Syntax::Mariadb, "SHOW MASTER STATUS", "SHOW SLAVE STATUS"),
-            ("9.7.4", "(Debian)", Flavor::Mysql, Syntax::MysqlModern, "SHOW BINARY LOG STATUS", "SHOW REPLICA STATUS"),
-            ("8.4.3", "MySQL Community Server - GPL", Flavor::Mysql, Syntax::MysqlModern, "SHOW BINARY LOG STATUS", "SHOW REPLICA STATUS"),
-            ("8.0.36-28", "Percona Server (GPL), Release 28", Flavor::Mysql, Syntax::MysqlModern, "SHOW MASTER STATUS", "SHOW REPLICA STATUS"),
-            ("8.0.21-log", "MySQL Community Server - GPL", Flavor::Mysql, Syntax::MysqlLegacy, "SHOW MASTER STATUS", "SHOW SLAVE STATUS"),
-            ("11.4.2-MariaDB", "", Flavor::Mariadb, Syntax::Mariadb, "SHOW MASTER STATUS", "SHOW SLAVE STATUS"),
+            (
+                "10.11.6-MariaDB-0+deb12u1-log",
+                "Debian 12",
+                Flavor::Mariadb,
+                Syntax::Mariadb,
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+            ),
+            (
+                "9.7.4",
+                "(Debian)",
+                Flavor::Mysql,
+                Syntax::MysqlModern,
+                "SHOW BINARY LOG STATUS",
+                "SHOW REPLICA STATUS",
+            ),
+            (
+                "8.4.3",
+                "MySQL Community Server - GPL",
+                Flavor::Mysql,
+                Syntax::MysqlModern,
+                "SHOW BINARY LOG STATUS",
+                "SHOW REPLICA STATUS",
+            ),
+            (
+                "8.0.36-28",
+                "Percona Server (GPL), Release 28",
+                Flavor::Mysql,
+                Syntax::MysqlModern,
+                "SHOW MASTER STATUS",
+                "SHOW REPLICA STATUS",
+            ),
+            (
+                "8.0.21-log",
+                "MySQL Community Server - GPL",
+                Flavor::Mysql,
+                Syntax::MysqlLegacy,
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+            ),
+            (
+                "11.4.2-MariaDB",
+                "",
+                Flavor::Mariadb,
+                Syntax::Mariadb,
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+            ),
         ];
         for (version, comment, flavor, syntax, binlog_sql, replica_sql) in cases {
             let v = ServerVersion::parse(version, comment).unwrap();

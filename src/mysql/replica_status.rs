@@ -95,12 +95,18 @@ impl ReplicaStatus {
                 })
         };
 
-        let io_thread = match require("IO thread state", &["Replica_IO_Running", "Slave_IO_Running"])? {
+        let io_thread = match require(
+            "IO thread state",
+            &["Replica_IO_Running", "Slave_IO_Running"],
+        )? {
             "Yes" => IoThread::Yes,
             "Connecting" => IoThread::Connecting,
             _ => IoThread::No,
         };
-        let sql_running = require("SQL thread state", &["Replica_SQL_Running", "Slave_SQL_Running"])? == "Yes";
+        let sql_running = require(
+            "SQL thread state",
+            &["Replica_SQL_Running", "Slave_SQL_Running"],
+        )? == "Yes";
         let coord = |file: &'static [&'static str], pos: &'static [&'static str]| {
             let file = get(file).filter(|f| !f.is_empty())?;
             Some(BinlogCoord::new(file, get(pos)?.parse().ok()?))
@@ -137,22 +143,33 @@ impl ReplicaStatus {
                         .and_then(|t| MysqlGtidSet::parse(t).ok())
                         .map(GtidSet::Mysql)
                 };
-                (mode, set(&["Retrieved_Gtid_Set"]), set(&["Executed_Gtid_Set"]))
+                (
+                    mode,
+                    set(&["Retrieved_Gtid_Set"]),
+                    set(&["Executed_Gtid_Set"]),
+                )
             }
         };
 
         Ok(Self {
-            channel: get(&["Channel_Name", "Connection_name"]).unwrap_or("").to_string(),
+            channel: get(&["Channel_Name", "Connection_name"])
+                .unwrap_or("")
+                .to_string(),
             source_host: require("source host", &["Source_Host", "Master_Host"])?.to_string(),
             source_port: parsed(row, &["Source_Port", "Master_Port"]).unwrap_or(3306),
-            source_user: get(&["Source_User", "Master_User"]).unwrap_or("").to_string(),
-            source_server_id: parsed(row, &["Source_Server_Id", "Master_Server_Id"]).filter(|id| *id != 0),
+            source_user: get(&["Source_User", "Master_User"])
+                .unwrap_or("")
+                .to_string(),
+            source_server_id: parsed(row, &["Source_Server_Id", "Master_Server_Id"])
+                .filter(|id| *id != 0),
             source_uuid: get(&["Source_UUID", "Master_UUID"])
                 .filter(|u| !u.is_empty())
                 .map(str::to_string),
             io_thread,
             sql_running,
-            io_state: get(&["Replica_IO_State", "Slave_IO_State"]).unwrap_or("").to_string(),
+            io_state: get(&["Replica_IO_State", "Slave_IO_State"])
+                .unwrap_or("")
+                .to_string(),
             sql_state: get(&["Replica_SQL_Running_State", "Slave_SQL_Running_State"])
                 .unwrap_or("")
                 .to_string(),

@@ -76,7 +76,9 @@ impl MysqlGtidSet {
         let mut parts = member.split(':');
         let uuid = parts.next().unwrap_or_default().to_ascii_lowercase();
         if !is_uuid(&uuid) {
-            return Err(err("expected a server uuid like 3e11fa47-71ca-11e1-9e33-c80aa9429562"));
+            return Err(err(
+                "expected a server uuid like 3e11fa47-71ca-11e1-9e33-c80aa9429562",
+            ));
         }
         let mut tag = String::new();
         let mut saw_interval = false;
@@ -242,7 +244,10 @@ fn subtract_intervals(mine: &[Interval], theirs: &[Interval]) -> Vec<Interval> {
     let mut out = Vec::new();
     for &m in mine {
         let mut start = m.start;
-        for t in theirs.iter().filter(|t| t.end >= m.start && t.start <= m.end) {
+        for t in theirs
+            .iter()
+            .filter(|t| t.end >= m.start && t.start <= m.end)
+        {
             if t.start > start {
                 out.push(Interval {
                     start,

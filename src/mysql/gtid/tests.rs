@@ -52,7 +52,10 @@ fn mysql_subtract_finds_errant_transactions() {
     let master = set(&format!("{U1}:1-100"));
     let replica = set(&format!("{U1}:1-90,{U2}:1-2"));
     assert_eq!(replica.subtract(&master).to_string(), format!("{U2}:1-2"));
-    assert_eq!(master.subtract(&replica).to_string(), format!("{U1}:91-100"));
+    assert_eq!(
+        master.subtract(&replica).to_string(),
+        format!("{U1}:91-100")
+    );
     assert!(!master.contains(&replica));
 }
 

@@ -34,13 +34,22 @@ fn healthy_rows_agree_across_all_three_syntaxes() {
         assert_eq!(s.seconds_behind, Some(0));
         assert_eq!(s.received, s.executed, "caught up");
     }
-    assert_eq!(mariadb.received, Some(BinlogCoord::new("mysql-bin.000001", 822)));
+    assert_eq!(
+        mariadb.received,
+        Some(BinlogCoord::new("mysql-bin.000001", 822))
+    );
     assert_eq!(mariadb.source_port, 34031);
     assert_eq!(mariadb.position_mode, PositionMode::SlavePos);
-    assert_eq!(mariadb.retrieved_gtids.as_ref().unwrap().to_string(), "0-1-3");
+    assert_eq!(
+        mariadb.retrieved_gtids.as_ref().unwrap().to_string(),
+        "0-1-3"
+    );
     assert_eq!(mariadb.source_uuid, None);
 
-    assert_eq!(mysql.received, Some(BinlogCoord::new("mysql-bin.000001", 811)));
+    assert_eq!(
+        mysql.received,
+        Some(BinlogCoord::new("mysql-bin.000001", 811))
+    );
     assert_eq!(mysql.position_mode, PositionMode::AutoPosition);
     let uuid = mysql.source_uuid.clone().unwrap();
     assert_eq!(
@@ -70,7 +79,10 @@ fn duplicate_key_stops_the_sql_thread() {
         assert_eq!(s.io_thread, IoThread::Yes, "{file}");
         assert_eq!(s.last_sql_errno, 1062, "{file}");
         let problem = s.problem().unwrap();
-        assert!(problem.starts_with("SQL thread stopped by error 1062"), "{problem}");
+        assert!(
+            problem.starts_with("SQL thread stopped by error 1062"),
+            "{problem}"
+        );
     }
 }
 
@@ -93,5 +105,9 @@ fn a_row_without_thread_columns_is_a_clear_error() {
     let mut row = fixture("mysql-healthy.tsv");
     row.remove("Replica_IO_Running");
     let err = ReplicaStatus::from_row(&row, Flavor::Mysql).unwrap_err();
-    assert!(err.to_string().contains("Replica_IO_Running or Slave_IO_Running"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Replica_IO_Running or Slave_IO_Running"),
+        "{err}"
+    );
 }

@@ -1,0 +1,226 @@
+//! Reading a config file: TOML → raw (spanned) structs → validated model.
+//!
+//! serde stops at the first error of whatever it deserializes, so the
+//! document is taken apart first and each section and each node is
+//! deserialized on its own: a file with five mistakes in five places gets
+//! five lines, not one.
+
+use std::ops::Range;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use super::model::Config;
+use super::problem::{Problem, Problems};
+use super::raw::{RawAgent, RawCluster, RawNode};
+use super::validate;
+
+/// A config that passed validation, and the warnings it still deserves.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Problem>,
+}
+
+/// The failure to load a config: every problem found, errors and warnings.
+#[derive(Debug)]
+pub struct LoadError {
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let errors: Vec<String> = self
+            .problems
+            .iter()
+            .filter(|p| p.is_error())
+            .map(ToString::to_string)
+            .collect();
+        write!(f, "invalid configuration:\n  {}", errors.join("\n  "))
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let mut p = Problems::new(path, "");
+            p.error(
+                None,
+                format!("cannot read the config file: {e}"),
+                format!(
+                    "create it (conf/vipkeeper.toml is a commented example) or pass --config PATH"
+                ),
+            );
+            return Err(LoadError {
+                problems: p.into_sorted(),
+            });
+        }
+    };
+    load_str(path, &text)
+}
+
+/// Validates config `text` as if read from `path` (used for locations and
+/// for the permission checks of inline secrets).
+pub fn load_str(path: &Path, text: &str) -> Result<Loaded, LoadError> {
+    let mut problems = Problems::new(path, text);
+    let document = parse(text, &mut problems);
+    let config = document.and_then(|doc| validate::validate(path, doc, &mut problems));
+    let has_errors = problems.has_errors();
+    let list = problems.into_sorted();
+    match config {
+        Some(config) if !has_errors => Ok(Loaded {
+            config,
+            warnings: list,
+        }),
+        _ => Err(LoadError { problems: list }),
+    }
+}
+
+/// The document split into the pieces validation works on.
+pub struct RawDocument {
+    pub agent: RawAgent,
+    pub clusters: Vec<RawClusterEntry>,
+}
+
+pub struct RawClusterEntry {
+    /// Span of the `[[cluster]]` table.
+    pub span: Range<usize>,
+    /// `None` when the cluster's own keys did not deserialize (already reported).
+    pub cluster: Option<RawCluster>,
+    pub nodes: Vec<Spanned<RawNode>>,
+}
+
+fn parse(text: &str, problems: &mut Problems) -> Option<RawDocument> {
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.error(
+                e.span(),
+                format!("not valid TOML: {}", first_line(e.message())),
+                "fix the syntax at this place".to_string(),
+            );
+            return None;
+        }
+    };
+    let mut doc = RawDocument {
+        agent: RawAgent::default(),
+        clusters: Vec::new(),
+    };
+    let root_span = root.span();
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            "agent" => {
+                if let Some(agent) = deserialize(value, problems) {
+                    doc.agent = agent;
+                }
+            }
+            "cluster" => parse_clusters(value, problems, &mut doc.clusters),
+            other => problems.error(
+                Some(key.span()),
+                format!("unknown section `{other}`"),
+                "the top level has only [agent] and [[cluster]]".to_string(),
+            ),
+        }
+    }
+    if doc.clusters.is_empty() && !problems.has_errors() {
+        problems.error(
+            Some(root_span.start..root_span.start),
+            "no cluster is configured",
+            "add a [[cluster]] table with its [[cluster.node]] entries".to_string(),
+        );
+    }
+    Some(doc)
+}
+
+fn parse_clusters(
+    value: Spanned<DeValue<'_>>,
+    problems: &mut Problems,
+    out: &mut Vec<RawClusterEntry>,
+) {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        problems.error(
+            Some(span),
+            "`cluster` must be an array of tables",
+            "write each cluster as a [[cluster]] table".to_string(),
+        );
+        return;
+    };
+    for item in items {
+        let span = item.span();
+        let DeValue::Table(mut table) = item.into_inner() else {
+            problems.error(
+                Some(span),
+                "a cluster must be a table",
+                "write [[cluster]]".to_string(),
+            );
+            continue;
+        };
+        let nodes = match table.remove("node") {
+            Some(nodes) => parse_nodes(nodes, problems),
+            None => Vec::new(),
+        };
+        let cluster = deserialize(Spanned::new(span.clone(), DeValue::Table(table)), problems);
+        out.push(RawClusterEntry {
+            span,
+            cluster,
+            nodes,
+        });
+    }
+}
+
+fn parse_nodes(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> Vec<Spanned<RawNode>> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        problems.error(
+            Some(span),
+            "`node` must be an array of tables",
+            "write each node as a [[cluster.node]] table".to_string(),
+        );
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let span = item.span();
+            deserialize(item, problems).map(|node| Spanned::new(span, node))
+        })
+        .collect()
+}
+
+/// Deserializes one value, reporting a failure at its exact place.
+fn deserialize<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    problems: &mut Problems,
+) -> Option<T> {
+    let fallback = value.span();
+    match T::deserialize(ValueDeserializer::from(value)) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let message = first_line(e.message());
+            let hint = if message.starts_with("unknown field") {
+                "fix the spelling or remove the key"
+            } else if message.starts_with("missing field") {
+                "add it to this table"
+            } else {
+                "see conf/vipkeeper.toml for the expected form"
+            };
+            problems.error(
+                Some(e.span().unwrap_or(fallback)),
+                message,
+                hint.to_string(),
+            );
+            None
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_string()
+}

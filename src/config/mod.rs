@@ -1,0 +1,18 @@
+//! The configuration file: one TOML file describing one or more clusters.
+//! `load` reads and validates it, reporting every problem with its
+//! file:line:column; the rest of vipkeeper only sees the validated `model`.
+
+mod load;
+mod model;
+mod problem;
+mod raw;
+pub mod secret;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use load::{load, load_str, LoadError, Loaded};
+pub use model::*;
+pub use problem::{Location, Problem, Severity};
+pub use secret::{Secret, SecretSource};

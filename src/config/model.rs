@@ -1,0 +1,180 @@
+//! The validated configuration the rest of vipkeeper uses. Every value here
+//! has passed `load`'s checks; defaults are filled in.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::{Secret, SecretSource};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipkeeper/vipkeeper.toml";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vipkeeper";
+pub const DEFAULT_PORT: u16 = 3306;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub agent: AgentConfig,
+    pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub users: Users,
+    pub timing: Timing,
+    pub failover: FailoverPolicy,
+    pub vip: Option<VipConfig>,
+    pub nodes: Vec<NodeConfig>,
+}
+
+impl ClusterConfig {
+    pub fn node(&self, name: &str) -> Option<&NodeConfig> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Users {
+    pub monitor: Credentials,
+    pub admin: Credentials,
+    pub replication: Credentials,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Secret,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    pub probe_interval: Duration,
+    pub connect_timeout: Duration,
+    pub query_timeout: Duration,
+    /// Consecutive probe timeouts before a node counts as unreachable.
+    pub unreachable_after: u32,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            probe_interval: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            query_timeout: Duration::from_secs(1),
+            unreachable_after: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverPolicy {
+    /// Nodes to promote first when they are (or can be made) most advanced.
+    pub prefer: Vec<String>,
+    pub never_promote: Vec<String>,
+    /// Replicas further behind than this are not promoted.
+    pub max_lag: Duration,
+    /// A second automatic failover within this period waits for `ack`.
+    pub block_period: Duration,
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> Self {
+        Self {
+            prefer: Vec::new(),
+            never_promote: Vec::new(),
+            max_lag: Duration::from_secs(30),
+            block_period: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub instance_id: Option<String>,
+    pub eni_id: Option<String>,
+    pub az: Option<String>,
+}
+
+impl NodeConfig {
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipConfig {
+    pub address: Ipv4Addr,
+    pub backends: Vec<VipBackend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VipBackend {
+    AwsRouteTable {
+        route_tables: Vec<String>,
+        vpc_id: Option<String>,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+        deadline: Duration,
+    },
+    LocalAddress {
+        interface: String,
+    },
+    LinuxRoute {
+        table: Option<u32>,
+    },
+    Script {
+        command: String,
+        timeout: Duration,
+    },
+    AwsNlb {
+        target_group_arn: String,
+        port: Option<u16>,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+    },
+    AwsRoute53 {
+        hosted_zone_id: String,
+        record_name: String,
+        ttl: u32,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+    },
+}
+
+impl VipBackend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            VipBackend::AwsRouteTable { .. } => "aws-route-table",
+            VipBackend::LocalAddress { .. } => "local-address",
+            VipBackend::LinuxRoute { .. } => "linux-route",
+            VipBackend::Script { .. } => "script",
+            VipBackend::AwsNlb { .. } => "aws-nlb",
+            VipBackend::AwsRoute53 { .. } => "aws-route53",
+        }
+    }
+}
+
+pub const VIP_BACKENDS: [&str; 6] = [
+    "aws-route-table",
+    "local-address",
+    "linux-route",
+    "script",
+    "aws-nlb",
+    "aws-route53",
+];

@@ -1,0 +1,143 @@
+//! The config file as written: serde structs that keep the location of
+//! every value a later check may need to point at. `load` turns these into
+//! the plain types of `model` after validating them.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub state_dir: Option<S<String>>,
+}
+
+/// A `[[cluster]]` table without its `[[cluster.node]]` entries, which are
+/// deserialized one by one so that each node's problems are reported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub name: S<String>,
+    pub users: RawUsers,
+    #[serde(default)]
+    pub timing: RawTiming,
+    #[serde(default)]
+    pub failover: RawFailover,
+    pub vip: Option<S<RawVip>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    pub monitor: S<RawCredentials>,
+    pub admin: S<RawCredentials>,
+    pub replication: S<RawCredentials>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredentials {
+    pub user: S<String>,
+    pub password: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTiming {
+    pub probe_interval: Option<S<String>>,
+    pub connect_timeout: Option<S<String>>,
+    pub query_timeout: Option<S<String>>,
+    pub unreachable_after: Option<S<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFailover {
+    #[serde(default)]
+    pub prefer: Vec<S<String>>,
+    #[serde(default)]
+    pub never_promote: Vec<S<String>>,
+    pub max_lag: Option<S<String>>,
+    pub block_period: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: S<String>,
+    pub host: S<String>,
+    pub port: Option<S<i64>>,
+    pub instance_id: Option<S<String>>,
+    pub eni_id: Option<S<String>>,
+    pub az: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVip {
+    pub address: S<String>,
+    pub backends: S<Vec<S<String>>>,
+    #[serde(rename = "aws-route-table")]
+    pub aws_route_table: Option<S<RawAwsRouteTable>>,
+    #[serde(rename = "local-address")]
+    pub local_address: Option<S<RawLocalAddress>>,
+    #[serde(rename = "linux-route")]
+    pub linux_route: Option<S<RawLinuxRoute>>,
+    pub script: Option<S<RawScript>>,
+    #[serde(rename = "aws-nlb")]
+    pub aws_nlb: Option<S<RawAwsNlb>>,
+    #[serde(rename = "aws-route53")]
+    pub aws_route53: Option<S<RawAwsRoute53>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsRouteTable {
+    #[serde(default)]
+    pub route_tables: Vec<S<String>>,
+    pub vpc_id: Option<S<String>>,
+    pub region: Option<S<String>>,
+    pub endpoint_url: Option<S<String>>,
+    pub deadline: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocalAddress {
+    pub interface: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinuxRoute {
+    pub table: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScript {
+    pub command: S<String>,
+    pub timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsNlb {
+    pub target_group_arn: S<String>,
+    pub port: Option<S<i64>>,
+    pub region: Option<S<String>>,
+    pub endpoint_url: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsRoute53 {
+    pub hosted_zone_id: S<String>,
+    pub record_name: S<String>,
+    pub ttl: Option<S<i64>>,
+    pub region: Option<S<String>>,
+    pub endpoint_url: Option<S<String>>,
+}

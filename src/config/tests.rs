@@ -1,0 +1,273 @@
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn secret(&self, name: &str, mode: u32) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, "pw\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn config(&self, text: &str, mode: u32) -> PathBuf {
+        let path = self.dir.path().join("vipkeeper.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+}
+
+fn good_config(secret: &Path) -> String {
+    format!(
+        r#"
+[agent]
+state_dir = "/var/lib/vipkeeper"
+
+[[cluster]]
+name = "main"
+
+[cluster.users.monitor]
+user = "vk_monitor"
+password_file = "{s}"
+
+[cluster.users.admin]
+user = "vk_admin"
+password_file = "{s}"
+
+[cluster.users.replication]
+user = "repl"
+password_file = "{s}"
+
+[cluster.timing]
+probe_interval = "500ms"
+
+[cluster.failover]
+prefer = ["db2"]
+never_promote = ["db3"]
+
+[cluster.vip]
+address = "10.254.0.10"
+backends = ["aws-route-table", "local-address"]
+
+[cluster.vip.aws-route-table]
+route_tables = ["rtb-0a1b2c3d", "rtb-0e1f2a3b"]
+
+[[cluster.node]]
+name = "db1"
+host = "10.0.1.10"
+eni_id = "eni-0a1b2c3d4e5f60718"
+
+[[cluster.node]]
+name = "db2"
+host = "10.0.2.10"
+port = 3307
+instance_id = "i-0abc1234def567890"
+
+[[cluster.node]]
+name = "db3"
+host = "10.0.3.10"
+eni_id = "eni-0b1b2c3d4e5f60718"
+"#,
+        s = secret.display()
+    )
+}
+
+#[test]
+fn a_complete_config_loads_with_defaults_filled_in() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let path = f.config(&good_config(&secret), 0o600);
+    let loaded = load(&path).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let c = &loaded.config.clusters[0];
+    assert_eq!(c.name, "main");
+    assert_eq!(c.nodes.len(), 3);
+    assert_eq!(c.node("db1").unwrap().port, 3306);
+    assert_eq!(c.node("db2").unwrap().port, 3307);
+    assert_eq!(
+        c.timing.probe_interval,
+        std::time::Duration::from_millis(500)
+    );
+    assert_eq!(c.timing.unreachable_after, 3);
+    assert_eq!(c.failover.prefer, vec!["db2".to_string()]);
+    assert_eq!(c.users.admin.password.expose(), "pw");
+    let vip = c.vip.as_ref().unwrap();
+    assert_eq!(vip.backends.len(), 2);
+    assert_eq!(
+        vip.backends[1],
+        VipBackend::LocalAddress {
+            interface: "lo".into()
+        }
+    );
+}
+
+#[test]
+fn every_problem_gets_its_own_line_and_location() {
+    let f = Fixture::new();
+    let loose = f.secret("loose.pw", 0o644);
+    let missing = f.dir.path().join("missing.pw");
+    let text = format!(
+        r#"[[cluster]]
+name = "main"
+
+[cluster.users.monitor]
+user = "vk_monitor"
+password_file = "{loose}"
+
+[cluster.users.admin]
+user = "vk_admin"
+password_file = "{missing}"
+
+[cluster.users.replication]
+user = "repl"
+password_file = "{loose}"
+
+[[cluster.node]]
+name = "db1"
+host = "127.0.0.1"
+port = 70000
+
+[[cluster.node]]
+name = "db2"
+host = "127.0.0.2"
+colour = "blue"
+
+[[cluster.node]]
+name = "db1"
+host = "127.0.0.3"
+"#,
+        loose = loose.display(),
+        missing = missing.display()
+    );
+    let path = f.config(&text, 0o600);
+    let err = load(&path).unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in {lines:#?}"))
+            .clone()
+    };
+    let file = path.display().to_string();
+    assert!(
+        find("cannot read password file").starts_with(&format!("{file}:10:17: error: users.admin"))
+    );
+    assert_eq!(
+        find("port 70000"),
+        format!("{file}:19:8: error: node `db1`: port 70000 is out of range (use a TCP port from 1 to 65535)")
+    );
+    assert!(find("unknown field `colour`").starts_with(&format!("{file}:24:1: error:")));
+    assert!(find("duplicate node name").starts_with(&format!(
+        "{file}:27:8: error: duplicate node name `db1` (first defined at line 17)"
+    )));
+    let loose_line = find("users.monitor: password file");
+    assert!(
+        loose_line.starts_with(&format!("{file}:6:17: warning:")),
+        "{loose_line}"
+    );
+    assert!(loose_line.contains("mode 0644") && loose_line.contains("chmod 600"));
+    assert_eq!(lines.len(), 6, "{lines:#?}"); // + the replication user's loose file
+}
+
+#[test]
+fn syntax_errors_and_unknown_sections_are_located() {
+    let f = Fixture::new();
+    let path = f.config("[[cluster]\nname = 1\n", 0o600);
+    let err = load(&path).unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert!(
+        err.problems[0].to_string().contains(":1:"),
+        "{}",
+        err.problems[0]
+    );
+    assert!(err.problems[0].message.starts_with("not valid TOML"));
+
+    let path = f.config("[agnet]\nstate_dir = \"/x\"\n", 0o600);
+    let err = load(&path).unwrap_err();
+    assert_eq!(
+        err.problems[0].to_string(),
+        format!("{}:1:2: error: unknown section `agnet` (the top level has only [agent] and [[cluster]])", path.display())
+    );
+}
+
+#[test]
+fn inline_password_in_a_world_readable_file_is_a_warning_not_a_leak() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let text = good_config(&secret).replacen(
+        &format!("password_file = \"{}\"", secret.display()),
+        "password = \"TopSecret99\"",
+        1,
+    );
+    let path = f.config(&text, 0o644);
+    let loaded = load(&path).unwrap();
+    assert_eq!(loaded.warnings.len(), 1);
+    let line = loaded.warnings[0].to_string();
+    assert!(
+        line.contains("inline password") && line.contains("chmod 600"),
+        "{line}"
+    );
+    assert!(!line.contains("TopSecret99"));
+    assert!(!format!("{:?}", loaded.config).contains("TopSecret99"));
+}
+
+#[test]
+fn policy_and_vip_mistakes() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let text = good_config(&secret)
+        .replace("prefer = [\"db2\"]", "prefer = [\"db9\", \"db3\"]")
+        .replace("probe_interval = \"500ms\"", "probe_interval = \"fast\"")
+        .replace("address = \"10.254.0.10\"", "address = \"10.254.0\"")
+        .replace("\"local-address\"]", "\"local-adress\"]")
+        .replace("eni_id = \"eni-0b1b2c3d4e5f60718\"\n", "");
+    let path = f.config(&text, 0o600);
+    let messages: Vec<String> = load(&path)
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect();
+    for expected in [
+        "timing.probe_interval = \"fast\" is not a duration",
+        "failover.prefer names `db9`, which is not a node of this cluster",
+        "node `db3` is both preferred and never to be promoted",
+        "vip.address `10.254.0` is not an IPv4 address",
+        "unknown vip backend `local-adress`",
+        "node `db3` has neither instance_id nor eni_id",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(expected)),
+            "missing {expected:?} in {messages:#?}"
+        );
+    }
+}
+
+#[test]
+fn password_from_environment() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let text = good_config(&secret).replacen(
+        &format!("password_file = \"{}\"", secret.display()),
+        "password_env = \"VIPKEEPER_TEST_UNSET_VARIABLE\"",
+        1,
+    );
+    let path = f.config(&text, 0o600);
+    let err = load(&path).unwrap_err();
+    assert!(err.problems[0]
+        .to_string()
+        .contains("environment variable VIPKEEPER_TEST_UNSET_VARIABLE is not set"));
+}
