@@ -75,6 +75,43 @@ impl GtidSet {
     }
 }
 
+impl GtidSet {
+    /// Transactions of `self` (a replica) that did not come from `master`:
+    /// the surplus over the master's set, less what originates on the master
+    /// itself (those are only newer than the master's snapshot: probes of
+    /// different servers are never taken at the same instant).
+    pub fn errant(
+        &self,
+        master: &GtidSet,
+        master_uuid: Option<&str>,
+        master_server_id: u32,
+    ) -> Option<String> {
+        let text = match (self, master) {
+            (GtidSet::Mysql(mine), GtidSet::Mysql(theirs)) => {
+                let mut surplus = mine.subtract(theirs);
+                if let Some(uuid) = master_uuid {
+                    surplus = surplus.without_uuid(uuid);
+                }
+                surplus.to_string()
+            }
+            (GtidSet::Mariadb(mine), GtidSet::Mariadb(theirs)) => mine
+                .subtract(theirs)
+                .iter()
+                .filter(|m| {
+                    m.diverged
+                        || mine
+                            .tip(m.domain)
+                            .is_some_and(|t| t.server_id != master_server_id)
+                })
+                .map(describe_missing)
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => return self.describe_surplus(master),
+        };
+        (!text.is_empty()).then_some(text)
+    }
+}
+
 fn describe_missing(m: &MissingRange) -> String {
     if m.diverged {
         format!("domain {} seq {} (diverged)", m.domain, m.from_seq)

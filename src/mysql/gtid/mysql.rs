@@ -156,6 +156,19 @@ impl MysqlGtidSet {
         out
     }
 
+    /// The set without the transactions that originate on server `uuid`.
+    pub fn without_uuid(&self, uuid: &str) -> Self {
+        let uuid = uuid.to_ascii_lowercase();
+        Self {
+            sources: self
+                .sources
+                .iter()
+                .filter(|(s, _)| s.uuid != uuid)
+                .map(|(s, i)| (s.clone(), i.clone()))
+                .collect(),
+        }
+    }
+
     /// True when every transaction of `other` is in `self`.
     pub fn contains(&self, other: &Self) -> bool {
         other.subtract(self).is_empty()

@@ -120,6 +120,24 @@ fn flavor_neutral_questions() {
     assert_eq!(a.describe_surplus(&b), Some(format!("{U1}:6-10")));
 }
 
+#[test]
+fn errant_ignores_what_the_master_wrote_after_its_probe() {
+    let master = GtidSet::Mysql(set(&format!("{U1}:1-100")));
+    let newer = GtidSet::Mysql(set(&format!("{U1}:1-101")));
+    assert_eq!(newer.errant(&master, Some(U1), 1), None);
+    let errant = GtidSet::Mysql(set(&format!("{U1}:1-101,{U2}:1")));
+    assert_eq!(errant.errant(&master, Some(U1), 1), Some(format!("{U2}:1")));
+
+    let master = GtidSet::Mariadb(MariadbGtidPos::parse("0-1-100").unwrap());
+    let newer = GtidSet::Mariadb(MariadbGtidPos::parse("0-1-102").unwrap());
+    assert_eq!(newer.errant(&master, None, 1), None);
+    let local = GtidSet::Mariadb(MariadbGtidPos::parse("0-2-101").unwrap());
+    assert_eq!(
+        local.errant(&master, None, 1).as_deref(),
+        Some("domain 0 seq 101")
+    );
+}
+
 // ---- property tests: the set operations agree with a naive model ----------
 
 type Model = BTreeSet<(usize, &'static str, u64)>;

@@ -1,0 +1,111 @@
+//! A session with one server where every call has a deadline: mysql_async
+//! has no read timeout of its own, so a black-holed or SIGSTOP'd server
+//! would otherwise hang the caller forever.
+
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+
+use super::error::{DbError, Phase};
+use super::replica_status::Row;
+use crate::config::Secret;
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+    pub connect_timeout: Duration,
+    pub query_timeout: Duration,
+}
+
+pub struct Session {
+    conn: mysql_async::Conn,
+    query_timeout: Duration,
+}
+
+impl Session {
+    /// Opens a TCP connection (never the Unix socket: mysql_async would
+    /// switch to it for loopback addresses unless told not to).
+    pub async fn connect(t: &Target) -> Result<Self, DbError> {
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(t.host.clone())
+            .tcp_port(t.port)
+            .user(Some(t.user.clone()))
+            .pass(Some(t.password.expose().to_string()))
+            .prefer_socket(false)
+            .tcp_nodelay(true)
+            .stmt_cache_size(0)
+            .tcp_keepalive(Some(Duration::from_secs(10)));
+        let conn = tokio::time::timeout(t.connect_timeout, mysql_async::Conn::new(opts))
+            .await
+            .map_err(|_| DbError::timeout(Phase::Connect, t.connect_timeout))?
+            .map_err(|e| DbError::classify(&e, Phase::Connect))?;
+        Ok(Self {
+            conn,
+            query_timeout: t.query_timeout,
+        })
+    }
+
+    /// All rows of `sql` as column → text maps.
+    pub async fn rows(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
+        let rows: Vec<mysql_async::Row> =
+            tokio::time::timeout(self.query_timeout, self.conn.query(sql))
+                .await
+                .map_err(|_| DbError::timeout(Phase::Query, self.query_timeout))?
+                .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql))?;
+        Ok(rows.iter().map(to_row).collect())
+    }
+
+    pub async fn first(&mut self, sql: &str) -> Result<Option<Row>, DbError> {
+        Ok(self.rows(sql).await?.into_iter().next())
+    }
+
+    /// Runs a statement that returns no rows.
+    pub async fn exec(&mut self, sql: &str) -> Result<(), DbError> {
+        tokio::time::timeout(self.query_timeout, self.conn.query_drop(sql))
+            .await
+            .map_err(|_| DbError::timeout(Phase::Query, self.query_timeout))?
+            .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql))
+    }
+
+    /// Name/value pairs of a `SHOW VARIABLES`-style statement.
+    pub async fn variables(&mut self, sql: &str) -> Result<Row, DbError> {
+        let rows = self.rows(sql).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let name = r.remove("Variable_name")??;
+                Some((name.to_ascii_lowercase(), r.remove("Value").flatten()))
+            })
+            .collect())
+    }
+
+    /// Closes politely, but never waits longer than a query would.
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(self.query_timeout, self.conn.disconnect()).await;
+    }
+}
+
+fn with_statement(mut e: DbError, sql: &str) -> DbError {
+    let short: String = sql.chars().take(80).collect();
+    e.message = format!("{} [statement: {short}]", e.message);
+    e
+}
+
+fn to_row(row: &mysql_async::Row) -> Row {
+    row.columns_ref()
+        .iter()
+        .enumerate()
+        .map(|(i, col)| {
+            let value = match row.as_ref(i) {
+                None | Some(mysql_async::Value::NULL) => None,
+                Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                Some(other) => Some(other.as_sql(true)),
+            };
+            (col.name_str().into_owned(), value)
+        })
+        .collect()
+}
