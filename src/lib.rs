@@ -2,6 +2,9 @@
 //!
 //! The flow is one-directional: probe → ClusterView → analyze → plan → execute.
 
+pub mod checks;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod mysql;
 pub mod topology;

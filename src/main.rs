@@ -1,1 +1,35 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use vipkeeper::cli::{Cli, Command};
+use vipkeeper::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match &cli.command {
+            Command::Status(args) => commands::status::run(&cli.config, args).await,
+            Command::Check(args) => commands::check::run(&cli.config, args).await,
+        }
+    })
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

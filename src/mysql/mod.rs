@@ -1,5 +1,6 @@
 //! Everything vipkeeper says to a MySQL or MariaDB server.
 
+pub mod account;
 pub mod binlog;
 pub mod conn;
 pub mod error;

@@ -22,6 +22,18 @@ pub enum Role {
     Unknown,
 }
 
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::IntermediateMaster => "intermediate master",
+            Role::Replica => "replica",
+            Role::Detached => "detached",
+            Role::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WarningKind {

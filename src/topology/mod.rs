@@ -3,7 +3,8 @@
 //! `observe` touches the network.
 
 mod derive;
-mod observe;
+pub mod observe;
+pub mod render;
 
 #[cfg(test)]
 mod tests;

@@ -104,7 +104,9 @@ impl TestCluster {
         for server in &self.servers {
             let mut sql = vec![reset.to_string(), "SET sql_log_bin=0".to_string()];
             for (user, password, grants) in &users {
-                sql.push(format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"));
+                sql.push(format!(
+                    "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+                ));
                 sql.push(format!("GRANT {grants} ON *.* TO '{user}'@'%'"));
             }
             sql.push(format!(
@@ -116,17 +118,22 @@ impl TestCluster {
             server.exec(&refs).await?;
         }
         let master = &self.servers[0];
-        master.exec(&["CREATE DATABASE app"]).await?;
         let file_pos = if self.spec.gtid {
             None
         } else {
             Some(self.binlog_position(master).await?)
         };
         for replica in &self.servers[1..] {
-            self.attach(replica, master, file_pos.as_ref().map(|(f, p)| (f.as_str(), *p)))
-                .await?;
+            self.attach(
+                replica,
+                master,
+                file_pos.as_ref().map(|(f, p)| (f.as_str(), *p)),
+            )
+            .await?;
             replica.exec(&[f.read_only_sql()]).await?;
         }
+        // After the replicas attached, so file/position replicas get it too.
+        master.exec(&["CREATE DATABASE app"]).await?;
         self.wait_replicated(Duration::from_secs(30)).await
     }
 

@@ -4,8 +4,40 @@
 
 pub mod cluster;
 pub mod flavor;
+pub mod probe;
 pub mod server;
 pub mod template;
 
 pub use cluster::{ClusterSpec, TestCluster};
 pub use flavor::Flavor;
+
+/// Whether `flavor` can run here. Outside CI a missing server skips the test
+/// with the reason; in CI (CI=true) it fails, since CI must run everything.
+pub fn require(flavor: Flavor) -> bool {
+    match flavor.available() {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("CI must run the {} tests, but {why}", flavor.name())
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: {} tests need a real server: {why}", flavor.name());
+            false
+        }
+    }
+}
+
+/// Runs the vipkeeper binary; returns (exit code, stdout, stderr).
+pub fn vipkeeper(args: &[&str]) -> (i32, String, String) {
+    // Set for integration tests; the sandbox example (which shares this
+    // module) never calls this.
+    let bin = option_env!("CARGO_BIN_EXE_vipkeeper").expect("only integration tests run vipkeeper");
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .expect("running vipkeeper");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -31,7 +31,11 @@ pub fn copy_data_dir(flavor: Flavor, dest: &Path) -> Result<()> {
         .status()
         .context("running cp")?;
     if !status.success() {
-        bail!("copying the {} template to {}", flavor.name(), dest.display());
+        bail!(
+            "copying the {} template to {}",
+            flavor.name(),
+            dest.display()
+        );
     }
     // MySQL derives server_uuid from auto.cnf: each node needs its own.
     let _ = fs::remove_file(dest.join("auto.cnf"));

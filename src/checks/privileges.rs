@@ -1,0 +1,196 @@
+//! The privileges each vipkeeper user needs, per flavor (documented in
+//! docs/PRIVILEGES.md), and which of them a user lacks.
+
+use crate::mysql::flavor::{Flavor, ServerVersion};
+
+/// The three accounts vipkeeper uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRole {
+    /// Probes every node every tick.
+    Monitor,
+    /// Changes replication and read-only state, kills connections.
+    Admin,
+    /// Replicas log in to their source with it.
+    Replication,
+}
+
+impl UserRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            UserRole::Monitor => "monitor",
+            UserRole::Admin => "admin",
+            UserRole::Replication => "replication",
+        }
+    }
+}
+
+/// A privilege and the grants that also satisfy it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    pub privilege: &'static str,
+    pub also_satisfied_by: &'static [&'static str],
+    /// Why vipkeeper needs it.
+    pub why: &'static str,
+}
+
+const fn req(
+    privilege: &'static str,
+    also: &'static [&'static str],
+    why: &'static str,
+) -> Requirement {
+    Requirement {
+        privilege,
+        also_satisfied_by: also,
+        why,
+    }
+}
+
+// MySQL 8.0+ (dynamic privileges; SUPER still works on 8.0 but is deprecated).
+const MYSQL_REPLICATION_CLIENT: Requirement = req(
+    "REPLICATION CLIENT",
+    &["SUPER"],
+    "SHOW REPLICA STATUS, SHOW BINARY LOG STATUS",
+);
+const MYSQL_PROCESS: Requirement = req("PROCESS", &[], "see every connection and transaction");
+const MYSQL_SYSTEM_VARIABLES_ADMIN: Requirement = req(
+    "SYSTEM_VARIABLES_ADMIN",
+    &["SUPER"],
+    "SET GLOBAL read_only / super_read_only",
+);
+const MYSQL_REPLICATION_SLAVE_ADMIN: Requirement = req(
+    "REPLICATION_SLAVE_ADMIN",
+    &["SUPER"],
+    "STOP/START REPLICA, CHANGE REPLICATION SOURCE, RESET REPLICA",
+);
+const MYSQL_CONNECTION_ADMIN: Requirement = req(
+    "CONNECTION_ADMIN",
+    &["SUPER"],
+    "KILL client connections when fencing",
+);
+
+// MariaDB 10.5.9+ fine-grained privileges; SUPER implies most of them.
+const MARIADB_SLAVE_MONITOR: Requirement = req(
+    "SLAVE MONITOR",
+    &["REPLICA MONITOR", "SUPER"],
+    "SHOW SLAVE STATUS",
+);
+const MARIADB_BINLOG_MONITOR: Requirement = req(
+    "BINLOG MONITOR",
+    &["REPLICATION CLIENT", "SUPER"],
+    "SHOW MASTER STATUS",
+);
+const MARIADB_PROCESS: Requirement = req("PROCESS", &[], "see every connection and transaction");
+const MARIADB_REPLICATION_SLAVE_ADMIN: Requirement = req(
+    "REPLICATION SLAVE ADMIN",
+    &["SUPER"],
+    "STOP/START SLAVE, CHANGE MASTER, RESET SLAVE",
+);
+const MARIADB_CONNECTION_ADMIN: Requirement = req(
+    "CONNECTION ADMIN",
+    &["SUPER"],
+    "KILL client connections when fencing",
+);
+const MARIADB_READ_ONLY_ADMIN_OR_SUPER: Requirement =
+    req("READ_ONLY ADMIN", &["SUPER"], "SET GLOBAL read_only");
+// From 11.0.1 SUPER no longer implies READ_ONLY ADMIN.
+const MARIADB_READ_ONLY_ADMIN: Requirement = req("READ_ONLY ADMIN", &[], "SET GLOBAL read_only");
+
+const REPLICATION_SLAVE: Requirement = req("REPLICATION SLAVE", &[], "replicas read the binlog");
+
+/// What `role` needs on a server of `version`.
+pub fn required(role: UserRole, version: &ServerVersion) -> Vec<Requirement> {
+    match (version.flavor, role) {
+        (_, UserRole::Replication) => vec![REPLICATION_SLAVE],
+        (Flavor::Mysql, UserRole::Monitor) => vec![MYSQL_REPLICATION_CLIENT, MYSQL_PROCESS],
+        (Flavor::Mysql, UserRole::Admin) => vec![
+            MYSQL_REPLICATION_CLIENT,
+            MYSQL_PROCESS,
+            MYSQL_SYSTEM_VARIABLES_ADMIN,
+            MYSQL_REPLICATION_SLAVE_ADMIN,
+            MYSQL_CONNECTION_ADMIN,
+        ],
+        (Flavor::Mariadb, UserRole::Monitor) => {
+            vec![
+                MARIADB_SLAVE_MONITOR,
+                MARIADB_BINLOG_MONITOR,
+                MARIADB_PROCESS,
+            ]
+        }
+        (Flavor::Mariadb, UserRole::Admin) => vec![
+            MARIADB_SLAVE_MONITOR,
+            MARIADB_BINLOG_MONITOR,
+            MARIADB_PROCESS,
+            MARIADB_REPLICATION_SLAVE_ADMIN,
+            MARIADB_CONNECTION_ADMIN,
+            if version.at_least(11, 0, 1) {
+                MARIADB_READ_ONLY_ADMIN
+            } else {
+                MARIADB_READ_ONLY_ADMIN_OR_SUPER
+            },
+        ],
+    }
+}
+
+/// The requirements not met by the privileges `held` (as
+/// information_schema.USER_PRIVILEGES lists them).
+pub fn missing(role: UserRole, version: &ServerVersion, held: &[String]) -> Vec<Requirement> {
+    let has = |p: &str| held.iter().any(|h| h.eq_ignore_ascii_case(p));
+    required(role, version)
+        .into_iter()
+        .filter(|r| !has(r.privilege) && !r.also_satisfied_by.iter().any(|p| has(p)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn names(reqs: Vec<Requirement>) -> Vec<&'static str> {
+        reqs.into_iter().map(|r| r.privilege).collect()
+    }
+
+    #[test]
+    fn mysql_admin_needs_dynamic_privileges_or_super() {
+        let v = ServerVersion::parse("9.7.4", "").unwrap();
+        let some = held(&["REPLICATION CLIENT", "PROCESS", "SYSTEM_VARIABLES_ADMIN"]);
+        assert_eq!(
+            names(missing(UserRole::Admin, &v, &some)),
+            ["REPLICATION_SLAVE_ADMIN", "CONNECTION_ADMIN"]
+        );
+        let sup = held(&["SUPER", "PROCESS"]);
+        assert!(missing(UserRole::Admin, &v, &sup).is_empty());
+    }
+
+    #[test]
+    fn mariadb_names_and_aliases() {
+        let v = ServerVersion::parse("10.11.6-MariaDB", "").unwrap();
+        // As USER_PRIVILEGES lists a user granted REPLICA MONITOR, BINLOG MONITOR, PROCESS.
+        let monitor = held(&["PROCESS", "BINLOG MONITOR", "SLAVE MONITOR"]);
+        assert!(missing(UserRole::Monitor, &v, &monitor).is_empty());
+        assert_eq!(
+            names(missing(UserRole::Monitor, &v, &held(&["PROCESS"]))),
+            ["SLAVE MONITOR", "BINLOG MONITOR"]
+        );
+        // SUPER covers read_only before 11.0.1, not after.
+        assert!(missing(UserRole::Admin, &v, &held(&["SUPER", "PROCESS"])).is_empty());
+        let v11 = ServerVersion::parse("11.4.2-MariaDB", "").unwrap();
+        assert_eq!(
+            names(missing(UserRole::Admin, &v11, &held(&["SUPER", "PROCESS"]))),
+            ["READ_ONLY ADMIN"]
+        );
+    }
+
+    #[test]
+    fn replication_user() {
+        let v = ServerVersion::parse("9.7.4", "").unwrap();
+        assert!(missing(UserRole::Replication, &v, &held(&["REPLICATION SLAVE"])).is_empty());
+        assert_eq!(
+            names(missing(UserRole::Replication, &v, &held(&["USAGE"]))),
+            ["REPLICATION SLAVE"]
+        );
+    }
+}

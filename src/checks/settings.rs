@@ -1,0 +1,140 @@
+//! Server settings that a safe, fast failover depends on, checked across
+//! the reachable nodes of one cluster.
+
+use std::collections::BTreeMap;
+
+use super::Finding;
+use crate::mysql::flavor::Flavor;
+use crate::topology::ClusterView;
+
+pub fn settings(view: &ClusterView) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let reachable: Vec<_> = view
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name.as_str(), n.state()?)))
+        .collect();
+    for (name, s) in &reachable {
+        let node = Some(*name);
+        if !s.log_bin {
+            out.push(Finding::error(
+                node,
+                "binary logging is off: this node can neither be promoted nor serve replicas",
+                "set log_bin in its my.cnf and restart it",
+            ));
+        } else if !s.log_replica_updates {
+            out.push(Finding::warning(
+                node,
+                "log_replica_updates is off: if promoted, replicas behind it cannot catch up from it",
+                "set log_replica_updates=ON (log_slave_updates on MariaDB)",
+            ));
+        }
+        if s.log_bin && !s.binlog_format.eq_ignore_ascii_case("ROW") {
+            out.push(Finding::warning(
+                node,
+                format!("binlog_format is {}", s.binlog_format),
+                "use binlog_format=ROW for safe replication",
+            ));
+        }
+        match s.version.flavor {
+            Flavor::Mysql if !s.gtid.mode.eq_ignore_ascii_case("ON") => out.push(Finding::warning(
+                node,
+                format!("gtid_mode is {}: failover falls back to binlog positions, which works only when every replica received the same position", s.gtid.mode),
+                "enable gtid_mode=ON and enforce_gtid_consistency=ON",
+            )),
+            Flavor::Mariadb if !s.gtid.mariadb.as_ref().is_some_and(|m| m.strict_mode) => out.push(Finding::warning(
+                node,
+                "gtid_strict_mode is off: diverged histories are not refused",
+                "set gtid_strict_mode=ON",
+            )),
+            _ => {}
+        }
+        if s.semi_sync.source_enabled
+            && s.semi_sync
+                .wait_point
+                .as_deref()
+                .is_some_and(|w| w.eq_ignore_ascii_case("AFTER_COMMIT"))
+        {
+            out.push(Finding::warning(
+                node,
+                "semi-sync waits AFTER_COMMIT: clients can see writes that no replica has, and a crash loses them",
+                "set rpl_semi_sync_source_wait_point (rpl_semi_sync_master_wait_point) = AFTER_SYNC",
+            ));
+        }
+    }
+    duplicates(
+        &reachable,
+        "server_id",
+        |s| Some(s.server_id.to_string()),
+        &mut out,
+    );
+    duplicates(
+        &reachable,
+        "server_uuid",
+        |s| s.server_uuid.clone(),
+        &mut out,
+    );
+
+    let flavors: Vec<Flavor> = dedup(reachable.iter().map(|(_, s)| s.version.flavor));
+    if flavors.len() > 1 {
+        out.push(Finding::error(
+            None,
+            "the cluster mixes MySQL and MariaDB servers",
+            "vipkeeper manages clusters of one flavor; replication between flavors is not supported for failover",
+        ));
+    }
+    let versions: Vec<String> = dedup(reachable.iter().map(|(_, s)| s.version.label()));
+    if versions.len() > 1 {
+        out.push(Finding::warning(
+            None,
+            format!("the nodes run different versions ({})", versions.join(", ")),
+            "a replica older than the master is not promoted; upgrade replicas first",
+        ));
+    }
+    let semi: Vec<&str> = reachable
+        .iter()
+        .filter(|(_, s)| s.semi_sync.source_enabled)
+        .map(|(n, _)| *n)
+        .collect();
+    if !semi.is_empty() && semi.len() < reachable.len() {
+        out.push(Finding::warning(
+            None,
+            format!("semi-sync is enabled on {} only", semi.join(", ")),
+            "enable the semi-sync source and replica settings on every node that may become master",
+        ));
+    }
+    out
+}
+
+fn duplicates<'a>(
+    nodes: &[(&'a str, &'a crate::mysql::NodeState)],
+    what: &str,
+    key: impl Fn(&crate::mysql::NodeState) -> Option<String>,
+    out: &mut Vec<Finding>,
+) {
+    let mut by_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, s) in nodes {
+        if let Some(k) = key(s) {
+            by_key.entry(k).or_default().push(name);
+        }
+    }
+    for (k, names) in by_key.into_iter().filter(|(_, n)| n.len() > 1) {
+        out.push(Finding::error(
+            None,
+            format!("{} share {what} {k}", names.join(" and ")),
+            format!(
+                "give every server its own {what}; replication skips events from its own {what}"
+            ),
+        ));
+    }
+}
+
+fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}

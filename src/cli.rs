@@ -1,0 +1,90 @@
+//! Command-line interface. `main` parses this and hands each command to
+//! `commands::<name>::run`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vipkeeper",
+    version,
+    about = "Failover manager for self-managed MySQL and MariaDB",
+    long_about = "vipkeeper watches a MySQL or MariaDB replication cluster, promotes the most \
+                  advanced replica when the master dies, and moves the address applications use."
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, env = "VIPKEEPER_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// Log filter for messages on stderr (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, global = true, env = "VIPKEEPER_LOG", default_value = "warn")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show each cluster as a tree: master, replicas, positions, lag, warnings.
+    ///
+    /// Exit status: 0 healthy, 2 warnings, 1 error (bad config, or nothing reachable).
+    Status(StatusArgs),
+    /// Validate the configuration, then connect to every node and check
+    /// versions, binlog/GTID settings and every user's privileges.
+    ///
+    /// Exit status: 0 no errors (warnings allowed), 1 at least one error.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this cluster.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Print the stable JSON document (docs/status-json.md) instead of the tree.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this cluster.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Check the file only; connect to nothing.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_global_config_after_the_command() {
+        let cli =
+            Cli::try_parse_from(["vipkeeper", "status", "--json", "-c", "/tmp/x.toml"]).unwrap();
+        assert_eq!(cli.config, PathBuf::from("/tmp/x.toml"));
+        assert!(matches!(
+            cli.command,
+            Command::Status(StatusArgs { json: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["vipkeeper", "check", "--offline"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Check(CheckArgs { offline: true, .. })
+        ));
+        assert!(Cli::try_parse_from(["vipkeeper", "check", "--bogus"]).is_err());
+    }
+}

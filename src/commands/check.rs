@@ -1,0 +1,177 @@
+//! `vipkeeper check`: the config file first, then every node.
+
+use std::process::ExitCode;
+
+use crate::checks::privileges::{missing, UserRole};
+use crate::checks::{settings::settings, Finding};
+use crate::cli::CheckArgs;
+use crate::config::{self, ClusterConfig, Credentials, Severity};
+use crate::mysql::account::current_privileges;
+use crate::mysql::flavor::ServerVersion;
+use crate::mysql::{NodeState, Session};
+use crate::topology::observe::target;
+use crate::topology::{observe, NodeView, Topology};
+
+pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
+    let config = match config::load(config_path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("{w}");
+            }
+            loaded.config
+        }
+        Err(e) => {
+            for p in &e.problems {
+                println!("{p}");
+            }
+            let errors = e.problems.iter().filter(|p| p.is_error()).count();
+            let warnings = e.problems.len() - errors;
+            println!(
+                "check: {errors} error(s), {warnings} warning(s) in {}",
+                config_path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let nodes: usize = config.clusters.iter().map(|c| c.nodes.len()).sum();
+    println!(
+        "{}: configuration ok ({} cluster(s), {nodes} node(s))",
+        config_path.display(),
+        config.clusters.len()
+    );
+    if args.offline {
+        return ExitCode::SUCCESS;
+    }
+    let clusters = match super::select_clusters(&config, args.cluster.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut findings = Vec::new();
+    for cluster in clusters {
+        findings.extend(check_cluster(cluster).await);
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    println!(
+        "check: {errors} error(s), {} warning(s)",
+        findings.len() - errors
+    );
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
+    println!("cluster {}:", cluster.name);
+    let view = observe(cluster).await;
+    let topology = Topology::derive(&view, cluster.failover.max_lag.as_secs());
+    let mut findings = Vec::new();
+    for node in &view.nodes {
+        println!("  {}", node_line(node, &topology));
+        match node.state() {
+            None => findings.push(Finding::error(
+                Some(&node.name),
+                format!(
+                    "cannot probe {} as {} (monitor user): {}",
+                    node.address(),
+                    cluster.users.monitor.user,
+                    node.error().map(|e| e.to_string()).unwrap_or_default()
+                ),
+                "check that the server runs, the address is right and the monitor user can log in from here",
+            )),
+            Some(state) => findings.extend(check_users(cluster, node, state).await),
+        }
+    }
+    findings.extend(settings(&view));
+    findings.extend(
+        topology
+            .warnings
+            .iter()
+            .map(|w| Finding::warning(w.node.as_deref(), w.message.clone(), "")),
+    );
+    for f in &findings {
+        println!("  {f}");
+    }
+    findings
+}
+
+fn node_line(node: &NodeView, topology: &Topology) -> String {
+    match node.state() {
+        Some(s) => format!(
+            "{} {}: reachable ({} ms), {}, {}, server_id {}, binlog {}, gtid {}, semi-sync {}",
+            node.name,
+            node.address(),
+            node.probe.elapsed.as_millis(),
+            s.version.label(),
+            topology.role(&node.name).label(),
+            s.server_id,
+            if s.log_bin { "on" } else { "OFF" },
+            s.gtid.mode,
+            if s.semi_sync.source_enabled || s.semi_sync.replica_enabled {
+                "on"
+            } else {
+                "off"
+            },
+        ),
+        None => format!("{} {}: UNREACHABLE", node.name, node.address()),
+    }
+}
+
+/// Logs in as each configured user and compares its privileges with what
+/// vipkeeper needs on this server.
+async fn check_users(cluster: &ClusterConfig, node: &NodeView, state: &NodeState) -> Vec<Finding> {
+    let users: [(UserRole, &Credentials); 3] = [
+        (UserRole::Monitor, &cluster.users.monitor),
+        (UserRole::Admin, &cluster.users.admin),
+        (UserRole::Replication, &cluster.users.replication),
+    ];
+    let mut out = Vec::new();
+    for (role, creds) in users {
+        if let Err(f) = check_user(cluster, node, &state.version, role, creds).await {
+            out.push(f);
+        }
+    }
+    out
+}
+
+async fn check_user(
+    cluster: &ClusterConfig,
+    node: &NodeView,
+    version: &ServerVersion,
+    role: UserRole,
+    creds: &Credentials,
+) -> Result<(), Finding> {
+    let who = format!("user {} ({})", creds.user, role.name());
+    let fail = |e: crate::mysql::DbError| {
+        Finding::error(
+            Some(&node.name),
+            format!("{who}: {e}"),
+            format!("check the account and its password ({})", creds.source),
+        )
+    };
+    let mut session = Session::connect(&target(cluster, &node.host, node.port, creds))
+        .await
+        .map_err(fail)?;
+    let result = current_privileges(&mut session).await;
+    session.close().await;
+    let (grantee, held) = result.map_err(fail)?;
+    let lacking = missing(role, version, &held);
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = lacking.iter().map(|r| r.privilege).collect();
+    let why: Vec<&str> = lacking.iter().map(|r| r.why).collect();
+    Err(Finding::error(
+        Some(&node.name),
+        format!(
+            "{who} lacks {} (needed for: {})",
+            names.join(", "),
+            why.join("; ")
+        ),
+        format!("GRANT {} ON *.* TO {grantee}", names.join(", ")),
+    ))
+}

@@ -1,0 +1,49 @@
+//! One module per subcommand; each `run` returns the process exit code.
+
+pub mod check;
+pub mod status;
+
+use std::process::ExitCode;
+
+use crate::config::{self, ClusterConfig, Config};
+
+/// Loads the config, printing warnings; `Err` carries the exit code after
+/// the problems have been printed.
+pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded.config)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The clusters a command works on: all, or the one named.
+pub fn select_clusters<'a>(
+    config: &'a Config,
+    name: Option<&str>,
+) -> Result<Vec<&'a ClusterConfig>, ExitCode> {
+    match name {
+        None => Ok(config.clusters.iter().collect()),
+        Some(n) => match config.cluster(n) {
+            Some(c) => Ok(vec![c]),
+            None => {
+                let known: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+                eprintln!(
+                    "error: no cluster named `{n}` in {} (configured: {})",
+                    config.path.display(),
+                    known.join(", ")
+                );
+                Err(ExitCode::FAILURE)
+            }
+        },
+    }
+}
