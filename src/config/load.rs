@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use super::model::Config;
 use super::problem::{Problem, Problems};
-use super::raw::{RawAgent, RawCluster, RawNode};
+use super::raw::{RawAgent, RawCluster, RawNode, RawUsers};
 use super::validate;
 
 /// A config that passed validation, and the warnings it still deserves.
@@ -93,6 +93,7 @@ pub struct RawClusterEntry {
     pub span: Range<usize>,
     /// `None` when the cluster's own keys did not deserialize (already reported).
     pub cluster: Option<RawCluster>,
+    pub users: RawUsers,
     pub nodes: Vec<Spanned<RawNode>>,
 }
 
@@ -166,13 +167,68 @@ fn parse_clusters(
             Some(nodes) => parse_nodes(nodes, problems),
             None => Vec::new(),
         };
+        let users = match table.remove("users") {
+            Some(users) => parse_users(users, problems),
+            None => {
+                problems.error(
+                    Some(span.clone()),
+                    "this cluster has no [cluster.users.*] tables",
+                    "add [cluster.users.monitor], [cluster.users.admin] and [cluster.users.replication]"
+                        .to_string(),
+                );
+                RawUsers::default()
+            }
+        };
         let cluster = deserialize(Spanned::new(span.clone(), DeValue::Table(table)), problems);
         out.push(RawClusterEntry {
             span,
             cluster,
+            users,
             nodes,
         });
     }
+}
+
+fn parse_users(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> RawUsers {
+    let span = value.span();
+    let mut users = RawUsers::default();
+    let DeValue::Table(table) = value.into_inner() else {
+        problems.error(
+            Some(span),
+            "`users` must be a table",
+            "write [cluster.users.monitor] etc.".to_string(),
+        );
+        return users;
+    };
+    let mut seen = Vec::new();
+    for (key, value) in table {
+        let slot = match key.get_ref().as_ref() {
+            "monitor" => &mut users.monitor,
+            "admin" => &mut users.admin,
+            "replication" => &mut users.replication,
+            other => {
+                problems.error(
+                    Some(key.span()),
+                    format!("unknown user role `{other}`"),
+                    "the roles are monitor, admin and replication".to_string(),
+                );
+                continue;
+            }
+        };
+        seen.push(key.get_ref().to_string());
+        let value_span = value.span();
+        *slot = deserialize(value, problems).map(|c| Spanned::new(value_span, c));
+    }
+    for role in ["monitor", "admin", "replication"] {
+        if !seen.iter().any(|s| s == role) {
+            problems.error(
+                Some(span.clone()),
+                format!("users.{role} is missing"),
+                format!("add a [cluster.users.{role}] table with user and password_file"),
+            );
+        }
+    }
+    users
 }
 
 fn parse_nodes(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> Vec<Spanned<RawNode>> {

@@ -13,13 +13,13 @@ pub struct RawAgent {
     pub state_dir: Option<S<String>>,
 }
 
-/// A `[[cluster]]` table without its `[[cluster.node]]` entries, which are
-/// deserialized one by one so that each node's problems are reported.
+/// A `[[cluster]]` table without its `[[cluster.node]]` entries and its
+/// `[cluster.users.*]` tables, which are deserialized one by one so that
+/// each one's problems are reported.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
     pub name: S<String>,
-    pub users: RawUsers,
     #[serde(default)]
     pub timing: RawTiming,
     #[serde(default)]
@@ -27,12 +27,13 @@ pub struct RawCluster {
     pub vip: Option<S<RawVip>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The three `[cluster.users.*]` tables; `None` where missing or invalid
+/// (already reported).
+#[derive(Debug, Default)]
 pub struct RawUsers {
-    pub monitor: S<RawCredentials>,
-    pub admin: S<RawCredentials>,
-    pub replication: S<RawCredentials>,
+    pub monitor: Option<S<RawCredentials>>,
+    pub admin: Option<S<RawCredentials>>,
+    pub replication: Option<S<RawCredentials>>,
 }
 
 #[derive(Debug, Deserialize)]

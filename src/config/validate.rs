@@ -65,9 +65,9 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
 
 fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<ClusterConfig> {
     let nodes = nodes(&entry, p);
+    let users = users(path, &entry.users, p);
     let raw = entry.cluster?;
     check_identifier(&raw.name, "cluster name", p);
-    let users = users(path, &raw.users, p);
     let timing = timing(&raw.timing, p);
     let failover = failover(&raw.failover, &entry.nodes, p);
     let vip = raw.vip.as_ref().and_then(|v| vip(v, &entry.nodes, p));
@@ -207,9 +207,12 @@ fn check_identifier(name: &S<String>, what: &str, p: &mut Problems) -> bool {
 }
 
 fn users(path: &Path, raw: &RawUsers, p: &mut Problems) -> Option<Users> {
-    let monitor = credentials(path, "monitor", &raw.monitor, p);
-    let admin = credentials(path, "admin", &raw.admin, p);
-    let replication = credentials(path, "replication", &raw.replication, p);
+    let mut one = |role, c: &Option<S<RawCredentials>>| {
+        c.as_ref().and_then(|c| credentials(path, role, c, p))
+    };
+    let monitor = one("monitor", &raw.monitor);
+    let admin = one("admin", &raw.admin);
+    let replication = one("replication", &raw.replication);
     Some(Users {
         monitor: monitor?,
         admin: admin?,
