@@ -53,9 +53,8 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             p.error(
                 None,
                 format!("cannot read the config file: {e}"),
-                format!(
-                    "create it (conf/vipkeeper.toml is a commented example) or pass --config PATH"
-                ),
+                "create it (conf/vipkeeper.toml is a commented example) or pass --config PATH"
+                    .to_string(),
             );
             return Err(LoadError {
                 problems: p.into_sorted(),

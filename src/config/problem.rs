@@ -133,8 +133,7 @@ impl<'a> Problems<'a> {
 
     /// Problems in file order, errors before warnings at the same place.
     pub fn into_sorted(mut self) -> Vec<Problem> {
-        self.list
-            .sort_by(|a, b| (a.location, a.severity).cmp(&(b.location, b.severity)));
+        self.list.sort_by_key(|p| (p.location, p.severity));
         self.list
     }
 }

@@ -271,3 +271,23 @@ fn password_from_environment() {
         .to_string()
         .contains("environment variable VIPKEEPER_TEST_UNSET_VARIABLE is not set"));
 }
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    // Its secrets are files and an environment variable that only exist on a
+    // real host: the example must fail on exactly those, and nothing else.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/vipkeeper.toml");
+    let problems = match load(&path) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems,
+    };
+    let other: Vec<String> = problems
+        .iter()
+        .filter(|p| {
+            !p.message.contains("password file") && !p.message.contains("environment variable")
+        })
+        .map(ToString::to_string)
+        .collect();
+    assert!(other.is_empty(), "{other:#?}");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+}

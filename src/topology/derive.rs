@@ -184,7 +184,7 @@ fn choose_master(view: &ClusterView, source: &BTreeMap<String, Option<String>>) 
             )
         })
         .collect();
-    ranked.sort_by(|a, b| (b.0, b.1, b.2).cmp(&(a.0, a.1, a.2)));
+    ranked.sort_by_key(|r| std::cmp::Reverse((r.0, r.1, r.2)));
     match ranked.as_slice() {
         [] => None,
         [(size, writable, reachable, name), rest @ ..] => {

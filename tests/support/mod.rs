@@ -27,11 +27,10 @@ pub fn require(flavor: Flavor) -> bool {
 }
 
 /// Runs the vipkeeper binary; returns (exit code, stdout, stderr).
+/// (Integration tests only: the sandbox example shares this module.)
+#[cfg(test)]
 pub fn vipkeeper(args: &[&str]) -> (i32, String, String) {
-    // Set for integration tests; the sandbox example (which shares this
-    // module) never calls this.
-    let bin = option_env!("CARGO_BIN_EXE_vipkeeper").expect("only integration tests run vipkeeper");
-    let out = std::process::Command::new(bin)
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
         .args(args)
         .output()
         .expect("running vipkeeper");

@@ -113,7 +113,7 @@ impl Server {
             None => false,
             // A zombie still answers kill(0); look at its state too.
             Some(pid) => fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+                .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
                 .unwrap_or(false),
         }
     }

@@ -63,7 +63,7 @@ fn mysql_subtract_finds_errant_transactions() {
 fn mysql_rejects_bad_text_with_reason() {
     for bad in [
         "nope",
-        &format!("{U1}"),
+        U1,
         &format!("{U1}:0-3"),
         &format!("{U1}:5-3"),
         &format!("{U1}:1-x"),

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing vipkeeper needs on a Debian 12 machine
+# (run as root): MariaDB 10.11 from Debian, a private sid root with Oracle
+# MySQL 9.x, and the Rust components used by `make test`. Fast when all is
+# already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(mariadb-server-core mariadb-client mmdebstrap)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: need root to install ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "==> installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+bash scripts/install-mysql-root.sh
+
+if command -v rustup >/dev/null; then
+  for c in clippy rustfmt; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+echo "==> dependencies ready"
