@@ -112,6 +112,37 @@ async fn healthy_cluster_tree_and_json(flavor: Flavor) {
             "{name}"
         );
     }
+
+    // db3 moves under db2, which becomes an intermediate master.
+    let (db2, db3) = (cluster.node("db2"), cluster.node("db3"));
+    db3.exec(&[flavor.stop_replica_sql()]).await.unwrap();
+    cluster.attach(db3, db2, None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = probe_server(db3).await.result.unwrap().replica.unwrap();
+        if r.source_port == db2.port && r.source_server_id == Some(2) && r.is_healthy() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "db3 never replicated from db2: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, out, _) = vipkeeper(&["-c", config, "status"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[2].starts_with("└── db2") && lines[2].contains("intermediate master"),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("    └── db3") && lines[3].contains("replica"),
+        "{out}"
+    );
+    let (_, doc) = status_json(config);
+    assert_eq!(node(&doc, "db2")["role"], "intermediate-master");
+    assert_eq!(node(&doc, "db3")["source"], "db2");
 }
 
 async fn faults_are_reported(flavor: Flavor) {

@@ -74,15 +74,7 @@ impl TestCluster {
             bind_address: "127.0.0.1".into(),
         };
         for i in 1..=spec.nodes {
-            let port = free_port()?;
-            let server = Server::create(
-                spec.flavor,
-                &cluster.dir,
-                &format!("db{i}"),
-                i as u32,
-                port,
-                &opts,
-            )?;
+            let server = create_on_free_port(spec.flavor, &cluster.dir, i as u32, &opts)?;
             cluster.servers.push(server);
         }
         cluster.bootstrap().await?;
@@ -306,6 +298,23 @@ pub fn write_secret(path: &Path, secret: &str) -> Result<()> {
     fs::write(path, format!("{secret}\n"))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     Ok(())
+}
+
+/// Starts node `dbN` on a free port. Another test may take the port between
+/// our check and the server's bind: then try again with another one.
+fn create_on_free_port(flavor: Flavor, dir: &Path, n: u32, opts: &CnfOptions) -> Result<Server> {
+    let name = format!("db{n}");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match Server::create(flavor, dir, &name, n, free_port()?, opts) {
+            Ok(server) => return Ok(server),
+            Err(e) if attempt < 4 && format!("{e:#}").contains("already in use") => {
+                let _ = fs::remove_dir_all(dir.join(&name));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A TCP port that is free on 127.0.0.1 right now.
