@@ -7,23 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use support::cluster::{write_secret, ADMIN_USER, REPL_USER};
-use support::{require, vipkeeper, ClusterSpec, Flavor, TestCluster};
-
-macro_rules! per_flavor {
-    ($($test:ident),*) => {$(
-        mod $test {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mariadb() {
-                if require(Flavor::Mariadb) { super::$test(Flavor::Mariadb).await }
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mysql() {
-                if require(Flavor::Mysql) { super::$test(Flavor::Mysql).await }
-            }
-        }
-    )*};
-}
+use support::{per_flavor, vipkeeper, ClusterSpec, Flavor, TestCluster};
 
 per_flavor!(check_passes_then_names_a_missing_privilege_and_a_bad_password);
 

@@ -6,27 +6,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::probe::{monitor_target, probe_server};
-use support::{require, ClusterSpec, Flavor, TestCluster};
+use support::{per_flavor, ClusterSpec, Flavor, TestCluster};
 use vipkeeper::mysql::gtid::{GtidSet, MariadbGtidPos, MysqlGtidSet};
 use vipkeeper::mysql::replica_status::{IoThread, PositionMode};
 use vipkeeper::mysql::{probe, ErrorKind, NodeState};
 use vipkeeper::topology::{ClusterView, NodeView, Role, Topology};
-
-macro_rules! per_flavor {
-    ($($test:ident),*) => {$(
-        mod $test {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mariadb() {
-                if require(Flavor::Mariadb) { super::$test(Flavor::Mariadb).await }
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mysql() {
-                if require(Flavor::Mysql) { super::$test(Flavor::Mysql).await }
-            }
-        }
-    )*};
-}
 
 per_flavor!(
     positions_gtids_and_semi_sync_match_the_servers,

@@ -8,23 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::probe::probe_server;
-use support::{require, vipkeeper, ClusterSpec, Flavor, TestCluster};
-
-macro_rules! per_flavor {
-    ($($test:ident),*) => {$(
-        mod $test {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mariadb() {
-                if require(Flavor::Mariadb) { super::$test(Flavor::Mariadb).await }
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mysql() {
-                if require(Flavor::Mysql) { super::$test(Flavor::Mysql).await }
-            }
-        }
-    )*};
-}
+use support::{per_flavor, vipkeeper, ClusterSpec, Flavor, TestCluster};
 
 per_flavor!(healthy_cluster_tree_and_json, faults_are_reported);
 

@@ -2,6 +2,31 @@
 //! Shared by the integration tests and by the sandbox (`make sandbox`).
 #![allow(dead_code)]
 
+/// Instantiates each `async fn test(flavor: Flavor)` once per flavor, as
+/// `test::mariadb` and `test::mysql`; a flavor that cannot run here is
+/// skipped with the reason (and fails under CI=true: see `require`).
+#[allow(unused_macros)]
+macro_rules! per_flavor {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn mariadb() {
+                if crate::support::require(crate::support::Flavor::Mariadb) {
+                    super::$test(crate::support::Flavor::Mariadb).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn mysql() {
+                if crate::support::require(crate::support::Flavor::Mysql) {
+                    super::$test(crate::support::Flavor::Mysql).await
+                }
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use per_flavor;
+
 pub mod cluster;
 pub mod flavor;
 pub mod probe;
