@@ -8,3 +8,8 @@ pub mod commands;
 pub mod config;
 pub mod mysql;
 pub mod topology;
+
+pub mod analysis;
+
+#[cfg(test)]
+mod testkit;

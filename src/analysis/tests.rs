@@ -1,0 +1,192 @@
+//! Detection, case by case.
+
+use super::*;
+use crate::mysql::error::{DbError, Phase};
+use crate::testkit::*;
+use crate::topology::Topology;
+
+fn run(history: &mut History, nodes: Vec<crate::topology::NodeView>) -> Analysis {
+    let v = view(nodes);
+    let t = Topology::derive(&v, 30);
+    let a = analyze(&v, &t, history, 3);
+    history.record(&v, &t);
+    a
+}
+
+fn healthy(h: &mut History) {
+    let a = run(
+        h,
+        vec![
+            node(1, Ok(state(1, true, None))),
+            node(2, Ok(at(state(2, false, Some(1)), 500, 500))),
+            node(3, Ok(at(state(3, false, Some(1)), 500, 500))),
+        ],
+    );
+    assert_eq!(
+        a,
+        Analysis::Healthy {
+            master: "db1".into()
+        }
+    );
+}
+
+#[test]
+fn crash_refused_and_replicas_reconnecting_is_confirmed_in_one_round() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let a = run(
+        &mut h,
+        vec![
+            node(1, Err(refused())),
+            node(2, Ok(lost_source(at(state(2, false, Some(1)), 500, 500)))),
+            node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
+        ],
+    );
+    match a {
+        Analysis::DeadMaster {
+            master,
+            evidence,
+            replicas,
+        } => {
+            assert_eq!(master, "db1");
+            assert_eq!(replicas, ["db2", "db3"]);
+            assert!(
+                evidence.starts_with("connection refused by 127.0.0.1:3301"),
+                "{evidence}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn timeouts_need_the_full_count_of_misses() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let lost = || {
+        vec![
+            node(1, Err(timed_out())),
+            node(2, Ok(lost_source(at(state(2, false, Some(1)), 500, 500)))),
+            node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
+        ]
+    };
+    for expected in ["1 of 3", "2 of 3"] {
+        match run(&mut h, lost()) {
+            Analysis::MasterUnreachable { why, .. } => assert!(why.starts_with(expected), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    match run(&mut h, lost()) {
+        Analysis::DeadMaster { evidence, .. } => assert!(
+            evidence.starts_with("3 consecutive failed probes"),
+            "{evidence}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_replica_still_receiving_means_the_manager_is_cut_off() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let a = run(
+        &mut h,
+        vec![
+            node(1, Err(refused())),
+            node(2, Ok(at(state(2, false, Some(1)), 900, 900))), // moved 500 -> 900
+            node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
+        ],
+    );
+    match a {
+        Analysis::MasterUnreachable {
+            still_receiving,
+            why,
+            ..
+        } => {
+            assert_eq!(still_receiving, ["db2"]);
+            assert!(why.contains("the manager may be the one cut off"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_connected_but_silent_replica_is_stale_not_proof() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let a = run(
+        &mut h,
+        vec![
+            node(1, Err(refused())),
+            node(2, Ok(at(state(2, false, Some(1)), 500, 500))), // IO "Yes", nothing new
+            node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
+        ],
+    );
+    match a {
+        Analysis::MasterUnreachable {
+            stale,
+            still_receiving,
+            ..
+        } => {
+            assert_eq!(stale, ["db2"]);
+            assert!(still_receiving.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_server_that_answers_is_alive() {
+    let mut h = History::default();
+    healthy(&mut h);
+    for (kind, code) in [
+        (ErrorKind::AccessDenied, 1045),
+        (ErrorKind::TooManyConnections, 1040),
+    ] {
+        let err = DbError {
+            kind,
+            phase: Phase::Connect,
+            code: Some(code),
+            message: String::new(),
+        };
+        let a = run(
+            &mut h,
+            vec![
+                node(1, Err(err)),
+                node(2, Ok(lost_source(at(state(2, false, Some(1)), 500, 500)))),
+            ],
+        );
+        assert!(matches!(a, Analysis::MasterAlive { .. }), "{a:?}");
+    }
+}
+
+#[test]
+fn no_reachable_replica_means_no_confirmation() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let a = run(
+        &mut h,
+        vec![
+            node(1, Err(refused())),
+            node(2, Err(timed_out())),
+            node(3, Err(refused())),
+        ],
+    );
+    match a {
+        // The replicas are gone too: the master is remembered from history.
+        Analysis::MasterUnreachable { master, why, .. } => {
+            assert_eq!(master, "db1");
+            assert!(why.contains("no replica of db1 is reachable"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn nothing_ever_seen() {
+    let a = run(
+        &mut History::default(),
+        vec![node(1, Err(refused())), node(2, Err(refused()))],
+    );
+    assert!(matches!(a, Analysis::NoMaster { .. }), "{a:?}");
+}
