@@ -10,6 +10,7 @@ pub mod mysql;
 pub mod topology;
 
 pub mod analysis;
+pub mod candidate;
 
 #[cfg(test)]
 mod testkit;

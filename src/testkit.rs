@@ -12,11 +12,14 @@ use crate::mysql::replica_status::{IoThread, PositionMode, ReplicaStatus};
 use crate::mysql::Probe;
 use crate::topology::{ClusterView, NodeView};
 
-pub const UUIDS: [&str; 4] = [
+/// Server uuids by server id: `nnnnnnnn-nnnn-nnnn-nnnn-nnnnnnnnnnnn`.
+pub const UUIDS: [&str; 6] = [
     "00000000-0000-0000-0000-000000000000",
     "11111111-1111-1111-1111-111111111111",
     "22222222-2222-2222-2222-222222222222",
     "33333333-3333-3333-3333-333333333333",
+    "44444444-4444-4444-4444-444444444444",
+    "55555555-5555-5555-5555-555555555555",
 ];
 
 pub fn gtids(text: &str) -> Option<GtidSet> {

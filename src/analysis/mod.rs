@@ -34,6 +34,8 @@ pub struct History {
     pub last_lag: BTreeMap<String, u64>,
     /// The master as last identified while it answered.
     pub last_master: Option<String>,
+    /// What that master's last successful probe found.
+    pub last_master_state: Option<crate::mysql::NodeState>,
 }
 
 impl History {
@@ -59,8 +61,9 @@ impl History {
             }
         }
         if let Some(m) = &topology.master {
-            if view.node(m).is_some_and(|n| n.state().is_some()) {
+            if let Some(state) = view.node(m).and_then(|n| n.state()) {
                 self.last_master = Some(m.clone());
+                self.last_master_state = Some(state.clone());
             }
         }
     }

@@ -48,6 +48,16 @@ impl GtidSet {
         }
     }
 
+    /// Every transaction of both. Sets of different flavors do not mix:
+    /// `self` is returned unchanged.
+    pub fn union(&self, other: &GtidSet) -> GtidSet {
+        match (self, other) {
+            (GtidSet::Mysql(a), GtidSet::Mysql(b)) => GtidSet::Mysql(a.union(b)),
+            (GtidSet::Mariadb(a), GtidSet::Mariadb(b)) => GtidSet::Mariadb(a.union(b)),
+            _ => self.clone(),
+        }
+    }
+
     /// True when every transaction of `other` is in `self`. Sets of different
     /// flavors never contain each other.
     pub fn contains(&self, other: &GtidSet) -> bool {

@@ -1,0 +1,379 @@
+//! Which replica becomes the new master, and why — and why not every other
+//! one. Pure: a function of the view, the policy and what earlier ticks saw.
+//!
+//! Never lose an acknowledged write by choice: the new master must end up
+//! with everything any reachable replica received. It is either a replica
+//! that received the most, or one that can first be caught up from such a
+//! replica (GTID positioning only). When neither exists, refuse and say why.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use crate::analysis::History;
+use crate::config::FailoverPolicy;
+use crate::mysql::binlog::BinlogCoord;
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::replica_status::{PositionMode, ReplicaStatus};
+use crate::mysql::NodeState;
+use crate::topology::ClusterView;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    Candidate,
+    /// Could have been promoted; `behind` when it received less than the most.
+    Eligible {
+        behind: bool,
+    },
+    Excluded {
+        reason: String,
+    },
+}
+
+/// One replica as the choice saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Considered {
+    pub name: String,
+    pub received: Option<BinlogCoord>,
+    pub executed: Option<BinlogCoord>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Choice {
+    pub candidate: String,
+    pub why: String,
+    /// Replicate the candidate from this node first: it received more.
+    pub catch_up_from: Option<String>,
+    /// The nodes that received the most.
+    pub most_advanced: Vec<String>,
+    pub considered: Vec<Considered>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub why: String,
+    pub considered: Vec<Considered>,
+}
+
+/// Facts about one reachable replica of the dead master.
+struct Facts<'a> {
+    name: &'a str,
+    state: &'a NodeState,
+    replica: &'a ReplicaStatus,
+    /// Everything it received or executed, as GTIDs.
+    gtids: Option<GtidSet>,
+}
+
+impl Facts<'_> {
+    fn gtid_positioning(&self) -> bool {
+        self.replica.position_mode != PositionMode::FilePos
+    }
+}
+
+/// Chooses among `replicas` (the dead master's replicas, in config order).
+pub fn choose(
+    view: &ClusterView,
+    master: &str,
+    replicas: &[String],
+    policy: &FailoverPolicy,
+    history: &History,
+) -> Result<Choice, Refusal> {
+    let mut considered: Vec<Considered> = Vec::new();
+    let mut facts: Vec<Facts> = Vec::new();
+    for name in replicas {
+        let Some(node) = view.node(name) else {
+            continue;
+        };
+        match node.state().and_then(|s| Some((s, s.replica.as_ref()?))) {
+            Some((state, replica)) => facts.push(Facts {
+                name,
+                state,
+                replica,
+                gtids: received_gtids(state, replica),
+            }),
+            None => considered.push(Considered {
+                name: name.clone(),
+                received: None,
+                executed: None,
+                verdict: Verdict::Excluded {
+                    reason: match node.error() {
+                        Some(e) => format!("unreachable: {e}"),
+                        None => "no longer replicates".into(),
+                    },
+                },
+            }),
+        }
+    }
+
+    let most = match most_received(&facts) {
+        Ok(m) => m,
+        Err(why) => return Err(Refusal { why, considered }),
+    };
+    let at_max = |f: &Facts| {
+        most.as_ref()
+            .is_some_and(|m| f.replica.received.as_ref() == Some(m))
+    };
+    let exclusions: Vec<Option<String>> = facts
+        .iter()
+        .map(|f| exclusion(f, &facts, master, policy, history))
+        .collect();
+    let eligible = |i: usize| exclusions[i].is_none();
+    let most_advanced: Vec<String> = facts
+        .iter()
+        .filter(|f| at_max(f))
+        .map(|f| f.name.to_string())
+        .collect();
+
+    // A replica that received the most and can serve its binlog to the
+    // candidate; eligible ones first.
+    let catch_up_source = (0..facts.len())
+        .filter(|&i| at_max(&facts[i]) && can_serve(&facts[i], &facts, history))
+        .min_by_key(|&i| !eligible(i));
+    let gtid_everywhere = facts.iter().all(Facts::gtid_positioning);
+    let order = |a: &usize, b: &usize| by_least_to_apply(&facts[*a], &facts[*b]);
+
+    let preferred = policy
+        .prefer
+        .iter()
+        .find_map(|p| (0..facts.len()).find(|&i| facts[i].name == p && eligible(i)));
+    let mut note = String::new();
+    let pick: Option<(usize, Option<usize>, String)> = match preferred {
+        Some(p) if at_max(&facts[p]) => Some((p, None, "preferred, and received the most".into())),
+        Some(p) if gtid_everywhere && catch_up_source.is_some() => {
+            let src = catch_up_source.unwrap();
+            Some((
+                p,
+                Some(src),
+                format!("preferred; first caught up from {}, which received more", facts[src].name),
+            ))
+        }
+        Some(p) => {
+            note = format!(
+                "; preferred {} is behind and cannot be caught up ({})",
+                facts[p].name,
+                if gtid_everywhere {
+                    "no replica that received the most can serve it"
+                } else {
+                    "file/position replication"
+                }
+            );
+            None
+        }
+        None => None,
+    }
+    .or_else(|| {
+        let best_at_max = (0..facts.len()).filter(|&i| eligible(i) && at_max(&facts[i])).min_by(order);
+        if let Some(i) = best_at_max {
+            return Some((i, None, format!("received the most{note}")));
+        }
+        let src = catch_up_source.filter(|_| gtid_everywhere)?;
+        let best = (0..facts.len())
+            .filter(|&i| eligible(i))
+            .max_by(|a, b| compare_received(&facts[*a], &facts[*b]).then_with(|| order(b, a)))?;
+        Some((
+            best,
+            Some(src),
+            format!(
+                "the most advanced eligible replica; first caught up from {}, which received more{note}",
+                facts[src].name
+            ),
+        ))
+    });
+
+    for (i, f) in facts.iter().enumerate() {
+        let verdict = match (&exclusions[i], &pick) {
+            (_, Some((c, _, _))) if *c == i => Verdict::Candidate,
+            (Some(reason), _) => Verdict::Excluded {
+                reason: reason.clone(),
+            },
+            (None, _) => Verdict::Eligible { behind: !at_max(f) },
+        };
+        considered.push(Considered {
+            name: f.name.to_string(),
+            received: f.replica.received.clone(),
+            executed: f.replica.executed.clone(),
+            verdict,
+        });
+    }
+    considered.sort_by_key(|c| replicas.iter().position(|r| *r == c.name));
+
+    match pick {
+        Some((c, src, why)) => Ok(Choice {
+            candidate: facts[c].name.to_string(),
+            why,
+            catch_up_from: src.map(|s| facts[s].name.to_string()),
+            most_advanced,
+            considered,
+        }),
+        None => Err(Refusal {
+            why: refusal_reason(&facts, &exclusions, &most_advanced, gtid_everywhere, &note),
+            considered,
+        }),
+    }
+}
+
+fn refusal_reason(
+    facts: &[Facts],
+    exclusions: &[Option<String>],
+    most_advanced: &[String],
+    gtid_everywhere: bool,
+    note: &str,
+) -> String {
+    if facts.is_empty() {
+        return "no replica of the master is reachable".into();
+    }
+    if exclusions.iter().all(Option::is_some) {
+        return format!("every reachable replica is excluded{note}");
+    }
+    format!(
+        "{} received the most but cannot be promoted nor serve as catch-up source{}; promoting a replica that is behind would lose transactions{note}",
+        most_advanced.join(", "),
+        if gtid_everywhere { "" } else { " (file/position replication cannot catch up)" }
+    )
+}
+
+/// The furthest received position; all replicas of one master share its binlog series.
+fn most_received(facts: &[Facts]) -> Result<Option<BinlogCoord>, String> {
+    let mut most: Option<&BinlogCoord> = None;
+    for f in facts {
+        let Some(r) = f.replica.received.as_ref() else {
+            continue;
+        };
+        most = match most {
+            None => Some(r),
+            Some(m) => match r.compare(m) {
+                Some(Ordering::Greater) => Some(r),
+                Some(_) => Some(m),
+                None => return Err(format!(
+                    "cannot compare received positions {r} ({}) and {m}: different binlog series",
+                    f.name
+                )),
+            },
+        };
+    }
+    Ok(most.cloned())
+}
+
+fn compare_received(a: &Facts, b: &Facts) -> Ordering {
+    match (&a.replica.received, &b.replica.received) {
+        (Some(x), Some(y)) => x.compare(y).unwrap_or(Ordering::Equal),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Among equals, the one with the least left to apply comes first.
+fn by_least_to_apply(a: &Facts, b: &Facts) -> Ordering {
+    let applied = |f: &Facts| f.replica.executed == f.replica.received;
+    applied(b)
+        .cmp(&applied(a))
+        .then_with(|| match (&a.replica.executed, &b.replica.executed) {
+            (Some(x), Some(y)) => y.compare(x).unwrap_or(Ordering::Equal),
+            _ => Ordering::Equal,
+        })
+}
+
+fn received_gtids(state: &NodeState, r: &ReplicaStatus) -> Option<GtidSet> {
+    match (&r.retrieved_gtids, &state.gtid.executed) {
+        (Some(a), Some(b)) => Some(a.union(b)),
+        (Some(a), None) => Some(a.clone()),
+        (None, b) => b.clone(),
+    }
+}
+
+/// Why `f` must not be promoted, if it must not.
+fn exclusion(
+    f: &Facts,
+    all: &[Facts],
+    master: &str,
+    policy: &FailoverPolicy,
+    history: &History,
+) -> Option<String> {
+    let mut reasons = Vec::new();
+    if policy.never_promote.iter().any(|n| n == f.name) {
+        reasons.push("configured never to be promoted".to_string());
+    }
+    if !f.replica.sql_running {
+        reasons.push(match f.replica.last_sql_errno {
+            0 => "SQL thread not running".to_string(),
+            n => format!("SQL thread stopped by error {n}"),
+        });
+    }
+    if !f.state.log_bin {
+        reasons.push("binary logging is off".into());
+    }
+    if f.replica.received.is_none() {
+        reasons.push(format!("has received nothing from {master}"));
+    }
+    if let Some(lag) = history
+        .last_lag
+        .get(f.name)
+        .filter(|l| **l > policy.max_lag.as_secs())
+    {
+        reasons.push(format!(
+            "was {lag} s behind (max_lag {} s)",
+            policy.max_lag.as_secs()
+        ));
+    }
+    if let Some(errant) = errant(f, all, history) {
+        reasons.push(format!("has errant transactions {errant}"));
+    }
+    if let Some(newer) = all.iter().find(|o| {
+        let v = |f: &Facts| {
+            (
+                f.state.version.major,
+                f.state.version.minor,
+                f.state.version.patch,
+            )
+        };
+        v(o) > v(f)
+    }) {
+        reasons.push(format!(
+            "runs {}, older than {} on {}",
+            f.state.version.label(),
+            newer.state.version.label(),
+            newer.name
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// Transactions `f` executed that neither the master (as last seen) nor any
+/// other replica has.
+fn errant(f: &Facts, all: &[Facts], history: &History) -> Option<String> {
+    let mine = f.state.gtid.executed.as_ref()?;
+    let master = history.last_master_state.as_ref();
+    let mut others: Option<GtidSet> = master.and_then(|m| m.gtid.executed.clone());
+    for o in all.iter().filter(|o| o.name != f.name) {
+        if let Some(g) = &o.gtids {
+            others = Some(match others {
+                Some(acc) => acc.union(g),
+                None => g.clone(),
+            });
+        }
+    }
+    let (uuid, server_id) = match master {
+        Some(m) => (m.server_uuid.as_deref(), m.server_id),
+        None => (
+            f.replica.source_uuid.as_deref(),
+            f.replica.source_server_id.unwrap_or(0),
+        ),
+    };
+    mine.errant(&others?, uuid, server_id)
+}
+
+/// Can `f` feed the candidate its missing transactions (from its own binlog)?
+fn can_serve(f: &Facts, all: &[Facts], history: &History) -> bool {
+    f.replica.sql_running
+        && f.state.log_bin
+        && f.state.log_replica_updates
+        && f.gtid_positioning()
+        && errant(f, all, history).is_none()
+}
+
+#[cfg(test)]
+mod tests;
