@@ -11,6 +11,7 @@ pub mod topology;
 
 pub mod analysis;
 pub mod candidate;
+pub mod plan;
 
 #[cfg(test)]
 mod testkit;

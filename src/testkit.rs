@@ -127,3 +127,40 @@ pub fn at(mut s: NodeState, received: u64, executed: u64) -> NodeState {
     r.executed = Some(BinlogCoord::new("mysql-bin.000001", executed));
     s
 }
+
+/// A cluster of `n` nodes matching `node(i, ..)`, with a script VIP if asked.
+pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
+    use crate::config::*;
+    let creds = |user: &str| Credentials {
+        user: user.into(),
+        password: Secret::new("pw"),
+        source: SecretSource::Inline,
+    };
+    ClusterConfig {
+        name: "main".into(),
+        users: Users {
+            monitor: creds("monitor"),
+            admin: creds("admin"),
+            replication: creds("repl"),
+        },
+        timing: Timing::default(),
+        failover: FailoverPolicy::default(),
+        vip: vip.then(|| VipConfig {
+            address: "10.254.0.10".parse().unwrap(),
+            backends: vec![VipBackend::Script {
+                command: "/bin/true".into(),
+                timeout: Duration::from_secs(5),
+            }],
+        }),
+        nodes: (1..=n)
+            .map(|i| NodeConfig {
+                name: format!("db{i}"),
+                host: "127.0.0.1".into(),
+                port: 3300 + i as u16,
+                instance_id: None,
+                eni_id: None,
+                az: None,
+            })
+            .collect(),
+    }
+}

@@ -247,10 +247,12 @@ fn most_received(facts: &[Facts]) -> Result<Option<BinlogCoord>, String> {
             Some(m) => match r.compare(m) {
                 Some(Ordering::Greater) => Some(r),
                 Some(_) => Some(m),
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "cannot compare received positions {r} ({}) and {m}: different binlog series",
                     f.name
-                )),
+                ))
+                }
             },
         };
     }

@@ -9,10 +9,8 @@ use crate::testkit::*;
 
 fn policy() -> FailoverPolicy {
     FailoverPolicy {
-        prefer: vec![],
-        never_promote: vec![],
         max_lag: Duration::from_secs(30),
-        block_period: Duration::from_secs(3600),
+        ..FailoverPolicy::default()
     }
 }
 

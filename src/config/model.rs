@@ -27,6 +27,9 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub state_dir: PathBuf,
+    /// Run after every failover with the report (JSON) on its standard input.
+    pub notify: Option<String>,
+    pub notify_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,10 @@ pub struct FailoverPolicy {
     pub max_lag: Duration,
     /// A second automatic failover within this period waits for `ack`.
     pub block_period: Duration,
+    /// How long a candidate may take to apply (and catch up) what it received.
+    pub apply_timeout: Duration,
+    /// Deadline of each administrative statement (STOP REPLICA, SET GLOBAL ...).
+    pub statement_timeout: Duration,
 }
 
 impl Default for FailoverPolicy {
@@ -97,6 +104,8 @@ impl Default for FailoverPolicy {
             never_promote: Vec::new(),
             max_lag: Duration::from_secs(30),
             block_period: Duration::from_secs(3600),
+            apply_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -11,6 +11,8 @@ type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub struct RawAgent {
     pub state_dir: Option<S<String>>,
+    pub notify: Option<S<String>>,
+    pub notify_timeout: Option<S<String>>,
 }
 
 /// A `[[cluster]]` table without its `[[cluster.node]]` entries and its
@@ -63,6 +65,8 @@ pub struct RawFailover {
     pub never_promote: Vec<S<String>>,
     pub max_lag: Option<S<String>>,
     pub block_period: Option<S<String>>,
+    pub apply_timeout: Option<S<String>>,
+    pub statement_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,7 +60,28 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
         }
         Some(dir) => PathBuf::from(dir.get_ref()),
     };
-    Some(AgentConfig { state_dir })
+    let notify = match &raw.notify {
+        Some(cmd) if cmd.get_ref().trim().is_empty() => {
+            p.error(
+                Some(cmd.span()),
+                "agent.notify is empty",
+                "name a program, or remove the key".to_string(),
+            );
+            return None;
+        }
+        other => other.as_ref().map(|c| c.get_ref().clone()),
+    };
+    let notify_timeout = duration(
+        &raw.notify_timeout,
+        Duration::from_secs(10),
+        "agent.notify_timeout",
+        p,
+    )?;
+    Some(AgentConfig {
+        state_dir,
+        notify,
+        notify_timeout,
+    })
 }
 
 fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<ClusterConfig> {
@@ -416,6 +437,18 @@ fn failover(raw: &RawFailover, nodes: &[S<RawNode>], p: &mut Problems) -> Option
         "failover.block_period",
         p,
     );
+    let apply_timeout = duration(
+        &raw.apply_timeout,
+        d.apply_timeout,
+        "failover.apply_timeout",
+        p,
+    );
+    let statement_timeout = duration(
+        &raw.statement_timeout,
+        d.statement_timeout,
+        "failover.statement_timeout",
+        p,
+    );
     let names = |list: &Vec<S<String>>| list.iter().map(|n| n.get_ref().clone()).collect();
     if !ok {
         return None;
@@ -425,6 +458,8 @@ fn failover(raw: &RawFailover, nodes: &[S<RawNode>], p: &mut Problems) -> Option
         never_promote: names(&raw.never_promote),
         max_lag: max_lag?,
         block_period: block_period?,
+        apply_timeout: apply_timeout?,
+        statement_timeout: statement_timeout?,
     })
 }
 

@@ -71,6 +71,24 @@ impl Session {
             .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql))
     }
 
+    /// Runs a statement that contains a secret: on failure the error names
+    /// `label`, never the statement's text.
+    pub async fn exec_secret(&mut self, sql: &str, label: &str) -> Result<(), DbError> {
+        tokio::time::timeout(self.query_timeout, self.conn.query_drop(sql))
+            .await
+            .map_err(|_| DbError::timeout(Phase::Query, self.query_timeout))?
+            .map_err(|e| {
+                let mut e = DbError::classify(&e, Phase::Query);
+                e.message = format!("{} [statement: {label}]", e.message);
+                e
+            })
+    }
+
+    /// Changes the deadline of the statements that follow.
+    pub fn set_query_timeout(&mut self, timeout: Duration) {
+        self.query_timeout = timeout;
+    }
+
     /// Name/value pairs of a `SHOW VARIABLES`-style statement.
     pub async fn variables(&mut self, sql: &str) -> Result<Row, DbError> {
         let rows = self.rows(sql).await?;

@@ -1,6 +1,7 @@
 //! Everything vipkeeper says to a MySQL or MariaDB server.
 
 pub mod account;
+pub mod admin;
 pub mod binlog;
 pub mod conn;
 pub mod error;

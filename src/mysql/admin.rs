@@ -1,0 +1,269 @@
+//! The statements that change a server's role, in each flavor's words.
+//! Thin: one function per action, each a statement or two under the
+//! session's deadline.
+
+use super::binlog::BinlogCoord;
+use super::conn::Session;
+use super::error::DbError;
+use super::flavor::{ServerVersion, Syntax};
+use crate::config::Secret;
+
+/// Where a replica should start reading its new source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFrom {
+    /// MySQL auto-position / MariaDB `master_use_gtid=slave_pos`.
+    Gtid,
+    /// A binlog file and position of the new source.
+    Position(BinlogCoord),
+}
+
+/// How to log in to the new source.
+pub struct SourceLogin<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a Secret,
+}
+
+pub async fn stop_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
+    s.exec(match v.syntax() {
+        Syntax::MysqlModern => "STOP REPLICA",
+        Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE",
+    })
+    .await
+}
+
+pub async fn start_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
+    s.exec(match v.syntax() {
+        Syntax::MysqlModern => "START REPLICA",
+        Syntax::MysqlLegacy | Syntax::Mariadb => "START SLAVE",
+    })
+    .await
+}
+
+/// Restarts only the receiving thread: a fresh connection attempt to the
+/// source, which tells whether the source still answers from there.
+pub async fn restart_io_thread(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
+    let (stop, start) = match v.syntax() {
+        Syntax::MysqlModern => ("STOP REPLICA IO_THREAD", "START REPLICA IO_THREAD"),
+        Syntax::MysqlLegacy | Syntax::Mariadb => ("STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"),
+    };
+    s.exec(stop).await?;
+    s.exec(start).await
+}
+
+/// Forgets the replication source entirely (the new master replicates from nobody).
+pub async fn reset_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
+    s.exec(match v.syntax() {
+        Syntax::MysqlModern => "RESET REPLICA ALL",
+        Syntax::MysqlLegacy | Syntax::Mariadb => "RESET SLAVE ALL",
+    })
+    .await
+}
+
+/// `CHANGE REPLICATION SOURCE TO` / `CHANGE MASTER TO`. Replication must be stopped.
+pub async fn change_source(
+    s: &mut Session,
+    v: &ServerVersion,
+    to: &SourceLogin<'_>,
+    from: &StartFrom,
+) -> Result<(), DbError> {
+    let sql = change_source_sql(v, to, from);
+    s.exec_secret(
+        &sql,
+        &format!("change replication source to {}:{}", to.host, to.port),
+    )
+    .await
+}
+
+pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFrom) -> String {
+    let (host, user, password) = (quote(to.host), quote(to.user), quote(to.password.expose()));
+    let port = to.port;
+    match v.syntax() {
+        Syntax::MysqlModern => {
+            let position = match from {
+                StartFrom::Gtid => "SOURCE_AUTO_POSITION=1".to_string(),
+                StartFrom::Position(c) => format!(
+                    "SOURCE_AUTO_POSITION=0, SOURCE_LOG_FILE={}, SOURCE_LOG_POS={}",
+                    quote(&c.file),
+                    c.position
+                ),
+            };
+            format!(
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST={host}, SOURCE_PORT={port}, SOURCE_USER={user}, \
+                 SOURCE_PASSWORD={password}, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}"
+            )
+        }
+        Syntax::MysqlLegacy => {
+            let position = match from {
+                StartFrom::Gtid => "MASTER_AUTO_POSITION=1".to_string(),
+                StartFrom::Position(c) => format!(
+                    "MASTER_AUTO_POSITION=0, MASTER_LOG_FILE={}, MASTER_LOG_POS={}",
+                    quote(&c.file),
+                    c.position
+                ),
+            };
+            format!(
+                "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, GET_MASTER_PUBLIC_KEY=1, {position}"
+            )
+        }
+        Syntax::Mariadb => {
+            let position = match from {
+                StartFrom::Gtid => "MASTER_USE_GTID=slave_pos".to_string(),
+                StartFrom::Position(c) => format!(
+                    "MASTER_USE_GTID=no, MASTER_LOG_FILE={}, MASTER_LOG_POS={}",
+                    quote(&c.file),
+                    c.position
+                ),
+            };
+            format!(
+                "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, {position}"
+            )
+        }
+    }
+}
+
+/// Read-only for clients (super_read_only on MySQL, which implies read_only).
+pub async fn set_read_only(s: &mut Session, v: &ServerVersion, on: bool) -> Result<(), DbError> {
+    s.exec(read_only_sql(v, on)).await
+}
+
+pub fn read_only_sql(v: &ServerVersion, on: bool) -> &'static str {
+    match (v.syntax(), on) {
+        (Syntax::Mariadb, true) => "SET GLOBAL read_only=ON",
+        (Syntax::Mariadb, false) => "SET GLOBAL read_only=OFF",
+        (_, true) => "SET GLOBAL super_read_only=ON",
+        (_, false) => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
+    }
+}
+
+/// Kills every client connection but our own and the server's own threads
+/// (replication, event scheduler). Returns how many were killed.
+pub async fn kill_client_connections(s: &mut Session) -> Result<usize, DbError> {
+    let rows = s
+        .rows(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+             AND USER NOT IN ('system user', 'event_scheduler', 'system_user') \
+             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Killed')",
+        )
+        .await?;
+    let mut killed = 0;
+    for id in rows
+        .into_iter()
+        .filter_map(|mut r| r.remove("ID").flatten())
+    {
+        // The connection may have gone by itself meanwhile: not an error.
+        if s.exec(&format!(
+            "KILL CONNECTION {}",
+            id.parse::<u64>().unwrap_or(0)
+        ))
+        .await
+        .is_ok()
+        {
+            killed += 1;
+        }
+    }
+    Ok(killed)
+}
+
+/// Current binlog file and position.
+pub async fn binlog_position(
+    s: &mut Session,
+    v: &ServerVersion,
+) -> Result<Option<BinlogCoord>, DbError> {
+    let row = s.first(v.binlog_status_sql()).await?;
+    Ok(row.and_then(|r| {
+        let file = r.get("File")?.clone()?;
+        let pos = r.get("Position")?.as_deref()?.parse().ok()?;
+        Some(BinlogCoord::new(file, pos))
+    }))
+}
+
+/// A named server-side lock held as long as the session lives; false if
+/// another session holds it.
+pub async fn try_lock(s: &mut Session, name: &str) -> Result<bool, DbError> {
+    let row = s
+        .first(&format!("SELECT GET_LOCK({}, 0) AS got", quote(name)))
+        .await?;
+    Ok(row.and_then(|mut r| r.remove("got").flatten()).as_deref() == Some("1"))
+}
+
+/// A string literal, quoted and escaped for MySQL and MariaDB.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> ServerVersion {
+        ServerVersion::parse(text, "").unwrap()
+    }
+
+    #[test]
+    fn change_source_in_each_flavors_words() {
+        let pw = Secret::new("p'w\\x");
+        let to = SourceLogin {
+            host: "10.0.0.2",
+            port: 3306,
+            user: "repl",
+            password: &pw,
+        };
+        let mysql = change_source_sql(&v("9.7.4"), &to, &StartFrom::Gtid);
+        assert_eq!(
+            mysql,
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='10.0.0.2', SOURCE_PORT=3306, SOURCE_USER='repl', \
+             SOURCE_PASSWORD='p''w\\\\x', SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1"
+        );
+        let legacy = change_source_sql(
+            &v("8.0.20"),
+            &to,
+            &StartFrom::Position(BinlogCoord::new("b.000002", 154)),
+        );
+        assert!(
+            legacy.starts_with("CHANGE MASTER TO MASTER_HOST='10.0.0.2'"),
+            "{legacy}"
+        );
+        assert!(
+            legacy.ends_with(
+                "MASTER_AUTO_POSITION=0, MASTER_LOG_FILE='b.000002', MASTER_LOG_POS=154"
+            ),
+            "{legacy}"
+        );
+        let maria = change_source_sql(&v("10.11.6-MariaDB"), &to, &StartFrom::Gtid);
+        assert!(
+            maria.ends_with("MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos"),
+            "{maria}"
+        );
+    }
+
+    #[test]
+    fn read_only_words() {
+        assert_eq!(
+            read_only_sql(&v("9.7.4"), true),
+            "SET GLOBAL super_read_only=ON"
+        );
+        assert_eq!(
+            read_only_sql(&v("9.7.4"), false),
+            "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF"
+        );
+        assert_eq!(
+            read_only_sql(&v("10.11.6-MariaDB"), true),
+            "SET GLOBAL read_only=ON"
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! From a confirmed dead master to the list of steps that replace it. Pure:
+//! `failover --dry-run` prints exactly what the executor would run.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::analysis::History;
+use crate::candidate::{choose, Considered, Refusal, Verdict};
+use crate::config::ClusterConfig;
+use crate::mysql::replica_status::PositionMode;
+use crate::topology::{ClusterView, Topology};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// Make the old master refuse writes and drop its clients, if it can be reached.
+    FenceOldMaster { node: String },
+    /// Wait until `node` has applied everything it received.
+    WaitApplied { node: String },
+    /// Replicate `node` from `from` until it has all `from` has.
+    CatchUp { node: String, from: String },
+    /// Stop and forget replication on the new master.
+    Detach { node: String },
+    /// Move the address applications use.
+    MoveVip { from: String, to: String },
+    /// Turn read_only (and super_read_only) off.
+    MakeWritable { node: String },
+    /// Replicate `node` from the new master, and check that it does.
+    Repoint { node: String, to: String },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::FenceOldMaster { node } => write!(
+                f,
+                "fence {node} if reachable (read-only, kill client connections)"
+            ),
+            Step::WaitApplied { node } => {
+                write!(f, "wait until {node} has applied all it received")
+            }
+            Step::CatchUp { node, from } => write!(f, "catch {node} up from {from}"),
+            Step::Detach { node } => write!(f, "stop and reset replication on {node}"),
+            Step::MoveVip { from, to } => write!(f, "move the VIP from {from} to {to}"),
+            Step::MakeWritable { node } => write!(f, "make {node} writable"),
+            Step::Repoint { node, to } => {
+                write!(f, "repoint {node} to {to} and verify it replicates")
+            }
+        }
+    }
+}
+
+impl Step {
+    /// A short name for journals and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::FenceOldMaster { .. } => "fence-old-master",
+            Step::WaitApplied { .. } => "wait-applied",
+            Step::CatchUp { .. } => "catch-up",
+            Step::Detach { .. } => "detach",
+            Step::MoveVip { .. } => "move-vip",
+            Step::MakeWritable { .. } => "make-writable",
+            Step::Repoint { .. } => "repoint",
+        }
+    }
+
+    /// Steps whose failure does not stop the failover.
+    pub fn best_effort(&self) -> bool {
+        matches!(self, Step::FenceOldMaster { .. } | Step::Repoint { .. })
+    }
+}
+
+/// How the other replicas find their place in the new master's binlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Positioning {
+    Gtid,
+    /// File/position: every replica received the same position, so each
+    /// starts at the new master's binlog position as of its promotion.
+    SamePosition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub dead_master: String,
+    pub candidate: String,
+    pub why: String,
+    pub catch_up_from: Option<String>,
+    pub considered: Vec<Considered>,
+    pub positioning: Positioning,
+    /// Replicas left alone, with the reason.
+    pub not_repointed: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The plan in words, one step a line.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "failover of cluster {}: {} is dead\ncandidate: {} ({})\n",
+            self.cluster, self.dead_master, self.candidate, self.why
+        );
+        for c in &self.considered {
+            let verdict = match &c.verdict {
+                Verdict::Candidate => "candidate".to_string(),
+                Verdict::Eligible { behind: true } => "eligible, received less".to_string(),
+                Verdict::Eligible { behind: false } => "eligible, received as much".to_string(),
+                Verdict::Excluded { reason } => format!("excluded: {reason}"),
+            };
+            let received = c
+                .received
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!("  {} (received {received}): {verdict}\n", c.name));
+        }
+        for (node, why) in &self.not_repointed {
+            out.push_str(&format!("  {node} will not be repointed: {why}\n"));
+        }
+        out.push_str("steps:\n");
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {s}\n", i + 1));
+        }
+        out
+    }
+}
+
+/// Plans the replacement of `master`, confirmed dead.
+pub fn plan(
+    view: &ClusterView,
+    topology: &Topology,
+    master: &str,
+    cluster: &ClusterConfig,
+    history: &History,
+) -> Result<Plan, Refusal> {
+    let replicas: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.name != master)
+        .filter(|n| {
+            topology.source.get(&n.name).and_then(|s| s.as_deref()) == Some(master)
+                || view.node(&n.name).is_some_and(|v| v.state().is_none())
+        })
+        .map(|n| n.name.clone())
+        .collect();
+    let choice = choose(view, master, &replicas, &cluster.failover, history)?;
+
+    let reachable: Vec<&str> = replicas
+        .iter()
+        .filter(|r| {
+            view.node(r)
+                .and_then(|n| n.state())
+                .is_some_and(|s| s.replica.is_some())
+        })
+        .map(String::as_str)
+        .collect();
+    let replica_of = |name: &str| {
+        view.node(name)
+            .and_then(|n| n.state())
+            .and_then(|s| s.replica.as_ref())
+    };
+    let file_pos = reachable
+        .iter()
+        .any(|r| replica_of(r).is_some_and(|x| x.position_mode == PositionMode::FilePos));
+    let positioning = if file_pos {
+        let positions: Vec<String> = reachable
+            .iter()
+            .map(|r| {
+                format!(
+                    "{r} {}",
+                    replica_of(r)
+                        .and_then(|x| x.received.clone())
+                        .map(|c| c.to_string())
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let first = reachable
+            .first()
+            .and_then(|r| replica_of(r))
+            .and_then(|x| x.received.clone());
+        if reachable
+            .iter()
+            .any(|r| replica_of(r).and_then(|x| x.received.clone()) != first)
+        {
+            return Err(Refusal {
+                why: format!(
+                    "file/position replication and the replicas received different positions ({}): they cannot all be repointed to one position of the new master. Enable GTIDs, or bring the replicas level and repoint them by hand",
+                    positions.join(", ")
+                ),
+                considered: choice.considered,
+            });
+        }
+        Positioning::SamePosition
+    } else {
+        Positioning::Gtid
+    };
+
+    let mut not_repointed = Vec::new();
+    let mut repoint = Vec::new();
+    for c in &choice.considered {
+        if c.name == choice.candidate {
+            continue;
+        }
+        match &c.verdict {
+            Verdict::Excluded { reason }
+                if reason.starts_with("unreachable") || reason.contains("errant transactions") =>
+            {
+                not_repointed.push((c.name.clone(), reason.clone()))
+            }
+            _ => repoint.push(c.name.clone()),
+        }
+    }
+
+    let candidate = choice.candidate.clone();
+    let mut steps = vec![Step::FenceOldMaster {
+        node: master.into(),
+    }];
+    if let Some(from) = &choice.catch_up_from {
+        steps.push(Step::WaitApplied { node: from.clone() });
+        steps.push(Step::CatchUp {
+            node: candidate.clone(),
+            from: from.clone(),
+        });
+    }
+    steps.push(Step::WaitApplied {
+        node: candidate.clone(),
+    });
+    steps.push(Step::Detach {
+        node: candidate.clone(),
+    });
+    if cluster.vip.is_some() {
+        steps.push(Step::MoveVip {
+            from: master.into(),
+            to: candidate.clone(),
+        });
+    }
+    steps.push(Step::MakeWritable {
+        node: candidate.clone(),
+    });
+    steps.extend(repoint.into_iter().map(|node| Step::Repoint {
+        node,
+        to: candidate.clone(),
+    }));
+
+    Ok(Plan {
+        cluster: cluster.name.clone(),
+        dead_master: master.into(),
+        candidate,
+        why: choice.why,
+        catch_up_from: choice.catch_up_from,
+        considered: choice.considered,
+        positioning,
+        not_repointed,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+
+    fn dead_master(states: Vec<(u32, crate::mysql::NodeState)>) -> (ClusterView, Topology) {
+        let mut nodes = vec![node(1, Err(refused()))];
+        nodes.extend(states.into_iter().map(|(n, s)| node(n, Ok(lost_source(s)))));
+        let v = view(nodes);
+        let t = Topology::derive(&v, 30);
+        (v, t)
+    }
+
+    #[test]
+    fn steps_in_order_fence_before_vip_before_writable() {
+        let (v, t) = dead_master(vec![
+            (2, at(state(2, false, Some(1)), 900, 900)),
+            (3, at(state(3, false, Some(1)), 800, 800)),
+        ]);
+        let p = plan(&v, &t, "db1", &cluster_config(3, true), &History::default()).unwrap();
+        assert_eq!(p.candidate, "db2");
+        assert_eq!(p.positioning, Positioning::Gtid);
+        let names: Vec<String> = p.steps.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "fence db1 if reachable (read-only, kill client connections)",
+                "wait until db2 has applied all it received",
+                "stop and reset replication on db2",
+                "move the VIP from db1 to db2",
+                "make db2 writable",
+                "repoint db3 to db2 and verify it replicates",
+            ]
+        );
+        let text = p.describe();
+        assert!(
+            text.contains("db3 (received mysql-bin.000001:800): eligible, received less"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn catch_up_comes_first_and_unreachable_replicas_are_left_alone() {
+        let mut nodes = vec![node(1, Err(refused())), node(4, Err(refused()))];
+        nodes.push(node(
+            2,
+            Ok(lost_source(at(state(2, false, Some(1)), 600, 600))),
+        ));
+        nodes.push(node(
+            3,
+            Ok(lost_source(at(state(3, false, Some(1)), 900, 900))),
+        ));
+        let v = view(nodes);
+        let t = Topology::derive(&v, 30);
+        let mut c = cluster_config(4, false);
+        c.failover.prefer = vec!["db2".into()];
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(p.catch_up_from.as_deref(), Some("db3"));
+        assert_eq!(p.steps[1], Step::WaitApplied { node: "db3".into() });
+        assert_eq!(
+            p.steps[2],
+            Step::CatchUp {
+                node: "db2".into(),
+                from: "db3".into()
+            }
+        );
+        assert!(
+            !p.steps.iter().any(|s| matches!(s, Step::MoveVip { .. })),
+            "no VIP configured"
+        );
+        assert_eq!(p.not_repointed.len(), 1);
+        assert_eq!(p.not_repointed[0].0, "db4");
+    }
+
+    #[test]
+    fn file_position_replicas_at_different_positions_are_refused() {
+        let file_pos = |mut s: crate::mysql::NodeState| {
+            replica(&mut s).position_mode = PositionMode::FilePos;
+            s
+        };
+        let (v, t) = dead_master(vec![
+            (2, file_pos(at(state(2, false, Some(1)), 900, 900))),
+            (3, file_pos(at(state(3, false, Some(1)), 800, 800))),
+        ]);
+        let r = plan(
+            &v,
+            &t,
+            "db1",
+            &cluster_config(3, false),
+            &History::default(),
+        )
+        .unwrap_err();
+        assert!(r.why.starts_with("file/position replication and the replicas received different positions (db2 mysql-bin.000001:900, db3 mysql-bin.000001:800)"), "{}", r.why);
+
+        let (v, t) = dead_master(vec![
+            (2, file_pos(at(state(2, false, Some(1)), 900, 900))),
+            (3, file_pos(at(state(3, false, Some(1)), 900, 700))),
+        ]);
+        let p = plan(
+            &v,
+            &t,
+            "db1",
+            &cluster_config(3, false),
+            &History::default(),
+        )
+        .unwrap();
+        assert_eq!(p.positioning, Positioning::SamePosition);
+    }
+}
