@@ -39,6 +39,40 @@ pub enum Command {
     ///
     /// Exit status: 0 no errors (warnings allowed), 1 at least one error.
     Check(CheckArgs),
+    /// Watch every cluster and fail over automatically when a master dies
+    /// (runs in the foreground until stopped).
+    Agent(AgentArgs),
+    /// Replace a dead master now: promote the best replica, repoint the
+    /// others, move the VIP. `--dry-run` prints the plan and changes nothing.
+    ///
+    /// Exit status: 0 done (or planned, with --dry-run), 1 refused or failed.
+    Failover(FailoverArgs),
+    /// Acknowledge the last failover of a cluster, allowing the next
+    /// automatic one within the block period.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Only this cluster (default: every configured cluster).
+    #[arg(long)]
+    pub cluster: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// The cluster whose master is dead.
+    pub cluster: String,
+    /// Print the plan (candidate, why, every excluded replica and why, each
+    /// step) and change nothing. Works on a live master too: it shows what a
+    /// failover would do now.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    pub cluster: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,9 +6,11 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod failover;
 pub mod mysql;
 pub mod topology;
 
+pub mod agent;
 pub mod analysis;
 pub mod candidate;
 pub mod plan;

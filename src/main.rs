@@ -6,7 +6,12 @@ use vipkeeper::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    // The agent tells what it does: info by default; other commands stay quiet.
+    let log = match (&cli.command, cli.log.as_str()) {
+        (Command::Agent(_) | Command::Failover(_), "warn") => "info",
+        (_, other) => other,
+    };
+    init_logging(log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,6 +26,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Status(args) => commands::status::run(&cli.config, args).await,
             Command::Check(args) => commands::check::run(&cli.config, args).await,
+            Command::Agent(args) => commands::agent::run(&cli.config, args).await,
+            Command::Failover(args) => commands::failover::run(&cli.config, args).await,
+            Command::Ack(args) => commands::ack::run(&cli.config, args).await,
         }
     })
 }

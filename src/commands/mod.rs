@@ -1,6 +1,9 @@
 //! One module per subcommand; each `run` returns the process exit code.
 
+pub mod ack;
+pub mod agent;
 pub mod check;
+pub mod failover;
 pub mod status;
 
 use std::process::ExitCode;

@@ -1,0 +1,214 @@
+//! `vipkeeper agent`: per cluster, the loop tick → probe → analyze →
+//! (plan → execute). Each tick re-derives everything from fresh
+//! observations; the only memory is `History` (for detection) and the state
+//! directory (for the block period).
+
+mod watcher;
+
+use std::time::{Duration, SystemTime};
+
+use crate::analysis::{analyze, Analysis, History};
+use crate::config::{AgentConfig, ClusterConfig};
+use crate::failover::{fail_over, ClusterState, Outcome, Trigger};
+use crate::mysql::{admin, Session};
+use crate::plan::plan;
+use crate::topology::observe::target;
+use crate::topology::{observe, ClusterView, Topology};
+
+use watcher::MasterWatcher;
+
+/// How soon to look again after acting (IO-thread restart, failover), or
+/// when the master's host answered but the death is not confirmed yet.
+const QUICK: Duration = Duration::from_millis(50);
+
+/// Runs one cluster's loop until the process is stopped.
+pub async fn run_cluster(agent: AgentConfig, cluster: ClusterConfig) {
+    let mut l = ClusterLoop {
+        state: ClusterState::new(&agent.state_dir, &cluster.name),
+        agent,
+        cluster,
+        history: History::default(),
+        watcher: MasterWatcher::spawn(),
+        last_said: String::new(),
+        io_restarted_for: None,
+        refused_with: None,
+    };
+    tracing::info!(cluster = %l.cluster.name, "watching {} nodes", l.cluster.nodes.len());
+    loop {
+        let next = l.tick().await;
+        tokio::select! {
+            _ = tokio::time::sleep(next) => {}
+            _ = l.watcher.broken() => {
+                tracing::info!(cluster = %l.cluster.name, "the connection to the master broke: probing now");
+            }
+        }
+    }
+}
+
+struct ClusterLoop {
+    agent: AgentConfig,
+    cluster: ClusterConfig,
+    state: ClusterState,
+    history: History,
+    watcher: MasterWatcher,
+    /// The last analysis sentence logged, to log changes once.
+    last_said: String,
+    /// The master whose replicas' IO threads were restarted for fresh evidence.
+    io_restarted_for: Option<String>,
+    /// The last refusal, to report it once rather than every tick.
+    refused_with: Option<String>,
+}
+
+impl ClusterLoop {
+    /// One round; returns how long to wait before the next.
+    async fn tick(&mut self) -> Duration {
+        let interval = self.cluster.timing.probe_interval;
+        let view = observe(&self.cluster).await;
+        let topology = Topology::derive(&view, self.cluster.failover.max_lag.as_secs());
+        let analysis = analyze(&view, &topology, &self.history, self.cluster.timing.unreachable_after);
+        self.say(&analysis);
+        let mut next = interval;
+
+        match &analysis {
+            Analysis::Healthy { master } => {
+                self.io_restarted_for = None;
+                self.refused_with = None;
+                if let Some(n) = self.cluster.node(master) {
+                    let t = target(&self.cluster, &n.host, n.port, &self.cluster.users.monitor);
+                    self.watcher.follow(Some(t));
+                }
+            }
+            Analysis::MasterUnreachable { master, stale, .. } if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) => {
+                restart_io_threads(&self.cluster, &view, stale).await;
+                self.io_restarted_for = Some(master.clone());
+                next = QUICK;
+            }
+            // The master's host answers (refused, reset): mysqld is going or
+            // gone, and the replicas are about to notice. Look again soon;
+            // a refused connection or a reset is not a silent network.
+            Analysis::MasterUnreachable { master, .. } if host_answers(&view, master) => next = QUICK,
+            Analysis::DeadMaster { master, .. } => {
+                if self.dead_master(&view, &topology, master).await {
+                    // The topology changed: start detection afresh.
+                    self.history = History::default();
+                    return QUICK;
+                }
+            }
+            _ => {}
+        }
+        self.fence_returned_old_master(&view, &topology).await;
+        self.history.record(&view, &topology);
+        next
+    }
+
+    fn say(&mut self, analysis: &Analysis) {
+        let sentence = analysis.describe();
+        let unconfirmed = matches!(analysis, Analysis::MasterUnreachable { .. });
+        if unconfirmed {
+            // Every tick: someone should look.
+            tracing::warn!(cluster = %self.cluster.name, "{sentence}");
+        } else if sentence != self.last_said {
+            match analysis {
+                Analysis::Healthy { .. } => tracing::info!(cluster = %self.cluster.name, "{sentence}"),
+                _ => tracing::warn!(cluster = %self.cluster.name, "{sentence}"),
+            }
+        }
+        self.last_said = sentence;
+    }
+
+    /// Returns true when a failover ran (whatever its outcome).
+    async fn dead_master(&mut self, view: &ClusterView, topology: &Topology, master: &str) -> bool {
+        if let Some(last) = self.state.blocking(self.cluster.failover.block_period, SystemTime::now()) {
+            tracing::error!(
+                cluster = %self.cluster.name,
+                "master {master} is dead, but failover {} ({} -> {}) happened within the block period ({}): \
+                 not failing over automatically until `vipkeeper ack {}`",
+                last.id,
+                last.dead_master,
+                last.new_master.as_deref().unwrap_or("none"),
+                humantime::format_duration(self.cluster.failover.block_period),
+                self.cluster.name
+            );
+            return false;
+        }
+        // A refusal is re-examined every tick (a replica may come back), but
+        // reported only when its reason changes.
+        if let Err(refusal) = plan(view, topology, master, &self.cluster, &self.history) {
+            if self.refused_with.as_ref() == Some(&refusal.why) {
+                return false;
+            }
+            self.refused_with = Some(refusal.why.clone());
+        }
+        let report = fail_over(&self.agent, &self.cluster, view, topology, master, &self.history, Trigger::Automatic).await;
+        match report.outcome {
+            Outcome::Refused { .. } => false,
+            _ => {
+                self.watcher.follow(None);
+                true
+            }
+        }
+    }
+
+    /// The master of the last failover, back and writable: make it read-only
+    /// and drop its clients, so that it never takes writes beside the new one.
+    async fn fence_returned_old_master(&mut self, view: &ClusterView, topology: &Topology) {
+        let Some(last) = self.state.last_failover() else { return };
+        if topology.master.as_deref() == Some(last.dead_master.as_str()) {
+            return;
+        }
+        let Some(state) = view.node(&last.dead_master).and_then(|n| n.state()) else { return };
+        if !state.writable() {
+            return;
+        }
+        let Some(n) = self.cluster.node(&last.dead_master) else { return };
+        let mut t = target(&self.cluster, &n.host, n.port, &self.cluster.users.admin);
+        t.query_timeout = self.cluster.failover.statement_timeout;
+        let result = async {
+            let mut s = Session::connect(&t).await?;
+            admin::set_read_only(&mut s, &state.version, true).await?;
+            let killed = admin::kill_client_connections(&mut s).await?;
+            s.close().await;
+            Ok::<usize, crate::mysql::DbError>(killed)
+        }
+        .await;
+        match result {
+            Ok(killed) => tracing::warn!(
+                cluster = %self.cluster.name,
+                "{} (the old master of failover {}) came back writable: fenced it read-only and killed {killed} client connection(s)",
+                last.dead_master,
+                last.id
+            ),
+            Err(e) => tracing::error!(cluster = %self.cluster.name, "cannot fence the returned old master {}: {e}", last.dead_master),
+        }
+    }
+}
+
+fn host_answers(view: &ClusterView, master: &str) -> bool {
+    use crate::mysql::ErrorKind;
+    view.node(master)
+        .and_then(|n| n.error())
+        .is_some_and(|e| matches!(e.kind, ErrorKind::Refused | ErrorKind::ConnectionLost))
+}
+
+/// Asks replicas that still claim a connection to a silent master to
+/// reconnect: a fresh attempt tells whether the master answers from there.
+pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
+    for name in stale {
+        let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state())) else {
+            continue;
+        };
+        let mut t = target(cluster, &n.host, n.port, &cluster.users.admin);
+        t.query_timeout = cluster.failover.statement_timeout;
+        let result = async {
+            let mut s = Session::connect(&t).await?;
+            let r = admin::restart_io_thread(&mut s, &state.version).await;
+            s.close().await;
+            r
+        }
+        .await;
+        match result {
+            Ok(()) => tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it"),
+            Err(e) => tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}"),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! `vipkeeper agent`
+
+use std::process::ExitCode;
+
+use crate::cli::AgentArgs;
+
+pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
+    let config = match super::load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let clusters = match super::select_clusters(&config, args.cluster.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in clusters {
+        tasks.spawn(crate::agent::run_cluster(config.agent.clone(), c.clone()));
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
+        _ = terminate() => tracing::info!("terminated: stopping"),
+        _ = tasks.join_next() => tracing::error!("a cluster loop ended unexpectedly"),
+    }
+    ExitCode::SUCCESS
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}

@@ -1,0 +1,402 @@
+//! Runs a plan's steps in order, each under a deadline, writing a journal
+//! line per step. A step that fails stops the failover (unless it is best
+//! effort) and the report says which step, on which node, and what to do.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::journal::Journal;
+use super::report::{Outcome, Report, StepOutcome, StepRecord, Trigger};
+use super::vip_step::{move_vip, VipResult};
+use crate::config::{ClusterConfig, NodeConfig};
+use crate::mysql::admin::{self, SourceLogin, StartFrom};
+use crate::mysql::binlog::BinlogCoord;
+use crate::mysql::flavor::ServerVersion;
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::probe::read_state;
+use crate::mysql::replica_status::{IoThread, ReplicaStatus};
+use crate::mysql::{NodeState, Session};
+use crate::plan::{Plan, Positioning, Step};
+use crate::topology::observe::target;
+use crate::topology::ClusterView;
+
+/// How often a waiting step looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+struct Done {
+    detail: String,
+    skipped: bool,
+}
+
+impl Done {
+    fn ok(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            skipped: false,
+        }
+    }
+
+    fn skipped(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            skipped: true,
+        }
+    }
+}
+
+struct Executor<'a> {
+    cluster: &'a ClusterConfig,
+    plan: &'a Plan,
+    version: ServerVersion,
+    server_ids: HashMap<String, u32>,
+    sessions: HashMap<String, Session>,
+    /// The new master's binlog position and GTIDs as of its promotion.
+    candidate_binlog: Option<BinlogCoord>,
+    candidate_state: Option<NodeState>,
+}
+
+/// Executes `plan`; the caller holds the cluster's failover lock.
+pub async fn execute(cluster: &ClusterConfig, view: &ClusterView, plan: &Plan, id: String, trigger: Trigger, journal: &mut Journal) -> Report {
+    let started = Instant::now();
+    let mut report = Report::from_plan(id.clone(), plan, trigger);
+    report.journal = Some(journal.path().display().to_string());
+    journal.write("start", serde_json::json!({ "id": id, "trigger": trigger, "plan": plan }));
+
+    let Some(version) = view.nodes.iter().find_map(|n| n.state()).map(|s| s.version.clone()) else {
+        report.outcome = Outcome::Refused {
+            why: "no node is reachable".into(),
+        };
+        return report;
+    };
+    let mut exec = Executor {
+        cluster,
+        plan,
+        version,
+        server_ids: view
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.state()?.server_id)))
+            .collect(),
+        sessions: HashMap::new(),
+        candidate_binlog: None,
+        candidate_state: None,
+    };
+
+    // A second manager (another host) must not fail over the same cluster at
+    // the same time: hold a server-side lock on the candidate throughout.
+    if let Err(e) = exec.server_lock().await {
+        report.outcome = Outcome::Failed {
+            step: "lock".into(),
+            node: Some(plan.candidate.clone()),
+            error: e,
+            remedy: "another vipkeeper may be failing this cluster over; check the other managers, then retry".into(),
+        };
+        journal.write("end", &report.outcome);
+        report.finish(started.elapsed());
+        return report;
+    }
+
+    for step in &plan.steps {
+        let t0 = Instant::now();
+        let result = exec.run(step).await;
+        let (outcome, detail) = match &result {
+            Ok(d) if d.skipped => (StepOutcome::Skipped, d.detail.clone()),
+            Ok(d) => (StepOutcome::Ok, d.detail.clone()),
+            Err(e) => (StepOutcome::Failed, e.clone()),
+        };
+        let record = StepRecord {
+            step: step.clone(),
+            outcome,
+            detail,
+            at_ms: (t0 - started).as_millis() as u64,
+            elapsed_ms: t0.elapsed().as_millis() as u64,
+        };
+        tracing::info!(cluster = %cluster.name, "failover step {}: {:?}: {}", step, record.outcome, record.detail);
+        journal.write("step", &record);
+        report.steps.push(record);
+        if let Err(error) = result {
+            if !step.best_effort() {
+                report.outcome = Outcome::Failed {
+                    step: step.name().into(),
+                    node: step_node(step),
+                    error,
+                    remedy: remedy(step, plan),
+                };
+                break;
+            }
+        }
+    }
+    if report.outcome == Outcome::Success {
+        report.new_master = Some(plan.candidate.clone());
+        if report.steps.iter().any(|s| s.outcome == StepOutcome::Failed) {
+            tracing::warn!(cluster = %cluster.name, "failover succeeded, but some best-effort steps failed: see the report");
+        }
+    }
+    for (_, s) in exec.sessions.drain() {
+        s.close().await;
+    }
+    report.finish(started.elapsed());
+    journal.write("end", serde_json::json!({ "outcome": &report.outcome, "duration_ms": report.duration_ms }));
+    report
+}
+
+fn step_node(step: &Step) -> Option<String> {
+    match step {
+        Step::FenceOldMaster { node }
+        | Step::WaitApplied { node }
+        | Step::CatchUp { node, .. }
+        | Step::Detach { node }
+        | Step::MakeWritable { node }
+        | Step::Repoint { node, .. } => Some(node.clone()),
+        Step::MoveVip { to, .. } => Some(to.clone()),
+    }
+}
+
+fn remedy(step: &Step, plan: &Plan) -> String {
+    let again = format!("then run `vipkeeper failover {}` again", plan.cluster);
+    match step {
+        Step::WaitApplied { node } | Step::CatchUp { node, .. } => format!(
+            "{node} is still a read-only replica and nothing is writable yet; check its replication (`vipkeeper status`), {again}"
+        ),
+        Step::Detach { node } => format!("{node} may have stopped replicating and is still read-only; {again}"),
+        Step::MoveVip { .. } => format!(
+            "{} is read-only and the VIP may not have moved: check the VIP backend, {again}",
+            plan.candidate
+        ),
+        Step::MakeWritable { node } => format!(
+            "the VIP points at {node} but it is read-only: make it writable by hand (SET GLOBAL read_only=OFF), or {again}"
+        ),
+        Step::FenceOldMaster { .. } | Step::Repoint { .. } => "repoint or fence the node by hand".into(),
+    }
+}
+
+impl Executor<'_> {
+    fn node(&self, name: &str) -> Result<&NodeConfig, String> {
+        self.cluster.node(name).ok_or_else(|| format!("{name} is not a node of cluster {}", self.cluster.name))
+    }
+
+    /// An admin session to `name`, opened once and reused.
+    async fn session(&mut self, name: &str) -> Result<&mut Session, String> {
+        if !self.sessions.contains_key(name) {
+            let n = self.node(name)?;
+            let mut t = target(self.cluster, &n.host, n.port, &self.cluster.users.admin);
+            t.query_timeout = self.cluster.failover.statement_timeout;
+            let s = Session::connect(&t)
+                .await
+                .map_err(|e| format!("cannot connect to {name} as {}: {e}", self.cluster.users.admin.user))?;
+            self.sessions.insert(name.to_string(), s);
+        }
+        Ok(self.sessions.get_mut(name).expect("just inserted"))
+    }
+
+    async fn server_lock(&mut self) -> Result<(), String> {
+        let lock = format!("vipkeeper-failover-{}", self.cluster.name);
+        let candidate = self.plan.candidate.clone();
+        let s = self.session(&candidate).await?;
+        match admin::try_lock(s, &lock).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("the lock {lock} on {candidate} is held by another session")),
+            Err(e) => Err(format!("taking the lock {lock} on {candidate}: {e}")),
+        }
+    }
+
+    async fn run(&mut self, step: &Step) -> Result<Done, String> {
+        let v = self.version.clone();
+        match step {
+            Step::FenceOldMaster { node } => {
+                let s = match self.session(node).await {
+                    Ok(s) => s,
+                    Err(e) => return Ok(Done::skipped(format!("{e}; it will be fenced when it comes back"))),
+                };
+                admin::set_read_only(s, &v, true).await.map_err(|e| e.to_string())?;
+                let killed = admin::kill_client_connections(s).await.map_err(|e| e.to_string())?;
+                Ok(Done::ok(format!("read-only, {killed} client connection(s) killed")))
+            }
+            Step::WaitApplied { node } => self.wait_applied(node).await,
+            Step::CatchUp { node, from } => self.catch_up(node, from).await,
+            Step::Detach { node } => {
+                let s = self.session(node).await?;
+                admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+                let binlog = admin::binlog_position(s, &v).await.map_err(|e| e.to_string())?;
+                let state = read_state(s).await.map_err(|e| e.to_string())?;
+                admin::reset_replication(s, &v).await.map_err(|e| e.to_string())?;
+                let detail = format!(
+                    "replication stopped and reset at binlog {}",
+                    binlog.as_ref().map(|b| b.to_string()).unwrap_or_else(|| "-".into())
+                );
+                self.candidate_binlog = binlog;
+                self.candidate_state = Some(state);
+                Ok(Done::ok(detail))
+            }
+            Step::MoveVip { from, to } => {
+                let Some(vip) = &self.cluster.vip else {
+                    return Ok(Done::skipped("no VIP configured"));
+                };
+                match move_vip(vip, self.node(from)?, self.node(to)?).await? {
+                    VipResult::Moved(d) => Ok(Done::ok(d)),
+                    VipResult::FailedProceed(d) => Ok(Done::skipped(d)),
+                }
+            }
+            Step::MakeWritable { node } => {
+                let s = self.session(node).await?;
+                admin::set_read_only(s, &v, false).await.map_err(|e| e.to_string())?;
+                let state = read_state(s).await.map_err(|e| e.to_string())?;
+                if !state.writable() {
+                    return Err(format!("{node} is still read-only after SET GLOBAL read_only=OFF"));
+                }
+                Ok(Done::ok("read_only off"))
+            }
+            Step::Repoint { node, to } => self.repoint(node, to).await,
+        }
+    }
+
+    async fn replica_status(&mut self, node: &str) -> Result<ReplicaStatus, String> {
+        let v = self.version.clone();
+        let s = self.session(node).await?;
+        let row = s.first(v.replica_status_sql()).await.map_err(|e| e.to_string())?;
+        let row = row.ok_or_else(|| format!("{node} is not a replica"))?;
+        ReplicaStatus::from_row(&row, v.flavor).map_err(|e| e.to_string())
+    }
+
+    async fn wait_applied(&mut self, node: &str) -> Result<Done, String> {
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            if !r.sql_running {
+                return Err(format!("{node}: {}", r.problem().unwrap_or_default()));
+            }
+            if applied(&r) {
+                let at = r.executed.map(|e| e.to_string()).unwrap_or_default();
+                return Ok(Done::ok(format!("applied all it received (up to {at})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not apply its relay log within {} (executed {:?}, received {:?})",
+                    humantime::format_duration(self.cluster.failover.apply_timeout),
+                    r.executed.map(|e| e.to_string()),
+                    r.received.map(|e| e.to_string())
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, String> {
+        let v = self.version.clone();
+        let target_gtids = {
+            let s = self.session(from).await?;
+            read_state(s).await.map_err(|e| e.to_string())?.gtid.executed
+        }
+        .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
+        let source = self.node(from)?.clone();
+        let repl = self.cluster.users.replication.clone();
+        {
+            let s = self.session(node).await?;
+            admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+            let login = SourceLogin {
+                host: &source.host,
+                port: source.port,
+                user: &repl.user,
+                password: &repl.password,
+            };
+            admin::change_source(s, &v, &login, &StartFrom::Gtid).await.map_err(|e| e.to_string())?;
+            admin::start_replication(s, &v).await.map_err(|e| e.to_string())?;
+        }
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let s = self.session(node).await?;
+            let state = read_state(s).await.map_err(|e| e.to_string())?;
+            if state.gtid.executed.as_ref().is_some_and(|g| g.contains(&target_gtids)) {
+                admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+                return Ok(Done::ok(format!("has all of {from}'s transactions ({target_gtids})")));
+            }
+            if let Some(problem) = state.replica.as_ref().and_then(|r| (r.last_sql_errno != 0 || r.last_io_errno != 0).then(|| r.problem()).flatten()) {
+                return Err(format!("replicating from {from}: {problem}"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not catch up with {from} within {}",
+                    humantime::format_duration(self.cluster.failover.apply_timeout)
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
+        let v = self.version.clone();
+        if self.plan.positioning == Positioning::SamePosition {
+            self.wait_applied(node).await?;
+        }
+        let start = match self.plan.positioning {
+            Positioning::Gtid => StartFrom::Gtid,
+            Positioning::SamePosition => StartFrom::Position(
+                self.candidate_binlog
+                    .clone()
+                    .ok_or("the new master's binlog position is unknown")?,
+            ),
+        };
+        let source = self.node(to)?.clone();
+        let repl = self.cluster.users.replication.clone();
+        {
+            let s = self.session(node).await?;
+            admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+            let login = SourceLogin {
+                host: &source.host,
+                port: source.port,
+                user: &repl.user,
+                password: &repl.password,
+            };
+            admin::change_source(s, &v, &login, &start).await.map_err(|e| e.to_string())?;
+            admin::start_replication(s, &v).await.map_err(|e| e.to_string())?;
+        }
+        let to_id = self.server_ids.get(to).copied();
+        let deadline = Instant::now() + self.cluster.failover.statement_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            let connected = r.io_thread == IoThread::Yes && (to_id.is_none() || r.source_server_id == to_id);
+            if connected && r.sql_running {
+                break;
+            }
+            if r.last_io_errno != 0 && r.last_io_errno != 2003 || !r.sql_running {
+                return Err(r.problem().unwrap_or_else(|| "replication broken".into()));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not start replicating from {to} within {}: {}",
+                    humantime::format_duration(self.cluster.failover.statement_timeout),
+                    r.problem().unwrap_or_else(|| "IO thread not connected".into())
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        if let Some(errant) = self.errant_against_candidate(node).await? {
+            return Err(format!("replicates from {to}, but has errant transactions {errant}"));
+        }
+        Ok(Done::ok(format!("replicates from {to}")))
+    }
+
+    async fn errant_against_candidate(&mut self, node: &str) -> Result<Option<String>, String> {
+        let Some(candidate) = self.candidate_state.clone() else { return Ok(None) };
+        let s = self.session(node).await?;
+        let state = read_state(s).await.map_err(|e| e.to_string())?;
+        Ok(match (&state.gtid.executed, &candidate.gtid.executed) {
+            (Some(mine), Some(theirs)) => mine.errant(theirs, candidate.server_uuid.as_deref(), candidate.server_id),
+            _ => None,
+        })
+    }
+}
+
+/// Has the replica applied everything it received?
+fn applied(r: &ReplicaStatus) -> bool {
+    if r.executed.is_some() && r.executed == r.received {
+        return true;
+    }
+    if r.sql_state.contains("read all relay log") {
+        return true;
+    }
+    match (&r.retrieved_gtids, &r.executed_gtids) {
+        (Some(GtidSet::Mysql(got)), Some(GtidSet::Mysql(done))) => done.contains(got),
+        _ => false,
+    }
+}

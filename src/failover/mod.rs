@@ -1,0 +1,83 @@
+//! Carrying out a failover: plan (pure) → lock → execute (journal) →
+//! report → notify. Used by the agent and by `vipkeeper failover`.
+
+mod execute;
+mod journal;
+pub mod notify;
+pub mod report;
+pub mod state;
+mod vip_step;
+
+use std::time::{Instant, SystemTime};
+
+use crate::analysis::History;
+use crate::config::{AgentConfig, ClusterConfig};
+use crate::plan::plan;
+use crate::topology::{ClusterView, Topology};
+
+pub use journal::Journal;
+pub use report::{Outcome, Report, Trigger};
+pub use state::{ClusterState, LastFailover};
+
+/// Replaces `master` (already confirmed dead): plans, runs the plan under
+/// the cluster's lock, records and reports. Returns the report, which is
+/// also written to the state directory and handed to the notify command.
+pub async fn fail_over(
+    agent: &AgentConfig,
+    cluster: &ClusterConfig,
+    view: &ClusterView,
+    topology: &Topology,
+    master: &str,
+    history: &History,
+    trigger: Trigger,
+) -> Report {
+    let started = Instant::now();
+    let state = ClusterState::new(&agent.state_dir, &cluster.name);
+    let id = report::new_id(&cluster.name, SystemTime::now());
+    let mut report = match plan(view, topology, master, cluster, history) {
+        Err(refusal) => Report::refused(id, &cluster.name, trigger, master, refusal.why, refusal.considered),
+        Ok(plan) => {
+            tracing::info!(cluster = %cluster.name, "failover plan:\n{}", plan.describe());
+            match state.lock() {
+                Err(why) => Report::refused(id, &cluster.name, trigger, master, why, plan.considered.clone()),
+                Ok(_lock) => {
+                    let mut journal = match state.journal_path(&id) {
+                        Ok(p) => Journal::open(&p),
+                        Err(e) => {
+                            tracing::error!("cannot create the journal directory: {e}");
+                            Journal::open(std::path::Path::new("/dev/null"))
+                        }
+                    };
+                    let report = execute::execute(cluster, view, &plan, id, trigger, &mut journal).await;
+                    let record = LastFailover {
+                        id: report.id.clone(),
+                        at: state::unix_seconds(report.started_at),
+                        dead_master: master.to_string(),
+                        new_master: report.new_master.clone(),
+                        outcome: report.outcome.label().to_string(),
+                        acked: false,
+                    };
+                    if let Err(e) = state.record_failover(&record) {
+                        tracing::error!("cannot record the failover in {}: {e}", state.dir().display());
+                    }
+                    report
+                }
+            }
+        }
+    };
+    if report.duration_ms == 0 {
+        report.finish(started.elapsed());
+    }
+    let path = state.report_path(&report.id).ok();
+    if let Some(p) = &path {
+        if let Err(e) = std::fs::write(p, serde_json::to_vec_pretty(&report).expect("reports serialize")) {
+            tracing::error!("cannot write the report {}: {e}", p.display());
+        }
+    }
+    match &report.outcome {
+        Outcome::Success => tracing::info!(cluster = %cluster.name, "{}", report.summary()),
+        _ => tracing::error!(cluster = %cluster.name, "{}", report.summary()),
+    }
+    notify::notify(agent, &report, path.as_deref()).await;
+    report
+}

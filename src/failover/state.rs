@@ -1,0 +1,157 @@
+//! The agent's state directory, per cluster: the failover lock, the record
+//! of the last failover (for the block period and `ack`), journals and
+//! reports.
+//!
+//!   <state_dir>/<cluster>/lock
+//!   <state_dir>/<cluster>/last-failover.json
+//!   <state_dir>/<cluster>/journal/<id>.jsonl
+//!   <state_dir>/<cluster>/reports/<id>.json
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+pub struct ClusterState {
+    dir: PathBuf,
+}
+
+/// Held while a failover of the cluster runs; released when dropped.
+pub struct FailoverLock {
+    _file: File,
+}
+
+/// What the block period and `ack` look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastFailover {
+    pub id: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub dead_master: String,
+    pub new_master: Option<String>,
+    pub outcome: String,
+    pub acked: bool,
+}
+
+impl ClusterState {
+    pub fn new(state_dir: &Path, cluster: &str) -> Self {
+        Self {
+            dir: state_dir.join(cluster),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn ensure(&self, sub: &str) -> io::Result<PathBuf> {
+        let d = self.dir.join(sub);
+        fs::create_dir_all(&d)?;
+        Ok(d)
+    }
+
+    /// At most one failover per cluster on this host. Fails at once (never
+    /// waits) when another process holds it.
+    pub fn lock(&self) -> Result<FailoverLock, String> {
+        let path = self
+            .ensure("")
+            .map(|d| d.join("lock"))
+            .map_err(|e| format!("cannot create the state directory {}: {e}", self.dir.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(FailoverLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(format!(
+                "another failover of this cluster is in progress (lock {} is held)",
+                path.display()
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
+
+    pub fn journal_path(&self, id: &str) -> io::Result<PathBuf> {
+        Ok(self.ensure("journal")?.join(format!("{id}.jsonl")))
+    }
+
+    pub fn report_path(&self, id: &str) -> io::Result<PathBuf> {
+        Ok(self.ensure("reports")?.join(format!("{id}.json")))
+    }
+
+    pub fn last_failover(&self) -> Option<LastFailover> {
+        let text = fs::read_to_string(self.dir.join("last-failover.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn record_failover(&self, last: &LastFailover) -> io::Result<()> {
+        let dir = self.ensure("")?;
+        let tmp = dir.join("last-failover.json.tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(last).expect("serializable"))?;
+        fs::rename(tmp, dir.join("last-failover.json"))
+    }
+
+    /// The unacknowledged failover that blocks another automatic one, if any.
+    pub fn blocking(&self, block_period: Duration, now: SystemTime) -> Option<LastFailover> {
+        let last = self.last_failover()?;
+        let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+        (!last.acked && now.saturating_sub(last.at) < block_period.as_secs()).then_some(last)
+    }
+
+    /// `vipkeeper ack`: the operator has looked at the last failover.
+    pub fn ack(&self) -> Result<Option<LastFailover>, String> {
+        let Some(mut last) = self.last_failover() else {
+            return Ok(None);
+        };
+        last.acked = true;
+        self.record_failover(&last)
+            .map_err(|e| format!("cannot write {}: {e}", self.dir.join("last-failover.json").display()))?;
+        Ok(Some(last))
+    }
+}
+
+pub fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_is_exclusive_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ClusterState::new(dir.path(), "main");
+        let held = s.lock().unwrap();
+        let err = s.lock().err().unwrap();
+        assert!(err.starts_with("another failover of this cluster is in progress"), "{err}");
+        drop(held);
+        assert!(s.lock().is_ok());
+    }
+
+    #[test]
+    fn block_period_until_ack() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ClusterState::new(dir.path(), "main");
+        let now = SystemTime::now();
+        let period = Duration::from_secs(3600);
+        assert!(s.blocking(period, now).is_none());
+        s.record_failover(&LastFailover {
+            id: "x".into(),
+            at: unix_seconds(now) - 60,
+            dead_master: "db1".into(),
+            new_master: Some("db2".into()),
+            outcome: "success".into(),
+            acked: false,
+        })
+        .unwrap();
+        assert_eq!(s.blocking(period, now).unwrap().id, "x");
+        assert!(s.blocking(Duration::from_secs(30), now).is_none(), "period over");
+        assert!(s.ack().unwrap().unwrap().acked);
+        assert!(s.blocking(period, now).is_none());
+    }
+}
