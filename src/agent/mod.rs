@@ -64,7 +64,7 @@ impl ClusterLoop {
     async fn tick(&mut self) -> Duration {
         let interval = self.cluster.timing.probe_interval;
         let view = observe(&self.cluster).await;
-        let topology = Topology::derive(&view, self.cluster.failover.max_lag.as_secs());
+        let topology = Topology::derive_with_ids(&view, self.cluster.failover.max_lag.as_secs(), &self.history.server_ids);
         let analysis = analyze(&view, &topology, &self.history, self.cluster.timing.unreachable_after);
         self.say(&analysis);
         let mut next = interval;

@@ -36,6 +36,8 @@ pub struct History {
     pub last_master: Option<String>,
     /// What that master's last successful probe found.
     pub last_master_state: Option<crate::mysql::NodeState>,
+    /// Each node's server id as last seen (see `Topology::derive_with_ids`).
+    pub server_ids: BTreeMap<String, u32>,
 }
 
 impl History {
@@ -53,6 +55,9 @@ impl History {
         for n in &view.nodes {
             let misses = self.misses_now(view, &n.name);
             self.misses.insert(n.name.clone(), misses);
+            if let Some(s) = n.state() {
+                self.server_ids.insert(n.name.clone(), s.server_id);
+            }
             if let Some(r) = n.state().and_then(|s| s.replica.as_ref()) {
                 self.received.insert(n.name.clone(), r.received.clone());
                 if let Some(lag) = r.seconds_behind {

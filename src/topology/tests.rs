@@ -159,3 +159,16 @@ fn read_only_master_and_nothing_reachable() {
     assert_eq!(t.master, None);
     assert!(kinds(&t).contains(&(None, WarningKind::NoMaster)));
 }
+
+#[test]
+fn a_dead_master_is_recognised_by_its_remembered_server_id() {
+    // The replicas reach db1 at another address than the manager does.
+    let mut s2 = state(2, false, Some(1));
+    replica(&mut s2).source_port = 9999;
+    let v = view(vec![node(1, Err(refused())), node(2, Ok(s2))]);
+    assert_eq!(Topology::derive(&v, 30).master, None);
+    let known = [("db1".to_string(), 1)].into_iter().collect();
+    let t = Topology::derive_with_ids(&v, 30, &known);
+    assert_eq!(t.master.as_deref(), Some("db1"));
+    assert_eq!(t.source["db2"].as_deref(), Some("db1"));
+}

@@ -203,9 +203,15 @@ impl TestCluster {
 
     /// Waits until every running replica has executed the master's binlog.
     pub async fn wait_replicated(&self, timeout: Duration) -> Result<()> {
+        self.wait_replicated_from(&self.master().name, timeout).await
+    }
+
+    /// Waits until every other running node has executed `master`'s binlog.
+    pub async fn wait_replicated_from(&self, master: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let target = self.binlog_position(self.master()).await?;
-        for replica in self.servers[1..].iter().filter(|s| s.is_alive()) {
+        let master = self.node(master);
+        let target = self.binlog_position(master).await?;
+        for replica in self.servers.iter().filter(|s| s.is_alive() && s.name != master.name) {
             loop {
                 let at = self.executed_position(replica).await?;
                 if at.as_ref() == Some(&target) {
@@ -228,6 +234,11 @@ impl TestCluster {
     /// Writes a vipkeeper config for this cluster (passwords in 0600 files)
     /// and returns its path.
     pub fn write_config(&self, cluster_name: &str) -> Result<PathBuf> {
+        self.write_config_with(cluster_name, &ConfigExtras::default())
+    }
+
+    /// As `write_config`, with extra TOML and per-node port overrides.
+    pub fn write_config_with(&self, cluster_name: &str, extras: &ConfigExtras) -> Result<PathBuf> {
         let secrets = self.dir.join("secrets");
         fs::create_dir_all(&secrets)?;
         let mut toml = String::new();
@@ -238,8 +249,9 @@ impl TestCluster {
         )?;
         writeln!(
             toml,
-            "[agent]\nstate_dir = \"{}\"\n",
-            self.dir.join("state").display()
+            "[agent]\nstate_dir = \"{}\"\n{}\n",
+            self.dir.join("state").display(),
+            extras.agent_toml
         )?;
         writeln!(toml, "[[cluster]]\nname = \"{cluster_name}\"\n")?;
         for (role, user, password) in [
@@ -255,16 +267,56 @@ impl TestCluster {
                 file.display()
             )?;
         }
+        writeln!(toml, "{}", extras.cluster_toml)?;
         for s in &self.servers {
+            let port = extras.ports.get(&s.name).copied().unwrap_or(s.port);
             writeln!(
                 toml,
-                "[[cluster.node]]\nname = \"{}\"\nhost = \"{}\"\nport = {}\n",
-                s.name, s.host, s.port
+                "[[cluster.node]]\nname = \"{}\"\nhost = \"{}\"\nport = {port}\n",
+                s.name, s.host
             )?;
         }
         let path = self.dir.join("vipkeeper.toml");
         fs::write(&path, toml)?;
         Ok(path)
+    }
+
+    /// A VIP script for the `script` backend: it writes the new master's
+    /// port to `vip_target()` (what the test writer follows) and logs each
+    /// call to `vip-calls`. If `vip-hook` exists in the cluster directory it
+    /// runs first, with the same arguments. Returns the TOML that configures it.
+    pub fn vip_script_toml(&self) -> Result<String> {
+        let d = self.dir.display();
+        let script = self.dir.join("vip-script.sh");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n\
+                 [ -x {d}/vip-hook ] && {d}/vip-hook \"$@\"\n\
+                 echo \"$@\" >> {d}/vip-calls\n\
+                 for a in \"$@\"; do case \"$a\" in --new_master_port=*) port=\"${{a#*=}}\";; esac; done\n\
+                 echo \"$port\" > {d}/vip-target.tmp && mv {d}/vip-target.tmp {d}/vip-target\n"
+            ),
+        )?;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+        fs::write(self.vip_target(), format!("{}\n", self.master().port))?;
+        Ok(format!(
+            "[cluster.vip]\naddress = \"10.254.0.10\"\nbackends = [\"script\"]\n\n[cluster.vip.script]\ncommand = \"{}\"\n",
+            script.display()
+        ))
+    }
+
+    /// The file the VIP script keeps the current master's port in.
+    pub fn vip_target(&self) -> PathBuf {
+        self.dir.join("vip-target")
+    }
+
+    /// A notify command that saves the report it is given to `notified.json`.
+    pub fn notify_toml(&self) -> Result<String> {
+        let script = self.dir.join("notify.sh");
+        fs::write(&script, format!("#!/bin/sh\ncat > {}/notified.json\n", self.dir.display()))?;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+        Ok(format!("notify = \"{}\"", script.display()))
     }
 
     /// Leave servers and files in place when dropped (the sandbox).
@@ -292,6 +344,17 @@ impl Drop for TestCluster {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Additions to the generated vipkeeper config.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigExtras {
+    /// Inserted after the users, before the nodes ([cluster.timing], [cluster.vip], ...).
+    pub cluster_toml: String,
+    /// Inserted into [agent].
+    pub agent_toml: String,
+    /// Nodes whose configured port differs from the server's (a proxy).
+    pub ports: std::collections::HashMap<String, u16>,
 }
 
 pub fn write_secret(path: &Path, secret: &str) -> Result<()> {

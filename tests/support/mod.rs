@@ -1,6 +1,6 @@
 //! Test harness: real MariaDB and MySQL servers on loopback.
 //! Shared by the integration tests and by the sandbox (`make sandbox`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 /// Instantiates each `async fn test(flavor: Flavor)` once per flavor, as
 /// `test::mariadb` and `test::mysql`; a flavor that cannot run here is
@@ -27,13 +27,16 @@ macro_rules! per_flavor {
 #[allow(unused_imports)]
 pub(crate) use per_flavor;
 
+pub mod agent;
 pub mod cluster;
 pub mod flavor;
 pub mod probe;
+pub mod proxy;
 pub mod server;
 pub mod template;
+pub mod writer;
 
-pub use cluster::{ClusterSpec, TestCluster};
+pub use cluster::{ClusterSpec, ConfigExtras, TestCluster};
 pub use flavor::Flavor;
 
 /// Whether `flavor` can run here. Outside CI a missing server skips the test

@@ -194,6 +194,17 @@ impl Server {
         }))
     }
 
+    /// The first column of every row of `sql`.
+    pub async fn query_column(&self, sql: &str) -> Result<Vec<String>> {
+        let mut conn = self.root().await?;
+        let rows: Vec<mysql_async::Row> = conn
+            .query(sql)
+            .await
+            .with_context(|| format!("on {}: {sql}", self.name))?;
+        conn.disconnect().await.ok();
+        Ok(rows.iter().filter_map(|r| text(r.as_ref(0))).collect())
+    }
+
     /// The value of one column of the first row of `sql`.
     pub async fn query_value(&self, sql: &str, column: &str) -> Result<Option<String>> {
         let row = self.query_row(sql).await?;

@@ -1,0 +1,348 @@
+//! Automatic and manual failover against real 3-node MariaDB 10.11 and
+//! MySQL 9 clusters, with a client writing continuously and recording every
+//! write the server acknowledged.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::agent::Agent;
+use support::proxy::Proxy;
+use support::writer::Writer;
+use support::{per_flavor, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+per_flavor!(
+    crash_with_semi_sync_loses_no_acknowledged_write,
+    a_lagging_replica_is_not_chosen,
+    a_preferred_replica_that_is_behind_is_caught_up_then_chosen,
+    a_manager_cut_off_from_the_master_does_not_fail_over,
+    a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes,
+    a_replica_with_errant_transactions_is_excluded_and_named,
+    a_second_failure_within_the_block_period_waits_for_ack,
+    a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes,
+);
+
+const LONG: Duration = Duration::from_secs(40);
+
+/// Short timings keep the timeout-based tests quick; crash detection does
+/// not depend on them.
+const FAST_TIMING: &str = "[cluster.timing]\nprobe_interval = \"300ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n";
+
+struct Setup {
+    cluster: TestCluster,
+    config: PathBuf,
+}
+
+async fn setup(flavor: Flavor, semi_sync: bool, cluster_toml: &str, ports: &[(&str, u16)]) -> Setup {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.semi_sync = semi_sync;
+    let cluster = TestCluster::start(spec).await.unwrap();
+    cluster
+        .master()
+        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+        .await
+        .unwrap();
+    cluster.wait_replicated(LONG).await.unwrap();
+    let extras = ConfigExtras {
+        cluster_toml: format!("{}\n{cluster_toml}", cluster.vip_script_toml().unwrap()),
+        agent_toml: cluster.notify_toml().unwrap(),
+        ports: ports.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
+    };
+    let config = cluster.write_config_with("main", &extras).unwrap();
+    Setup { cluster, config }
+}
+
+fn start_agent(s: &Setup) -> Agent {
+    let agent = Agent::start(env!("CARGO_BIN_EXE_vipkeeper").as_ref(), &s.config, &s.cluster.dir);
+    agent.wait_for_log("healthy: db1 is the master", LONG);
+    agent
+}
+
+/// The node the VIP (script) points at now.
+fn vip_node(c: &TestCluster) -> String {
+    let port: u16 = std::fs::read_to_string(c.vip_target()).unwrap().trim().parse().unwrap();
+    c.servers.iter().find(|s| s.port == port).unwrap().name.clone()
+}
+
+async fn ids(c: &TestCluster, node: &str) -> BTreeSet<u64> {
+    c.node(node)
+        .query_column("SELECT id FROM app.w")
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.parse().unwrap())
+        .collect()
+}
+
+async fn read_only(c: &TestCluster, node: &str) -> bool {
+    c.node(node).query_value("SELECT @@GLOBAL.read_only AS ro", "ro").await.unwrap().as_deref() == Some("1")
+}
+
+async fn checksum(c: &TestCluster, node: &str) -> String {
+    c.node(node).query_value("CHECKSUM TABLE app.w", "Checksum").await.unwrap().unwrap()
+}
+
+/// Who `node` replicates from, by port.
+async fn source_port(c: &TestCluster, node: &str) -> Option<u16> {
+    let col = match c.spec.flavor {
+        Flavor::Mariadb => "Master_Port",
+        Flavor::Mysql => "Source_Port",
+    };
+    c.node(node)
+        .query_value(c.spec.flavor.replica_status_sql(), col)
+        .await
+        .unwrap()
+        .map(|p| p.parse().unwrap())
+}
+
+fn report(c: &TestCluster) -> serde_json::Value {
+    let text = std::fs::read_to_string(c.dir.join("notified.json")).expect("the notify command got a report");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn other_replica(new_master: &str) -> &'static str {
+    if new_master == "db2" {
+        "db3"
+    } else {
+        "db2"
+    }
+}
+
+async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
+    let mut s = setup(flavor, true, "", &[]).await;
+    let agent = start_agent(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(100, LONG).await;
+
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+
+    let new_master = vip_node(&s.cluster);
+    assert_ne!(new_master, "db1");
+    assert!(!read_only(&s.cluster, &new_master).await, "{new_master} is writable");
+    let other = other_replica(&new_master);
+    assert!(read_only(&s.cluster, other).await);
+    assert_eq!(source_port(&s.cluster, other).await, Some(s.cluster.node(&new_master).port));
+    s.cluster.wait_replicated_from(&new_master, LONG).await.unwrap();
+
+    let stored = ids(&s.cluster, &new_master).await;
+    let lost: Vec<u64> = writes.acknowledged.iter().filter(|id| !stored.contains(id)).copied().collect();
+    assert!(lost.is_empty(), "acknowledged writes missing on {new_master}: {lost:?}");
+    assert_eq!(checksum(&s.cluster, &new_master).await, checksum(&s.cluster, other).await);
+
+    let r = report(&s.cluster);
+    assert_eq!(r["outcome"], "success");
+    assert_eq!(r["new_master"], new_master.as_str());
+    let journal = PathBuf::from(r["journal"].as_str().unwrap());
+    let lines = std::fs::read_to_string(journal).unwrap();
+    assert!(lines.lines().count() >= 5 && lines.contains("\"event\":\"end\""), "{lines}");
+}
+
+/// Stops `node`'s IO thread and lets the master write on without it.
+async fn leave_behind(c: &TestCluster, node: &str) {
+    let stop_io = match c.spec.flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    };
+    c.node(node).exec(&[stop_io]).await.unwrap();
+    for i in 0..30 {
+        c.master()
+            .exec(&[&format!("INSERT INTO app.w VALUES ({}, 0)", 1_000_000 + i)])
+            .await
+            .unwrap();
+    }
+    // The other replica has everything.
+    let (file, pos) = c.binlog_position(c.master()).await.unwrap();
+    let keep = other_replica(node);
+    for _ in 0..2000 {
+        if c.executed_position(c.node(keep)).await.unwrap() == Some((file.clone(), pos)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{keep} did not receive the writes");
+}
+
+async fn a_lagging_replica_is_not_chosen(flavor: Flavor) {
+    let mut s = setup(flavor, false, "", &[]).await;
+    leave_behind(&s.cluster, "db2").await;
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    assert_eq!(vip_node(&s.cluster), "db3");
+    assert!(!read_only(&s.cluster, "db3").await);
+    // db2 was repointed and caught up from db3.
+    s.cluster.wait_replicated_from("db3", LONG).await.unwrap();
+    assert_eq!(ids(&s.cluster, "db2").await.len(), 30);
+    let r = report(&s.cluster);
+    let db2 = r["considered"].as_array().unwrap().iter().find(|c| c["name"] == "db2").unwrap();
+    assert_eq!(db2["verdict"], "eligible");
+    assert_eq!(db2["behind"], true);
+}
+
+async fn a_preferred_replica_that_is_behind_is_caught_up_then_chosen(flavor: Flavor) {
+    let mut s = setup(flavor, false, "[cluster.failover]\nprefer = [\"db2\"]\n", &[]).await;
+    leave_behind(&s.cluster, "db2").await;
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    assert_eq!(vip_node(&s.cluster), "db2");
+    assert!(!read_only(&s.cluster, "db2").await);
+    assert_eq!(ids(&s.cluster, "db2").await.len(), 30, "db2 caught up before promotion");
+    assert_eq!(source_port(&s.cluster, "db3").await, Some(s.cluster.node("db2").port));
+    let r = report(&s.cluster);
+    assert!(r["why"].as_str().unwrap().starts_with("preferred; first caught up from db3"), "{r}");
+    let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(steps[..3], ["fence-old-master", "wait-applied", "catch-up"]);
+}
+
+async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
+    // The agent reaches db1 only through a proxy; the replicas go direct.
+    let s = setup(flavor, false, FAST_TIMING, &[]).await;
+    let proxy = Proxy::start(s.cluster.master().port).await;
+    let extras = ConfigExtras {
+        cluster_toml: format!("{}\n{FAST_TIMING}", s.cluster.vip_script_toml().unwrap()),
+        agent_toml: s.cluster.notify_toml().unwrap(),
+        ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
+    };
+    let config = s.cluster.write_config_with("main", &extras).unwrap();
+    let s = Setup { cluster: s.cluster, config };
+    let agent = start_agent(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(20, LONG).await;
+
+    proxy.partition();
+    agent.wait_for_log("the manager may be the one cut off", LONG);
+    // Keep watching for a while: it must say so every tick and never act.
+    let before = agent.count_in_log("the manager may be the one cut off");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(agent.count_in_log("the manager may be the one cut off") > before, "{}", agent.log_text());
+    assert!(!agent.log_text().contains("failover plan"), "{}", agent.log_text());
+    assert!(!read_only(&s.cluster, "db1").await);
+    assert!(read_only(&s.cluster, "db2").await && read_only(&s.cluster, "db3").await);
+    writer.wait_for_more(20, LONG).await;
+
+    proxy.heal();
+    let healthy = agent.count_in_log("healthy: db1 is the master");
+    for _ in 0..200 {
+        if agent.count_in_log("healthy: db1 is the master") > healthy {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(agent.count_in_log("healthy: db1 is the master") > healthy, "{}", agent.log_text());
+    writer.stop().await;
+}
+
+async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: Flavor) {
+    let s = setup(flavor, true, FAST_TIMING, &[]).await;
+    let agent = start_agent(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+
+    s.cluster.master().pause();
+    agent.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(50, LONG).await;
+    let new_master = vip_node(&s.cluster);
+    assert_ne!(new_master, "db1");
+
+    s.cluster.master().resume();
+    agent.wait_for_log("came back writable: fenced it", LONG);
+    assert!(read_only(&s.cluster, "db1").await, "the old master is read-only");
+    let writes = writer.stop().await;
+    let stored = ids(&s.cluster, &new_master).await;
+    let lost: Vec<u64> = writes.acknowledged.iter().filter(|id| !stored.contains(id)).copied().collect();
+    assert!(lost.is_empty(), "acknowledged writes missing on {new_master}: {lost:?}");
+}
+
+async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor) {
+    let mut s = setup(flavor, false, "", &[]).await;
+    let writable = match flavor {
+        Flavor::Mariadb => "SET GLOBAL read_only=OFF",
+        Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
+    };
+    s.cluster
+        .node("db2")
+        .exec(&[writable, "CREATE DATABASE errant_db", flavor.read_only_sql()])
+        .await
+        .unwrap();
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    assert_eq!(vip_node(&s.cluster), "db3");
+    let r = report(&s.cluster);
+    let db2 = r["considered"].as_array().unwrap().iter().find(|c| c["name"] == "db2").unwrap();
+    assert_eq!(db2["verdict"], "excluded");
+    assert!(db2["reason"].as_str().unwrap().starts_with("has errant transactions"), "{db2}");
+    let not_repointed = r["not_repointed"].as_array().unwrap();
+    assert_eq!(not_repointed[0][0], "db2", "{r}");
+    // Left alone: still pointing at the dead master.
+    assert_eq!(source_port(&s.cluster, "db2").await, Some(s.cluster.node("db1").port));
+}
+
+async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) {
+    let mut s = setup(flavor, false, "", &[]).await;
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    let first = vip_node(&s.cluster);
+    let last = other_replica(&first);
+    agent.wait_for_log(&format!("healthy: {first} is the master"), LONG);
+
+    s.cluster.node_mut(&first).kill9();
+    agent.wait_for_log("within the block period", LONG);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(read_only(&s.cluster, last).await, "no automatic failover before ack");
+    assert!(!agent.log_text().contains(&format!("replaced {first}")));
+
+    let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "ack", "main"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("acknowledged failover main-"), "{out}");
+    agent.wait_for_log(&format!("replaced {first}"), LONG);
+    assert!(!read_only(&s.cluster, last).await);
+    assert_eq!(vip_node(&s.cluster), last);
+}
+
+async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes(flavor: Flavor) {
+    let mut s = setup(flavor, false, "", &[]).await;
+    // The VIP step runs after the candidate was detached, before it is made
+    // writable: kill the candidate there, once.
+    let pids: String = s
+        .cluster
+        .servers
+        .iter()
+        .map(|x| format!("{} {}\n", x.port, x.pid().unwrap()))
+        .collect();
+    let d = s.cluster.dir.display().to_string();
+    std::fs::write(format!("{d}/pids"), pids).unwrap();
+    let hook = format!(
+        "#!/bin/sh\n[ -e {d}/hook-done ] && exit 0\ntouch {d}/hook-done\n\
+         for a in \"$@\"; do case \"$a\" in --new_master_port=*) port=\"${{a#*=}}\";; esac; done\n\
+         kill -9 $(awk -v p=\"$port\" '$1 == p {{print $2}}' {d}/pids)\n"
+    );
+    std::fs::write(format!("{d}/vip-hook"), hook).unwrap();
+    std::fs::set_permissions(format!("{d}/vip-hook"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    s.cluster.node_mut("db1").kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let config = s.config.to_str().unwrap().to_string();
+    let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("FAILED at step make-writable on db2"), "{out}");
+    assert!(out.contains("what to do:"), "{out}");
+    let journal = out.lines().find_map(|l| l.trim().strip_prefix("journal: ")).unwrap().to_string();
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(lines.contains("\"outcome\":\"failed\""), "{lines}");
+    assert!(read_only(&s.cluster, "db3").await);
+    s.cluster.node_mut("db2").kill9(); // reap: the hook killed it
+
+    let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("db3 replaced db1"), "{out}");
+    assert!(!read_only(&s.cluster, "db3").await);
+    assert_eq!(vip_node(&s.cluster), "db3");
+}

@@ -1,0 +1,56 @@
+//! `vipkeeper agent` as a child process; killed by its PID when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Agent {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    /// Starts the agent on `config`, logging to `<dir>/agent.log`.
+    pub fn start(bin: &Path, config: &Path, dir: &Path) -> Self {
+        let log = dir.join("agent.log");
+        let file = std::fs::File::create(&log).expect("agent log");
+        let child = Command::new(bin)
+            .args(["--log", "info", "-c"])
+            .arg(config)
+            .arg("agent")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("starting vipkeeper agent");
+        Self { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`; panics with the log after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("agent log never said {needle:?}:\n{}", self.log_text());
+    }
+
+    pub fn count_in_log(&self, needle: &str) -> usize {
+        self.log_text().matches(needle).count()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
