@@ -218,16 +218,19 @@ pub fn plan(
     let mut steps = vec![Step::FenceOldMaster {
         node: master.into(),
     }];
-    if let Some(from) = &choice.catch_up_from {
-        steps.push(Step::WaitApplied { node: from.clone() });
-        steps.push(Step::CatchUp {
+    match &choice.catch_up_from {
+        // Catching up ends with the candidate holding all the source has.
+        Some(from) => {
+            steps.push(Step::WaitApplied { node: from.clone() });
+            steps.push(Step::CatchUp {
+                node: candidate.clone(),
+                from: from.clone(),
+            });
+        }
+        None => steps.push(Step::WaitApplied {
             node: candidate.clone(),
-            from: from.clone(),
-        });
+        }),
     }
-    steps.push(Step::WaitApplied {
-        node: candidate.clone(),
-    });
     steps.push(Step::Detach {
         node: candidate.clone(),
     });
@@ -324,6 +327,7 @@ mod tests {
                 from: "db3".into()
             }
         );
+        assert_eq!(p.steps[3], Step::Detach { node: "db2".into() });
         assert!(
             !p.steps.iter().any(|s| matches!(s, Step::MoveVip { .. })),
             "no VIP configured"

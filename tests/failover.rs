@@ -35,7 +35,12 @@ struct Setup {
     config: PathBuf,
 }
 
-async fn setup(flavor: Flavor, semi_sync: bool, cluster_toml: &str, ports: &[(&str, u16)]) -> Setup {
+async fn setup(
+    flavor: Flavor,
+    semi_sync: bool,
+    cluster_toml: &str,
+    ports: &[(&str, u16)],
+) -> Setup {
     let mut spec = ClusterSpec::new(flavor);
     spec.semi_sync = semi_sync;
     let cluster = TestCluster::start(spec).await.unwrap();
@@ -55,15 +60,28 @@ async fn setup(flavor: Flavor, semi_sync: bool, cluster_toml: &str, ports: &[(&s
 }
 
 fn start_agent(s: &Setup) -> Agent {
-    let agent = Agent::start(env!("CARGO_BIN_EXE_vipkeeper").as_ref(), &s.config, &s.cluster.dir);
+    let agent = Agent::start(
+        env!("CARGO_BIN_EXE_vipkeeper").as_ref(),
+        &s.config,
+        &s.cluster.dir,
+    );
     agent.wait_for_log("healthy: db1 is the master", LONG);
     agent
 }
 
 /// The node the VIP (script) points at now.
 fn vip_node(c: &TestCluster) -> String {
-    let port: u16 = std::fs::read_to_string(c.vip_target()).unwrap().trim().parse().unwrap();
-    c.servers.iter().find(|s| s.port == port).unwrap().name.clone()
+    let port: u16 = std::fs::read_to_string(c.vip_target())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    c.servers
+        .iter()
+        .find(|s| s.port == port)
+        .unwrap()
+        .name
+        .clone()
 }
 
 async fn ids(c: &TestCluster, node: &str) -> BTreeSet<u64> {
@@ -77,11 +95,20 @@ async fn ids(c: &TestCluster, node: &str) -> BTreeSet<u64> {
 }
 
 async fn read_only(c: &TestCluster, node: &str) -> bool {
-    c.node(node).query_value("SELECT @@GLOBAL.read_only AS ro", "ro").await.unwrap().as_deref() == Some("1")
+    c.node(node)
+        .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
+        .await
+        .unwrap()
+        .as_deref()
+        == Some("1")
 }
 
 async fn checksum(c: &TestCluster, node: &str) -> String {
-    c.node(node).query_value("CHECKSUM TABLE app.w", "Checksum").await.unwrap().unwrap()
+    c.node(node)
+        .query_value("CHECKSUM TABLE app.w", "Checksum")
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Who `node` replicates from, by port.
@@ -97,9 +124,25 @@ async fn source_port(c: &TestCluster, node: &str) -> Option<u16> {
         .map(|p| p.parse().unwrap())
 }
 
+/// The report the notify command received (it runs just after the agent
+/// logs the outcome: wait for it).
 fn report(c: &TestCluster) -> serde_json::Value {
-    let text = std::fs::read_to_string(c.dir.join("notified.json")).expect("the notify command got a report");
-    serde_json::from_str(&text).unwrap()
+    let path = c.dir.join("notified.json");
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        if let Ok(v) =
+            std::fs::read_to_string(&path).map(|t| serde_json::from_str::<serde_json::Value>(&t))
+        {
+            if let Ok(v) = v {
+                return v;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notify command never got a report"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn other_replica(new_master: &str) -> &'static str {
@@ -123,23 +166,46 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
 
     let new_master = vip_node(&s.cluster);
     assert_ne!(new_master, "db1");
-    assert!(!read_only(&s.cluster, &new_master).await, "{new_master} is writable");
+    assert!(
+        !read_only(&s.cluster, &new_master).await,
+        "{new_master} is writable"
+    );
     let other = other_replica(&new_master);
     assert!(read_only(&s.cluster, other).await);
-    assert_eq!(source_port(&s.cluster, other).await, Some(s.cluster.node(&new_master).port));
-    s.cluster.wait_replicated_from(&new_master, LONG).await.unwrap();
+    assert_eq!(
+        source_port(&s.cluster, other).await,
+        Some(s.cluster.node(&new_master).port)
+    );
+    s.cluster
+        .wait_replicated_from(&new_master, LONG)
+        .await
+        .unwrap();
 
     let stored = ids(&s.cluster, &new_master).await;
-    let lost: Vec<u64> = writes.acknowledged.iter().filter(|id| !stored.contains(id)).copied().collect();
-    assert!(lost.is_empty(), "acknowledged writes missing on {new_master}: {lost:?}");
-    assert_eq!(checksum(&s.cluster, &new_master).await, checksum(&s.cluster, other).await);
+    let lost: Vec<u64> = writes
+        .acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes missing on {new_master}: {lost:?}"
+    );
+    assert_eq!(
+        checksum(&s.cluster, &new_master).await,
+        checksum(&s.cluster, other).await
+    );
 
     let r = report(&s.cluster);
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["new_master"], new_master.as_str());
     let journal = PathBuf::from(r["journal"].as_str().unwrap());
     let lines = std::fs::read_to_string(journal).unwrap();
-    assert!(lines.lines().count() >= 5 && lines.contains("\"event\":\"end\""), "{lines}");
+    assert!(
+        lines.lines().count() >= 5 && lines.contains("\"event\":\"end\""),
+        "{lines}"
+    );
 }
 
 /// Stops `node`'s IO thread and lets the master write on without it.
@@ -179,24 +245,53 @@ async fn a_lagging_replica_is_not_chosen(flavor: Flavor) {
     s.cluster.wait_replicated_from("db3", LONG).await.unwrap();
     assert_eq!(ids(&s.cluster, "db2").await.len(), 30);
     let r = report(&s.cluster);
-    let db2 = r["considered"].as_array().unwrap().iter().find(|c| c["name"] == "db2").unwrap();
+    let db2 = r["considered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "db2")
+        .unwrap();
     assert_eq!(db2["verdict"], "eligible");
     assert_eq!(db2["behind"], true);
 }
 
 async fn a_preferred_replica_that_is_behind_is_caught_up_then_chosen(flavor: Flavor) {
-    let mut s = setup(flavor, false, "[cluster.failover]\nprefer = [\"db2\"]\n", &[]).await;
+    let mut s = setup(
+        flavor,
+        false,
+        "[cluster.failover]\nprefer = [\"db2\"]\n",
+        &[],
+    )
+    .await;
     leave_behind(&s.cluster, "db2").await;
     let agent = start_agent(&s);
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
     assert_eq!(vip_node(&s.cluster), "db2");
     assert!(!read_only(&s.cluster, "db2").await);
-    assert_eq!(ids(&s.cluster, "db2").await.len(), 30, "db2 caught up before promotion");
-    assert_eq!(source_port(&s.cluster, "db3").await, Some(s.cluster.node("db2").port));
+    assert_eq!(
+        ids(&s.cluster, "db2").await.len(),
+        30,
+        "db2 caught up before promotion"
+    );
+    assert_eq!(
+        source_port(&s.cluster, "db3").await,
+        Some(s.cluster.node("db2").port)
+    );
     let r = report(&s.cluster);
-    assert!(r["why"].as_str().unwrap().starts_with("preferred; first caught up from db3"), "{r}");
-    let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert!(
+        r["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("preferred; first caught up from db3"),
+        "{r}"
+    );
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
     assert_eq!(steps[..3], ["fence-old-master", "wait-applied", "catch-up"]);
 }
 
@@ -210,7 +305,10 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
     };
     let config = s.cluster.write_config_with("main", &extras).unwrap();
-    let s = Setup { cluster: s.cluster, config };
+    let s = Setup {
+        cluster: s.cluster,
+        config,
+    };
     let agent = start_agent(&s);
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(20, LONG).await;
@@ -220,8 +318,16 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
     // Keep watching for a while: it must say so every tick and never act.
     let before = agent.count_in_log("the manager may be the one cut off");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(agent.count_in_log("the manager may be the one cut off") > before, "{}", agent.log_text());
-    assert!(!agent.log_text().contains("failover plan"), "{}", agent.log_text());
+    assert!(
+        agent.count_in_log("the manager may be the one cut off") > before,
+        "{}",
+        agent.log_text()
+    );
+    assert!(
+        !agent.log_text().contains("failover plan"),
+        "{}",
+        agent.log_text()
+    );
     assert!(!read_only(&s.cluster, "db1").await);
     assert!(read_only(&s.cluster, "db2").await && read_only(&s.cluster, "db3").await);
     writer.wait_for_more(20, LONG).await;
@@ -234,7 +340,11 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(agent.count_in_log("healthy: db1 is the master") > healthy, "{}", agent.log_text());
+    assert!(
+        agent.count_in_log("healthy: db1 is the master") > healthy,
+        "{}",
+        agent.log_text()
+    );
     writer.stop().await;
 }
 
@@ -252,11 +362,22 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
 
     s.cluster.master().resume();
     agent.wait_for_log("came back writable: fenced it", LONG);
-    assert!(read_only(&s.cluster, "db1").await, "the old master is read-only");
+    assert!(
+        read_only(&s.cluster, "db1").await,
+        "the old master is read-only"
+    );
     let writes = writer.stop().await;
     let stored = ids(&s.cluster, &new_master).await;
-    let lost: Vec<u64> = writes.acknowledged.iter().filter(|id| !stored.contains(id)).copied().collect();
-    assert!(lost.is_empty(), "acknowledged writes missing on {new_master}: {lost:?}");
+    let lost: Vec<u64> = writes
+        .acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes missing on {new_master}: {lost:?}"
+    );
 }
 
 async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor) {
@@ -267,7 +388,11 @@ async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor
     };
     s.cluster
         .node("db2")
-        .exec(&[writable, "CREATE DATABASE errant_db", flavor.read_only_sql()])
+        .exec(&[
+            writable,
+            "CREATE DATABASE errant_db",
+            flavor.read_only_sql(),
+        ])
         .await
         .unwrap();
     let agent = start_agent(&s);
@@ -275,13 +400,27 @@ async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor
     agent.wait_for_log("replaced db1", LONG);
     assert_eq!(vip_node(&s.cluster), "db3");
     let r = report(&s.cluster);
-    let db2 = r["considered"].as_array().unwrap().iter().find(|c| c["name"] == "db2").unwrap();
+    let db2 = r["considered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "db2")
+        .unwrap();
     assert_eq!(db2["verdict"], "excluded");
-    assert!(db2["reason"].as_str().unwrap().starts_with("has errant transactions"), "{db2}");
+    assert!(
+        db2["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("has errant transactions"),
+        "{db2}"
+    );
     let not_repointed = r["not_repointed"].as_array().unwrap();
     assert_eq!(not_repointed[0][0], "db2", "{r}");
     // Left alone: still pointing at the dead master.
-    assert_eq!(source_port(&s.cluster, "db2").await, Some(s.cluster.node("db1").port));
+    assert_eq!(
+        source_port(&s.cluster, "db2").await,
+        Some(s.cluster.node("db1").port)
+    );
 }
 
 async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) {
@@ -296,7 +435,10 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     s.cluster.node_mut(&first).kill9();
     agent.wait_for_log("within the block period", LONG);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(read_only(&s.cluster, last).await, "no automatic failover before ack");
+    assert!(
+        read_only(&s.cluster, last).await,
+        "no automatic failover before ack"
+    );
     assert!(!agent.log_text().contains(&format!("replaced {first}")));
 
     let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "ack", "main"]);
@@ -307,7 +449,9 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     assert_eq!(vip_node(&s.cluster), last);
 }
 
-async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes(flavor: Flavor) {
+async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes(
+    flavor: Flavor,
+) {
     let mut s = setup(flavor, false, "", &[]).await;
     // The VIP step runs after the candidate was detached, before it is made
     // writable: kill the candidate there, once.
@@ -325,7 +469,11 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
          kill -9 $(awk -v p=\"$port\" '$1 == p {{print $2}}' {d}/pids)\n"
     );
     std::fs::write(format!("{d}/vip-hook"), hook).unwrap();
-    std::fs::set_permissions(format!("{d}/vip-hook"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        format!("{d}/vip-hook"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
 
     s.cluster.node_mut("db1").kill9();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -334,7 +482,11 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("FAILED at step make-writable on db2"), "{out}");
     assert!(out.contains("what to do:"), "{out}");
-    let journal = out.lines().find_map(|l| l.trim().strip_prefix("journal: ")).unwrap().to_string();
+    let journal = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("journal: "))
+        .unwrap()
+        .to_string();
     let lines = std::fs::read_to_string(&journal).unwrap();
     assert!(lines.contains("\"outcome\":\"failed\""), "{lines}");
     assert!(read_only(&s.cluster, "db3").await);

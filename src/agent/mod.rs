@@ -64,8 +64,17 @@ impl ClusterLoop {
     async fn tick(&mut self) -> Duration {
         let interval = self.cluster.timing.probe_interval;
         let view = observe(&self.cluster).await;
-        let topology = Topology::derive_with_ids(&view, self.cluster.failover.max_lag.as_secs(), &self.history.server_ids);
-        let analysis = analyze(&view, &topology, &self.history, self.cluster.timing.unreachable_after);
+        let topology = Topology::derive_with_ids(
+            &view,
+            self.cluster.failover.max_lag.as_secs(),
+            &self.history.server_ids,
+        );
+        let analysis = analyze(
+            &view,
+            &topology,
+            &self.history,
+            self.cluster.timing.unreachable_after,
+        );
         self.say(&analysis);
         let mut next = interval;
 
@@ -78,7 +87,9 @@ impl ClusterLoop {
                     self.watcher.follow(Some(t));
                 }
             }
-            Analysis::MasterUnreachable { master, stale, .. } if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) => {
+            Analysis::MasterUnreachable { master, stale, .. }
+                if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) =>
+            {
                 restart_io_threads(&self.cluster, &view, stale).await;
                 self.io_restarted_for = Some(master.clone());
                 next = QUICK;
@@ -86,9 +97,12 @@ impl ClusterLoop {
             // The master's host answers (refused, reset): mysqld is going or
             // gone, and the replicas are about to notice. Look again soon;
             // a refused connection or a reset is not a silent network.
-            Analysis::MasterUnreachable { master, .. } if host_answers(&view, master) => next = QUICK,
+            Analysis::MasterUnreachable { master, .. } if host_answers(&view, master) => {
+                next = QUICK
+            }
             Analysis::DeadMaster { master, .. } => {
-                if self.dead_master(&view, &topology, master).await {
+                let failed_over = self.dead_master(&view, &topology, master).await;
+                if failed_over {
                     // The topology changed: start detection afresh.
                     self.history = History::default();
                     return QUICK;
@@ -109,7 +123,9 @@ impl ClusterLoop {
             tracing::warn!(cluster = %self.cluster.name, "{sentence}");
         } else if sentence != self.last_said {
             match analysis {
-                Analysis::Healthy { .. } => tracing::info!(cluster = %self.cluster.name, "{sentence}"),
+                Analysis::Healthy { .. } => {
+                    tracing::info!(cluster = %self.cluster.name, "{sentence}")
+                }
                 _ => tracing::warn!(cluster = %self.cluster.name, "{sentence}"),
             }
         }
@@ -118,7 +134,10 @@ impl ClusterLoop {
 
     /// Returns true when a failover ran (whatever its outcome).
     async fn dead_master(&mut self, view: &ClusterView, topology: &Topology, master: &str) -> bool {
-        if let Some(last) = self.state.blocking(self.cluster.failover.block_period, SystemTime::now()) {
+        if let Some(last) = self
+            .state
+            .blocking(self.cluster.failover.block_period, SystemTime::now())
+        {
             tracing::error!(
                 cluster = %self.cluster.name,
                 "master {master} is dead, but failover {} ({} -> {}) happened within the block period ({}): \
@@ -139,7 +158,16 @@ impl ClusterLoop {
             }
             self.refused_with = Some(refusal.why.clone());
         }
-        let report = fail_over(&self.agent, &self.cluster, view, topology, master, &self.history, Trigger::Automatic).await;
+        let report = fail_over(
+            &self.agent,
+            &self.cluster,
+            view,
+            topology,
+            master,
+            &self.history,
+            Trigger::Automatic,
+        )
+        .await;
         match report.outcome {
             Outcome::Refused { .. } => false,
             _ => {
@@ -152,15 +180,21 @@ impl ClusterLoop {
     /// The master of the last failover, back and writable: make it read-only
     /// and drop its clients, so that it never takes writes beside the new one.
     async fn fence_returned_old_master(&mut self, view: &ClusterView, topology: &Topology) {
-        let Some(last) = self.state.last_failover() else { return };
+        let Some(last) = self.state.last_failover() else {
+            return;
+        };
         if topology.master.as_deref() == Some(last.dead_master.as_str()) {
             return;
         }
-        let Some(state) = view.node(&last.dead_master).and_then(|n| n.state()) else { return };
+        let Some(state) = view.node(&last.dead_master).and_then(|n| n.state()) else {
+            return;
+        };
         if !state.writable() {
             return;
         }
-        let Some(n) = self.cluster.node(&last.dead_master) else { return };
+        let Some(n) = self.cluster.node(&last.dead_master) else {
+            return;
+        };
         let mut t = target(&self.cluster, &n.host, n.port, &self.cluster.users.admin);
         t.query_timeout = self.cluster.failover.statement_timeout;
         let result = async {
@@ -178,7 +212,9 @@ impl ClusterLoop {
                 last.dead_master,
                 last.id
             ),
-            Err(e) => tracing::error!(cluster = %self.cluster.name, "cannot fence the returned old master {}: {e}", last.dead_master),
+            Err(e) => {
+                tracing::error!(cluster = %self.cluster.name, "cannot fence the returned old master {}: {e}", last.dead_master)
+            }
         }
     }
 }
@@ -194,7 +230,8 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
 /// reconnect: a fresh attempt tells whether the master answers from there.
 pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
     for name in stale {
-        let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state())) else {
+        let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state()))
+        else {
             continue;
         };
         let mut t = target(cluster, &n.host, n.port, &cluster.users.admin);
@@ -207,8 +244,12 @@ pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, sta
         }
         .await;
         match result {
-            Ok(()) => tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it"),
-            Err(e) => tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}"),
+            Ok(()) => {
+                tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it")
+            }
+            Err(e) => {
+                tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}")
+            }
         }
     }
 }

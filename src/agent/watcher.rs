@@ -20,7 +20,11 @@ impl MasterWatcher {
         let (target, rx) = watch::channel(None);
         let broken = Arc::new(Notify::new());
         let task = tokio::spawn(watch_loop(rx, broken.clone()));
-        Self { target, broken, task }
+        Self {
+            target,
+            broken,
+            task,
+        }
     }
 
     /// Watches `target` from now on (no-op when unchanged).

@@ -27,7 +27,11 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
     let (view, topology, analysis, history) = match &analysis {
         // Replicas that still claim a connection to a silent master: ask
         // them to reconnect, then look again.
-        Analysis::MasterUnreachable { stale, still_receiving, .. } if !stale.is_empty() && still_receiving.is_empty() => {
+        Analysis::MasterUnreachable {
+            stale,
+            still_receiving,
+            ..
+        } if !stale.is_empty() && still_receiving.is_empty() => {
             restart_io_threads(cluster, &view, stale).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
             look(cluster).await
@@ -36,7 +40,12 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
     };
 
     let master = match (&analysis, args.dry_run) {
-        (Analysis::DeadMaster { master, evidence, .. }, _) => {
+        (
+            Analysis::DeadMaster {
+                master, evidence, ..
+            },
+            _,
+        ) => {
             println!("{master} is dead: {evidence}");
             master.clone()
         }
@@ -68,7 +77,16 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
             }
         };
     }
-    let report = fail_over(&config.agent, cluster, &view, &topology, &master, &history, Trigger::Manual).await;
+    let report = fail_over(
+        &config.agent,
+        cluster,
+        &view,
+        &topology,
+        &master,
+        &history,
+        Trigger::Manual,
+    )
+    .await;
     print!("{}", report.summary());
     match report.outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -56,13 +56,28 @@ struct Executor<'a> {
 }
 
 /// Executes `plan`; the caller holds the cluster's failover lock.
-pub async fn execute(cluster: &ClusterConfig, view: &ClusterView, plan: &Plan, id: String, trigger: Trigger, journal: &mut Journal) -> Report {
+pub async fn execute(
+    cluster: &ClusterConfig,
+    view: &ClusterView,
+    plan: &Plan,
+    id: String,
+    trigger: Trigger,
+    journal: &mut Journal,
+) -> Report {
     let started = Instant::now();
     let mut report = Report::from_plan(id.clone(), plan, trigger);
     report.journal = Some(journal.path().display().to_string());
-    journal.write("start", serde_json::json!({ "id": id, "trigger": trigger, "plan": plan }));
+    journal.write(
+        "start",
+        serde_json::json!({ "id": id, "trigger": trigger, "plan": plan }),
+    );
 
-    let Some(version) = view.nodes.iter().find_map(|n| n.state()).map(|s| s.version.clone()) else {
+    let Some(version) = view
+        .nodes
+        .iter()
+        .find_map(|n| n.state())
+        .map(|s| s.version.clone())
+    else {
         report.outcome = Outcome::Refused {
             why: "no node is reachable".into(),
         };
@@ -128,7 +143,11 @@ pub async fn execute(cluster: &ClusterConfig, view: &ClusterView, plan: &Plan, i
     }
     if report.outcome == Outcome::Success {
         report.new_master = Some(plan.candidate.clone());
-        if report.steps.iter().any(|s| s.outcome == StepOutcome::Failed) {
+        if report
+            .steps
+            .iter()
+            .any(|s| s.outcome == StepOutcome::Failed)
+        {
             tracing::warn!(cluster = %cluster.name, "failover succeeded, but some best-effort steps failed: see the report");
         }
     }
@@ -136,7 +155,10 @@ pub async fn execute(cluster: &ClusterConfig, view: &ClusterView, plan: &Plan, i
         s.close().await;
     }
     report.finish(started.elapsed());
-    journal.write("end", serde_json::json!({ "outcome": &report.outcome, "duration_ms": report.duration_ms }));
+    journal.write(
+        "end",
+        serde_json::json!({ "outcome": &report.outcome, "duration_ms": report.duration_ms }),
+    );
     report
 }
 
@@ -172,7 +194,9 @@ fn remedy(step: &Step, plan: &Plan) -> String {
 
 impl Executor<'_> {
     fn node(&self, name: &str) -> Result<&NodeConfig, String> {
-        self.cluster.node(name).ok_or_else(|| format!("{name} is not a node of cluster {}", self.cluster.name))
+        self.cluster
+            .node(name)
+            .ok_or_else(|| format!("{name} is not a node of cluster {}", self.cluster.name))
     }
 
     /// An admin session to `name`, opened once and reused.
@@ -181,9 +205,12 @@ impl Executor<'_> {
             let n = self.node(name)?;
             let mut t = target(self.cluster, &n.host, n.port, &self.cluster.users.admin);
             t.query_timeout = self.cluster.failover.statement_timeout;
-            let s = Session::connect(&t)
-                .await
-                .map_err(|e| format!("cannot connect to {name} as {}: {e}", self.cluster.users.admin.user))?;
+            let s = Session::connect(&t).await.map_err(|e| {
+                format!(
+                    "cannot connect to {name} as {}: {e}",
+                    self.cluster.users.admin.user
+                )
+            })?;
             self.sessions.insert(name.to_string(), s);
         }
         Ok(self.sessions.get_mut(name).expect("just inserted"))
@@ -195,7 +222,9 @@ impl Executor<'_> {
         let s = self.session(&candidate).await?;
         match admin::try_lock(s, &lock).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(format!("the lock {lock} on {candidate} is held by another session")),
+            Ok(false) => Err(format!(
+                "the lock {lock} on {candidate} is held by another session"
+            )),
             Err(e) => Err(format!("taking the lock {lock} on {candidate}: {e}")),
         }
     }
@@ -206,23 +235,42 @@ impl Executor<'_> {
             Step::FenceOldMaster { node } => {
                 let s = match self.session(node).await {
                     Ok(s) => s,
-                    Err(e) => return Ok(Done::skipped(format!("{e}; it will be fenced when it comes back"))),
+                    Err(e) => {
+                        return Ok(Done::skipped(format!(
+                            "{e}; it will be fenced when it comes back"
+                        )))
+                    }
                 };
-                admin::set_read_only(s, &v, true).await.map_err(|e| e.to_string())?;
-                let killed = admin::kill_client_connections(s).await.map_err(|e| e.to_string())?;
-                Ok(Done::ok(format!("read-only, {killed} client connection(s) killed")))
+                admin::set_read_only(s, &v, true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let killed = admin::kill_client_connections(s)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::ok(format!(
+                    "read-only, {killed} client connection(s) killed"
+                )))
             }
             Step::WaitApplied { node } => self.wait_applied(node).await,
             Step::CatchUp { node, from } => self.catch_up(node, from).await,
             Step::Detach { node } => {
                 let s = self.session(node).await?;
-                admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
-                let binlog = admin::binlog_position(s, &v).await.map_err(|e| e.to_string())?;
+                admin::stop_replication(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let binlog = admin::binlog_position(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let state = read_state(s).await.map_err(|e| e.to_string())?;
-                admin::reset_replication(s, &v).await.map_err(|e| e.to_string())?;
+                admin::reset_replication(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let detail = format!(
                     "replication stopped and reset at binlog {}",
-                    binlog.as_ref().map(|b| b.to_string()).unwrap_or_else(|| "-".into())
+                    binlog
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .unwrap_or_else(|| "-".into())
                 );
                 self.candidate_binlog = binlog;
                 self.candidate_state = Some(state);
@@ -239,10 +287,14 @@ impl Executor<'_> {
             }
             Step::MakeWritable { node } => {
                 let s = self.session(node).await?;
-                admin::set_read_only(s, &v, false).await.map_err(|e| e.to_string())?;
+                admin::set_read_only(s, &v, false)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let state = read_state(s).await.map_err(|e| e.to_string())?;
                 if !state.writable() {
-                    return Err(format!("{node} is still read-only after SET GLOBAL read_only=OFF"));
+                    return Err(format!(
+                        "{node} is still read-only after SET GLOBAL read_only=OFF"
+                    ));
                 }
                 Ok(Done::ok("read_only off"))
             }
@@ -253,7 +305,10 @@ impl Executor<'_> {
     async fn replica_status(&mut self, node: &str) -> Result<ReplicaStatus, String> {
         let v = self.version.clone();
         let s = self.session(node).await?;
-        let row = s.first(v.replica_status_sql()).await.map_err(|e| e.to_string())?;
+        let row = s
+            .first(v.replica_status_sql())
+            .await
+            .map_err(|e| e.to_string())?;
         let row = row.ok_or_else(|| format!("{node} is not a replica"))?;
         ReplicaStatus::from_row(&row, v.flavor).map_err(|e| e.to_string())
     }
@@ -285,32 +340,55 @@ impl Executor<'_> {
         let v = self.version.clone();
         let target_gtids = {
             let s = self.session(from).await?;
-            read_state(s).await.map_err(|e| e.to_string())?.gtid.executed
+            read_state(s)
+                .await
+                .map_err(|e| e.to_string())?
+                .gtid
+                .executed
         }
         .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
         let source = self.node(from)?.clone();
         let repl = self.cluster.users.replication.clone();
         {
             let s = self.session(node).await?;
-            admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+            admin::stop_replication(s, &v)
+                .await
+                .map_err(|e| e.to_string())?;
             let login = SourceLogin {
                 host: &source.host,
                 port: source.port,
                 user: &repl.user,
                 password: &repl.password,
             };
-            admin::change_source(s, &v, &login, &StartFrom::Gtid).await.map_err(|e| e.to_string())?;
-            admin::start_replication(s, &v).await.map_err(|e| e.to_string())?;
+            admin::change_source(s, &v, &login, &StartFrom::Gtid)
+                .await
+                .map_err(|e| e.to_string())?;
+            admin::start_replication(s, &v)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let deadline = Instant::now() + self.cluster.failover.apply_timeout;
         loop {
             let s = self.session(node).await?;
             let state = read_state(s).await.map_err(|e| e.to_string())?;
-            if state.gtid.executed.as_ref().is_some_and(|g| g.contains(&target_gtids)) {
-                admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
-                return Ok(Done::ok(format!("has all of {from}'s transactions ({target_gtids})")));
+            if state
+                .gtid
+                .executed
+                .as_ref()
+                .is_some_and(|g| g.contains(&target_gtids))
+            {
+                admin::stop_replication(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(Done::ok(format!(
+                    "has all of {from}'s transactions ({target_gtids})"
+                )));
             }
-            if let Some(problem) = state.replica.as_ref().and_then(|r| (r.last_sql_errno != 0 || r.last_io_errno != 0).then(|| r.problem()).flatten()) {
+            if let Some(problem) = state.replica.as_ref().and_then(|r| {
+                (r.last_sql_errno != 0 || r.last_io_errno != 0)
+                    .then(|| r.problem())
+                    .flatten()
+            }) {
                 return Err(format!("replicating from {from}: {problem}"));
             }
             if Instant::now() >= deadline {
@@ -340,21 +418,28 @@ impl Executor<'_> {
         let repl = self.cluster.users.replication.clone();
         {
             let s = self.session(node).await?;
-            admin::stop_replication(s, &v).await.map_err(|e| e.to_string())?;
+            admin::stop_replication(s, &v)
+                .await
+                .map_err(|e| e.to_string())?;
             let login = SourceLogin {
                 host: &source.host,
                 port: source.port,
                 user: &repl.user,
                 password: &repl.password,
             };
-            admin::change_source(s, &v, &login, &start).await.map_err(|e| e.to_string())?;
-            admin::start_replication(s, &v).await.map_err(|e| e.to_string())?;
+            admin::change_source(s, &v, &login, &start)
+                .await
+                .map_err(|e| e.to_string())?;
+            admin::start_replication(s, &v)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let to_id = self.server_ids.get(to).copied();
         let deadline = Instant::now() + self.cluster.failover.statement_timeout;
         loop {
             let r = self.replica_status(node).await?;
-            let connected = r.io_thread == IoThread::Yes && (to_id.is_none() || r.source_server_id == to_id);
+            let connected =
+                r.io_thread == IoThread::Yes && (to_id.is_none() || r.source_server_id == to_id);
             if connected && r.sql_running {
                 break;
             }
@@ -365,23 +450,32 @@ impl Executor<'_> {
                 return Err(format!(
                     "{node} did not start replicating from {to} within {}: {}",
                     humantime::format_duration(self.cluster.failover.statement_timeout),
-                    r.problem().unwrap_or_else(|| "IO thread not connected".into())
+                    r.problem()
+                        .unwrap_or_else(|| "IO thread not connected".into())
                 ));
             }
             tokio::time::sleep(POLL).await;
         }
         if let Some(errant) = self.errant_against_candidate(node).await? {
-            return Err(format!("replicates from {to}, but has errant transactions {errant}"));
+            return Err(format!(
+                "replicates from {to}, but has errant transactions {errant}"
+            ));
         }
         Ok(Done::ok(format!("replicates from {to}")))
     }
 
     async fn errant_against_candidate(&mut self, node: &str) -> Result<Option<String>, String> {
-        let Some(candidate) = self.candidate_state.clone() else { return Ok(None) };
+        let Some(candidate) = self.candidate_state.clone() else {
+            return Ok(None);
+        };
         let s = self.session(node).await?;
         let state = read_state(s).await.map_err(|e| e.to_string())?;
         Ok(match (&state.gtid.executed, &candidate.gtid.executed) {
-            (Some(mine), Some(theirs)) => mine.errant(theirs, candidate.server_uuid.as_deref(), candidate.server_id),
+            (Some(mine), Some(theirs)) => mine.errant(
+                theirs,
+                candidate.server_uuid.as_deref(),
+                candidate.server_id,
+            ),
             _ => None,
         })
     }

@@ -22,7 +22,9 @@ impl Journal {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| tracing::error!("cannot write the failover journal {}: {e}", path.display()))
+            .map_err(|e| {
+                tracing::error!("cannot write the failover journal {}: {e}", path.display())
+            })
             .ok();
         Self {
             path: path.to_path_buf(),
@@ -36,7 +38,9 @@ impl Journal {
 
     /// Appends `{"ts": ..., "event": event, ...fields}`.
     pub fn write(&mut self, event: &str, fields: impl Serialize) {
-        let Some(file) = self.file.as_mut() else { return };
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
         let mut value = serde_json::to_value(fields).unwrap_or(serde_json::Value::Null);
         let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let line = match value.as_object_mut() {
@@ -49,7 +53,10 @@ impl Journal {
         };
         let ok = writeln!(file, "{line}").and_then(|_| file.sync_data());
         if let Err(e) = ok {
-            tracing::error!("cannot write the failover journal {}: {e}", self.path.display());
+            tracing::error!(
+                "cannot write the failover journal {}: {e}",
+                self.path.display()
+            );
         }
     }
 }

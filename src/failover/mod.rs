@@ -35,11 +35,25 @@ pub async fn fail_over(
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
     let id = report::new_id(&cluster.name, SystemTime::now());
     let mut report = match plan(view, topology, master, cluster, history) {
-        Err(refusal) => Report::refused(id, &cluster.name, trigger, master, refusal.why, refusal.considered),
+        Err(refusal) => Report::refused(
+            id,
+            &cluster.name,
+            trigger,
+            master,
+            refusal.why,
+            refusal.considered,
+        ),
         Ok(plan) => {
             tracing::info!(cluster = %cluster.name, "failover plan:\n{}", plan.describe());
             match state.lock() {
-                Err(why) => Report::refused(id, &cluster.name, trigger, master, why, plan.considered.clone()),
+                Err(why) => Report::refused(
+                    id,
+                    &cluster.name,
+                    trigger,
+                    master,
+                    why,
+                    plan.considered.clone(),
+                ),
                 Ok(_lock) => {
                     let mut journal = match state.journal_path(&id) {
                         Ok(p) => Journal::open(&p),
@@ -48,7 +62,8 @@ pub async fn fail_over(
                             Journal::open(std::path::Path::new("/dev/null"))
                         }
                     };
-                    let report = execute::execute(cluster, view, &plan, id, trigger, &mut journal).await;
+                    let report =
+                        execute::execute(cluster, view, &plan, id, trigger, &mut journal).await;
                     let record = LastFailover {
                         id: report.id.clone(),
                         at: state::unix_seconds(report.started_at),
@@ -58,7 +73,10 @@ pub async fn fail_over(
                         acked: false,
                     };
                     if let Err(e) = state.record_failover(&record) {
-                        tracing::error!("cannot record the failover in {}: {e}", state.dir().display());
+                        tracing::error!(
+                            "cannot record the failover in {}: {e}",
+                            state.dir().display()
+                        );
                     }
                     report
                 }
@@ -70,7 +88,10 @@ pub async fn fail_over(
     }
     let path = state.report_path(&report.id).ok();
     if let Some(p) = &path {
-        if let Err(e) = std::fs::write(p, serde_json::to_vec_pretty(&report).expect("reports serialize")) {
+        if let Err(e) = std::fs::write(
+            p,
+            serde_json::to_vec_pretty(&report).expect("reports serialize"),
+        ) {
             tracing::error!("cannot write the report {}: {e}", p.display());
         }
     }

@@ -20,14 +20,24 @@ pub async fn notify(agent: &AgentConfig, report: &Report, report_path: Option<&s
         .env("VIPKEEPER_FAILOVER_ID", &report.id)
         .env("VIPKEEPER_OUTCOME", report.outcome.label())
         .env("VIPKEEPER_OLD_MASTER", &report.dead_master)
-        .env("VIPKEEPER_NEW_MASTER", report.new_master.as_deref().unwrap_or(""))
-        .env("VIPKEEPER_REPORT", report_path.map(|p| p.display().to_string()).unwrap_or_default())
+        .env(
+            "VIPKEEPER_NEW_MASTER",
+            report.new_master.as_deref().unwrap_or(""),
+        )
+        .env(
+            "VIPKEEPER_REPORT",
+            report_path
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let run = async {
-        let mut child = cmd.spawn().map_err(|e| format!("cannot run {program}: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
         if let Some(mut stdin) = child.stdin.take() {
             // A command that does not read its input is not an error.
             let _ = stdin.write_all(&json).await;
@@ -37,7 +47,10 @@ pub async fn notify(agent: &AgentConfig, report: &Report, report_path: Option<&s
             Some(0) => Ok(()),
             code => Err(format!(
                 "exited {code:?}: {}",
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             )),
         }
     };

@@ -20,9 +20,16 @@ pub enum Trigger {
 pub enum Outcome {
     Success,
     /// Stopped at `step`; what was done before it stays done.
-    Failed { step: String, node: Option<String>, error: String, remedy: String },
+    Failed {
+        step: String,
+        node: Option<String>,
+        error: String,
+        remedy: String,
+    },
     /// Nothing was changed.
-    Refused { why: String },
+    Refused {
+        why: String,
+    },
 }
 
 impl Outcome {
@@ -75,7 +82,14 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn refused(id: String, cluster: &str, trigger: Trigger, dead_master: &str, why: String, considered: Vec<Considered>) -> Self {
+    pub fn refused(
+        id: String,
+        cluster: &str,
+        trigger: Trigger,
+        dead_master: &str,
+        why: String,
+        considered: Vec<Considered>,
+    ) -> Self {
         Report {
             id,
             cluster: cluster.to_string(),
@@ -144,7 +158,10 @@ impl Report {
                 StepOutcome::Skipped => "skipped",
                 StepOutcome::Failed => "FAILED",
             };
-            out.push_str(&format!("  +{:>5} ms  {:<7} {}: {}\n", s.at_ms, mark, s.step, s.detail));
+            out.push_str(&format!(
+                "  +{:>5} ms  {:<7} {}: {}\n",
+                s.at_ms, mark, s.step, s.detail
+            ));
         }
         for (node, why) in &self.not_repointed {
             out.push_str(&format!("  not repointed: {node}: {why}\n"));
@@ -159,6 +176,9 @@ impl Report {
 /// A failover id: the cluster and the UTC time, to the millisecond.
 pub fn new_id(cluster: &str, at: SystemTime) -> String {
     let stamp = humantime::format_rfc3339_millis(at).to_string();
-    let compact: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let compact: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     format!("{cluster}-{compact}")
 }

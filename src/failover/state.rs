@@ -55,10 +55,12 @@ impl ClusterState {
     /// At most one failover per cluster on this host. Fails at once (never
     /// waits) when another process holds it.
     pub fn lock(&self) -> Result<FailoverLock, String> {
-        let path = self
-            .ensure("")
-            .map(|d| d.join("lock"))
-            .map_err(|e| format!("cannot create the state directory {}: {e}", self.dir.display()))?;
+        let path = self.ensure("").map(|d| d.join("lock")).map_err(|e| {
+            format!(
+                "cannot create the state directory {}: {e}",
+                self.dir.display()
+            )
+        })?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -108,14 +110,20 @@ impl ClusterState {
             return Ok(None);
         };
         last.acked = true;
-        self.record_failover(&last)
-            .map_err(|e| format!("cannot write {}: {e}", self.dir.join("last-failover.json").display()))?;
+        self.record_failover(&last).map_err(|e| {
+            format!(
+                "cannot write {}: {e}",
+                self.dir.join("last-failover.json").display()
+            )
+        })?;
         Ok(Some(last))
     }
 }
 
 pub fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -128,7 +136,10 @@ mod tests {
         let s = ClusterState::new(dir.path(), "main");
         let held = s.lock().unwrap();
         let err = s.lock().err().unwrap();
-        assert!(err.starts_with("another failover of this cluster is in progress"), "{err}");
+        assert!(
+            err.starts_with("another failover of this cluster is in progress"),
+            "{err}"
+        );
         drop(held);
         assert!(s.lock().is_ok());
     }
@@ -150,7 +161,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.blocking(period, now).unwrap().id, "x");
-        assert!(s.blocking(Duration::from_secs(30), now).is_none(), "period over");
+        assert!(
+            s.blocking(Duration::from_secs(30), now).is_none(),
+            "period over"
+        );
         assert!(s.ack().unwrap().unwrap().acked);
         assert!(s.blocking(period, now).is_none());
     }

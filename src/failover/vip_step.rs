@@ -19,7 +19,11 @@ pub enum VipResult {
 }
 
 /// Moves the VIP from `old` to `new` through every configured backend, in order.
-pub async fn move_vip(vip: &VipConfig, old: &NodeConfig, new: &NodeConfig) -> Result<VipResult, String> {
+pub async fn move_vip(
+    vip: &VipConfig,
+    old: &NodeConfig,
+    new: &NodeConfig,
+) -> Result<VipResult, String> {
     let mut details = Vec::new();
     let mut proceed_despite = None;
     for backend in &vip.backends {
@@ -44,7 +48,13 @@ pub async fn move_vip(vip: &VipConfig, old: &NodeConfig, new: &NodeConfig) -> Re
     })
 }
 
-async fn run_script(command: &str, timeout: Duration, vip: &VipConfig, old: &NodeConfig, new: &NodeConfig) -> Result<VipResult, String> {
+async fn run_script(
+    command: &str,
+    timeout: Duration,
+    vip: &VipConfig,
+    old: &NodeConfig,
+    new: &NodeConfig,
+) -> Result<VipResult, String> {
     let mut words = command.split_whitespace();
     let program = words.next().ok_or("the VIP script command is empty")?;
     let (old_ip, new_ip) = (ip_of(&old.host).await, ip_of(&new.host).await);
@@ -69,15 +79,30 @@ async fn run_script(command: &str, timeout: Duration, vip: &VipConfig, old: &Nod
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| format!("cannot run the VIP script {program}: {e}"))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run the VIP script {program}: {e}"))?;
     let out = tokio::time::timeout(timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("the VIP script {program} did not finish within {}", humantime::format_duration(timeout)))?
+        .map_err(|_| {
+            format!(
+                "the VIP script {program} did not finish within {}",
+                humantime::format_duration(timeout)
+            )
+        })?
         .map_err(|e| format!("the VIP script {program} failed: {e}"))?;
-    let said = last_line(&out.stderr).or_else(|| last_line(&out.stdout)).unwrap_or_default();
+    let said = last_line(&out.stderr)
+        .or_else(|| last_line(&out.stdout))
+        .unwrap_or_default();
     match out.status.code() {
-        Some(0) => Ok(VipResult::Moved(format!("script {program} moved the VIP {said}").trim().to_string())),
-        Some(10) => Ok(VipResult::FailedProceed(format!("script {program} exited 10 (failed, proceed): {said}"))),
+        Some(0) => Ok(VipResult::Moved(
+            format!("script {program} moved the VIP {said}")
+                .trim()
+                .to_string(),
+        )),
+        Some(10) => Ok(VipResult::FailedProceed(format!(
+            "script {program} exited 10 (failed, proceed): {said}"
+        ))),
         Some(code) => Err(format!("the VIP script {program} exited {code}: {said}")),
         None => Err(format!("the VIP script {program} was killed by a signal")),
     }
@@ -97,7 +122,10 @@ async fn ip_of(host: &str) -> String {
         return host.to_string();
     }
     match tokio::time::timeout(Duration::from_secs(1), tokio::net::lookup_host((host, 0))).await {
-        Ok(Ok(mut addrs)) => addrs.next().map(|a| a.ip().to_string()).unwrap_or_else(|| host.to_string()),
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| host.to_string()),
         _ => host.to_string(),
     }
 }

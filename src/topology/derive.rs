@@ -90,7 +90,11 @@ impl Topology {
     /// As `derive`, also matching replicas' source server ids against the
     /// ids nodes had when last reachable (`known_ids`): a dead master is
     /// still recognised as its replicas' source, whatever address they use.
-    pub fn derive_with_ids(view: &ClusterView, max_lag_seconds: u64, known_ids: &BTreeMap<String, u32>) -> Topology {
+    pub fn derive_with_ids(
+        view: &ClusterView,
+        max_lag_seconds: u64,
+        known_ids: &BTreeMap<String, u32>,
+    ) -> Topology {
         let source: BTreeMap<String, Option<String>> = view
             .nodes
             .iter()
@@ -143,11 +147,23 @@ impl Topology {
 
 /// The cluster node `n` replicates from: by the source's server id when the
 /// replica knows it, else by host and port.
-fn resolve_source(view: &ClusterView, n: &NodeView, known_ids: &BTreeMap<String, u32>) -> Option<String> {
+fn resolve_source(
+    view: &ClusterView,
+    n: &NodeView,
+    known_ids: &BTreeMap<String, u32>,
+) -> Option<String> {
     let replica = n.state()?.replica.as_ref()?;
     if let Some(id) = replica.source_server_id {
-        let server_id = |o: &NodeView| o.state().map(|s| s.server_id).or_else(|| known_ids.get(&o.name).copied());
-        if let Some(src) = view.nodes.iter().find(|o| o.name != n.name && server_id(o) == Some(id)) {
+        let server_id = |o: &NodeView| {
+            o.state()
+                .map(|s| s.server_id)
+                .or_else(|| known_ids.get(&o.name).copied())
+        };
+        if let Some(src) = view
+            .nodes
+            .iter()
+            .find(|o| o.name != n.name && server_id(o) == Some(id))
+        {
             return Some(src.name.clone());
         }
     }

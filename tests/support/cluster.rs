@@ -203,7 +203,8 @@ impl TestCluster {
 
     /// Waits until every running replica has executed the master's binlog.
     pub async fn wait_replicated(&self, timeout: Duration) -> Result<()> {
-        self.wait_replicated_from(&self.master().name, timeout).await
+        self.wait_replicated_from(&self.master().name, timeout)
+            .await
     }
 
     /// Waits until every other running node has executed `master`'s binlog.
@@ -211,7 +212,11 @@ impl TestCluster {
         let deadline = Instant::now() + timeout;
         let master = self.node(master);
         let target = self.binlog_position(master).await?;
-        for replica in self.servers.iter().filter(|s| s.is_alive() && s.name != master.name) {
+        for replica in self
+            .servers
+            .iter()
+            .filter(|s| s.is_alive() && s.name != master.name)
+        {
             loop {
                 let at = self.executed_position(replica).await?;
                 if at.as_ref() == Some(&target) {
@@ -314,7 +319,10 @@ impl TestCluster {
     /// A notify command that saves the report it is given to `notified.json`.
     pub fn notify_toml(&self) -> Result<String> {
         let script = self.dir.join("notify.sh");
-        fs::write(&script, format!("#!/bin/sh\ncat > {}/notified.json\n", self.dir.display()))?;
+        fs::write(
+            &script,
+            format!("#!/bin/sh\ncat > {}/notified.json\n", self.dir.display()),
+        )?;
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
         Ok(format!("notify = \"{}\"", script.display()))
     }

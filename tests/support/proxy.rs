@@ -22,15 +22,23 @@ impl Proxy {
         let flag = blackhole.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { return };
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
                 let flag = flag.clone();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(("127.0.0.1", to_port)).await else { return };
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", to_port)).await else {
+                        return;
+                    };
                     pipe(client, server, flag).await;
                 });
             }
         });
-        Self { port, blackhole, task }
+        Self {
+            port,
+            blackhole,
+            task,
+        }
     }
 
     /// Stop forwarding anything, on new and existing connections.
@@ -57,7 +65,11 @@ async fn pipe(client: TcpStream, server: TcpStream, blackhole: Arc<AtomicBool>) 
     tokio::select! { _ = a => {}, _ = b => {} }
 }
 
-async fn copy(from: &mut tokio::net::tcp::OwnedReadHalf, to: &mut tokio::net::tcp::OwnedWriteHalf, blackhole: Arc<AtomicBool>) {
+async fn copy(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    blackhole: Arc<AtomicBool>,
+) {
     use tokio::io::AsyncReadExt;
     let mut buf = vec![0u8; 16 * 1024];
     loop {

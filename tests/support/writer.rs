@@ -34,7 +34,12 @@ impl Writer {
         let writes = Arc::new(Mutex::new(Writes::default()));
         let started = Instant::now();
         let task = tokio::spawn(write_loop(target_file, rx, writes.clone(), started));
-        Self { stop, task, writes, started }
+        Self {
+            stop,
+            task,
+            writes,
+            started,
+        }
     }
 
     pub fn snapshot(&self) -> Writes {
@@ -46,7 +51,11 @@ impl Writer {
         let base = self.snapshot().acknowledged.len();
         let deadline = Instant::now() + timeout;
         while self.snapshot().acknowledged.len() < base + n {
-            assert!(Instant::now() < deadline, "the writer made no progress: {:?}", self.snapshot().errors);
+            assert!(
+                Instant::now() < deadline,
+                "the writer made no progress: {:?}",
+                self.snapshot().errors
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -59,10 +68,18 @@ impl Writer {
     }
 }
 
-async fn write_loop(target_file: PathBuf, stop: watch::Receiver<bool>, writes: Arc<Mutex<Writes>>, started: Instant) {
+async fn write_loop(
+    target_file: PathBuf,
+    stop: watch::Receiver<bool>,
+    writes: Arc<Mutex<Writes>>,
+    started: Instant,
+) {
     let mut next_id: u64 = 1;
     while !*stop.borrow() {
-        let port: u16 = match std::fs::read_to_string(&target_file).ok().and_then(|t| t.trim().parse().ok()) {
+        let port: u16 = match std::fs::read_to_string(&target_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
             Some(p) => p,
             None => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -76,7 +93,8 @@ async fn write_loop(target_file: PathBuf, stop: watch::Receiver<bool>, writes: A
             .pass(Some(APP_PASSWORD))
             .db_name(Some("app"))
             .prefer_socket(false);
-        let conn = tokio::time::timeout(Duration::from_millis(500), mysql_async::Conn::new(opts)).await;
+        let conn =
+            tokio::time::timeout(Duration::from_millis(500), mysql_async::Conn::new(opts)).await;
         let Ok(Ok(mut conn)) = conn else {
             writes.lock().unwrap().errors += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
