@@ -130,12 +130,9 @@ fn report(c: &TestCluster) -> serde_json::Value {
     let path = c.dir.join("notified.json");
     let deadline = std::time::Instant::now() + LONG;
     loop {
-        if let Ok(v) =
-            std::fs::read_to_string(&path).map(|t| serde_json::from_str::<serde_json::Value>(&t))
-        {
-            if let Ok(v) = v {
-                return v;
-            }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            return v;
         }
         assert!(
             std::time::Instant::now() < deadline,
