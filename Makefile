@@ -7,7 +7,7 @@
 FLAVOR ?= mariadb
 CARGO ?= cargo
 
-.PHONY: all build deps lint test unit demo sandbox sandbox-down clean
+.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench
 
 all: build
 
@@ -47,3 +47,9 @@ sandbox-down:
 
 clean: sandbox-down
 	$(CARGO) clean
+
+# Unplanned failovers, timed (≥ 10 per flavor and fault); results go to
+# docs/BENCHMARKS.md. Not part of `make test`: it takes several minutes.
+bench: deps
+	$(CARGO) build --release --bin vipkeeper --example bench
+	$(CARGO) run --release --example bench -- --runs $(or $(RUNS),10)

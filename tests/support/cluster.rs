@@ -147,6 +147,15 @@ impl TestCluster {
         replica.exec(&refs).await
     }
 
+    /// Re-points `replica` (GTID) at whatever listens on 127.0.0.1:`port`
+    /// (a proxy in front of the master).
+    pub async fn attach_via_port(&self, replica: &Server, port: u16) -> Result<()> {
+        let mut sql = vec![self.spec.flavor.stop_replica_sql().to_string()];
+        sql.extend(self.spec.flavor.change_source_sql("127.0.0.1", port, REPL_USER, REPL_PASSWORD, None));
+        let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+        replica.exec(&refs).await
+    }
+
     pub fn master(&self) -> &Server {
         &self.servers[0]
     }

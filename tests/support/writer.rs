@@ -18,6 +18,8 @@ pub struct Writes {
     pub errors: usize,
     /// When each acknowledged write returned, relative to the writer's start.
     pub ack_times: Vec<Duration>,
+    /// The port (server) that acknowledged each write.
+    pub ack_ports: Vec<u16>,
 }
 
 pub struct Writer {
@@ -112,6 +114,7 @@ async fn write_loop(
                     let mut w = writes.lock().unwrap();
                     w.acknowledged.push(id);
                     w.ack_times.push(started.elapsed());
+                    w.ack_ports.push(port);
                     next_id += 1;
                 }
                 _ => {

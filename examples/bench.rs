@@ -1,0 +1,257 @@
+//! `make bench`: unplanned failovers of real 3-node clusters, timed from
+//! the fault to each milestone, written to docs/BENCHMARKS.md.
+//!
+//!   cargo run --release --example bench -- [--runs N] [--flavor mariadb|mysql|all]
+//!
+//! Faults: `kill -9` of the master's mysqld, and a black-holed master (every
+//! connection to it, from the manager, the replicas and the client, passes
+//! through a proxy that stops forwarding). Milestones, measured from the
+//! fault: detected (the agent first notices), confirmed (dead master
+//! declared), caught up (the candidate applied all it received), writable,
+//! replicas repointed, and the client's first acknowledged write on the new
+//! master. Default agent settings (1 s probes and timeouts, 3 misses),
+//! semi-sync AFTER_SYNC.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use support::agent::Agent;
+use support::proxy::Proxy;
+use support::writer::Writer;
+use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+const MILESTONES: [&str; 6] = ["detected", "confirmed", "caught up", "writable", "repointed", "first client write"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    Kill,
+    Blackhole,
+}
+
+impl Fault {
+    fn label(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill -9 of mysqld",
+            Fault::Blackhole => "black-holed master",
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut runs = 10;
+    let mut flavors = vec![Flavor::Mariadb, Flavor::Mysql];
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--runs" => runs = args.get(i + 1).context("--runs N")?.parse()?,
+            "--flavor" => {
+                flavors = match args.get(i + 1).map(String::as_str) {
+                    Some("all") => vec![Flavor::Mariadb, Flavor::Mysql],
+                    Some(f) => vec![Flavor::from_name(f)?],
+                    None => bail!("--flavor mariadb|mysql|all"),
+                }
+            }
+            other => bail!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    let bin = release_binary()?;
+    let mut sections = Vec::new();
+    for flavor in flavors {
+        for fault in [Fault::Kill, Fault::Blackhole] {
+            let mut samples: Vec<[Option<f64>; 6]> = Vec::new();
+            for run in 1..=runs {
+                match one_run(&bin, flavor, fault).await {
+                    Ok(s) => {
+                        eprintln!("{} / {} run {run}: {}", flavor.name(), fault.label(), fmt_sample(&s));
+                        samples.push(s);
+                    }
+                    Err(e) => eprintln!("{} / {} run {run} FAILED: {e:#}", flavor.name(), fault.label()),
+                }
+            }
+            sections.push(table(flavor, fault, runs, &samples));
+        }
+    }
+    write_results(&sections)?;
+    Ok(())
+}
+
+fn release_binary() -> Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("release/vipkeeper");
+    if !bin.exists() {
+        bail!("{} is missing: cargo build --release first (make bench does)", bin.display());
+    }
+    Ok(bin)
+}
+
+async fn one_run(bin: &Path, flavor: Flavor, fault: Fault) -> Result<[Option<f64>; 6]> {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.semi_sync = true;
+    let mut cluster = TestCluster::start(spec).await?;
+    cluster
+        .master()
+        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+        .await?;
+    cluster.wait_replicated(Duration::from_secs(30)).await?;
+
+    // For the black hole, everything reaches db1 through one proxy.
+    let proxy = match fault {
+        Fault::Blackhole => {
+            let p = Proxy::start(cluster.master().port).await;
+            for r in ["db2", "db3"] {
+                cluster.attach_via_port(cluster.node(r), p.port).await?;
+            }
+            Some(p)
+        }
+        Fault::Kill => None,
+    };
+    let mut extras = ConfigExtras {
+        cluster_toml: cluster.vip_script_toml()?,
+        ..Default::default()
+    };
+    if let Some(p) = &proxy {
+        extras.ports.insert("db1".into(), p.port);
+        std::fs::write(cluster.vip_target(), format!("{}\n", p.port))?;
+    }
+    let config = cluster.write_config_with("bench", &extras)?;
+    let agent = Agent::start(bin, &config, &cluster.dir);
+    agent.wait_for_log("healthy: db1 is the master", Duration::from_secs(30));
+    let writer = Writer::start(cluster.vip_target());
+    writer.wait_for_more(200, Duration::from_secs(30)).await;
+    let replicas_synced = cluster.wait_replicated(Duration::from_secs(30)).await;
+    replicas_synced?;
+
+    let old_port = proxy.as_ref().map(|p| p.port).unwrap_or(cluster.master().port);
+    let fault_at = SystemTime::now();
+    let fault_instant = Instant::now();
+    match &proxy {
+        Some(p) => p.partition(),
+        None => cluster.node_mut("db1").kill9(),
+    }
+    agent.wait_for_log("replaced db1", Duration::from_secs(60));
+    writer.wait_for_more(20, Duration::from_secs(30)).await;
+    let writer_started = writer.started;
+    let writes = writer.stop().await;
+
+    let since = |t: SystemTime| t.duration_since(fault_at).ok().map(|d| d.as_secs_f64() * 1000.0);
+    let log = agent.log_text();
+    let detected = first_line_after(&log, fault_at, &["connection to the master broke", "master db1 unreachable", "master db1 is dead"]);
+    let confirmed = first_line_after(&log, fault_at, &["master db1 is dead"]);
+    let report = latest_report(&cluster.dir.join("state/bench/reports"))?;
+    let started: SystemTime = humantime::parse_rfc3339(report["started_at"].as_str().unwrap_or(""))?;
+    let step_end = |names: &[&str]| {
+        report["steps"]
+            .as_array()?
+            .iter()
+            .filter(|s| names.contains(&s["step"].as_str().unwrap_or("")))
+            .map(|s| s["at_ms"].as_u64().unwrap_or(0) + s["elapsed_ms"].as_u64().unwrap_or(0))
+            .max()
+            .and_then(|ms| since(started + Duration::from_millis(ms)))
+    };
+    let writer_fault = fault_instant.duration_since(writer_started);
+    let first_write = writes
+        .ack_times
+        .iter()
+        .zip(&writes.ack_ports)
+        .find(|(t, port)| **t > writer_fault && **port != old_port)
+        .map(|(t, _)| (*t - writer_fault).as_secs_f64() * 1000.0);
+    Ok([
+        detected.and_then(since),
+        confirmed.and_then(since),
+        step_end(&["wait-applied", "catch-up"]),
+        step_end(&["make-writable"]),
+        step_end(&["repoint"]),
+        first_write,
+    ])
+}
+
+fn first_line_after(log: &str, after: SystemTime, needles: &[&str]) -> Option<SystemTime> {
+    log.lines()
+        .filter(|l| needles.iter().any(|n| l.contains(n)))
+        .filter_map(|l| humantime::parse_rfc3339(l.split_whitespace().next()?).ok())
+        .find(|t| *t >= after)
+}
+
+fn latest_report(dir: &Path) -> Result<serde_json::Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| Some(e.ok()?.path())).collect();
+    files.sort();
+    let last = files.last().context("no failover report")?;
+    Ok(serde_json::from_str(&std::fs::read_to_string(last)?)?)
+}
+
+fn fmt_sample(s: &[Option<f64>; 6]) -> String {
+    MILESTONES
+        .iter()
+        .zip(s)
+        .map(|(m, v)| format!("{m} {}", v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rank = ((p / 100.0) * (values.len() as f64 - 1.0)).round() as usize;
+    Some(values[rank])
+}
+
+fn table(flavor: Flavor, fault: Fault, runs: usize, samples: &[[Option<f64>; 6]]) -> String {
+    let mut out = format!(
+        "### {} — {} ({} of {runs} runs completed)\n\n| milestone (from the fault) | p50 | p95 |\n|---|---|---|\n",
+        flavor.name(),
+        fault.label(),
+        samples.len()
+    );
+    for (i, m) in MILESTONES.iter().enumerate() {
+        let mut v: Vec<f64> = samples.iter().filter_map(|s| s[i]).collect();
+        let cell = |x: Option<f64>| x.map(|x| format!("{x:.0} ms")).unwrap_or_else(|| "-".into());
+        out.push_str(&format!("| {m} | {} | {} |\n", cell(percentile(&mut v.clone(), 50.0)), cell(percentile(&mut v, 95.0))));
+    }
+    let mut decision: Vec<f64> = samples.iter().filter_map(|s| Some(s[3]? - s[1]?)).collect();
+    let cell = |x: Option<f64>| x.map(|x| format!("{x:.0} ms")).unwrap_or_else(|| "-".into());
+    out.push_str(&format!(
+        "| decision → writable | {} | {} |\n",
+        cell(percentile(&mut decision.clone(), 50.0)),
+        cell(percentile(&mut decision, 95.0))
+    ));
+    out
+}
+
+fn write_results(sections: &[String]) -> Result<()> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/BENCHMARKS.md");
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let body = format!(
+        "## Unplanned failover ({date})\n\n\
+         Machine: {cores} cores, {cpu}, Linux {}. Command: `make bench` \
+         (`cargo run --release --example bench`). Three nodes on loopback, semi-sync \
+         AFTER_SYNC, default agent settings (probe_interval 1 s, connect/query timeouts \
+         1 s, unreachable_after 3), a client writing continuously through the VIP script. \
+         The black hole is a TCP proxy in front of the master that every connection to it \
+         passes through (manager, replicas, client) and that stops forwarding.\n\n{}\n",
+        kernel.trim(),
+        sections.join("\n")
+    );
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let header = "# Benchmarks\n\nEach `make bench` run adds a section at the top; older ones stay for comparison.\n\n";
+    let rest = existing.strip_prefix(header).unwrap_or(&existing);
+    std::fs::write(&path, format!("{header}{body}\n{rest}"))?;
+    eprintln!("results written to {}", path.display());
+    Ok(())
+}
