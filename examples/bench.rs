@@ -24,7 +24,14 @@ use support::proxy::Proxy;
 use support::writer::Writer;
 use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
-const MILESTONES: [&str; 6] = ["detected", "confirmed", "caught up", "writable", "repointed", "first client write"];
+const MILESTONES: [&str; 6] = [
+    "detected",
+    "confirmed",
+    "caught up",
+    "writable",
+    "repointed",
+    "first client write",
+];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Fault {
@@ -69,10 +76,19 @@ async fn main() -> Result<()> {
             for run in 1..=runs {
                 match one_run(&bin, flavor, fault).await {
                     Ok(s) => {
-                        eprintln!("{} / {} run {run}: {}", flavor.name(), fault.label(), fmt_sample(&s));
+                        eprintln!(
+                            "{} / {} run {run}: {}",
+                            flavor.name(),
+                            fault.label(),
+                            fmt_sample(&s)
+                        );
                         samples.push(s);
                     }
-                    Err(e) => eprintln!("{} / {} run {run} FAILED: {e:#}", flavor.name(), fault.label()),
+                    Err(e) => eprintln!(
+                        "{} / {} run {run} FAILED: {e:#}",
+                        flavor.name(),
+                        fault.label()
+                    ),
                 }
             }
             sections.push(table(flavor, fault, runs, &samples));
@@ -88,7 +104,10 @@ fn release_binary() -> Result<PathBuf> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let bin = target.join("release/vipkeeper");
     if !bin.exists() {
-        bail!("{} is missing: cargo build --release first (make bench does)", bin.display());
+        bail!(
+            "{} is missing: cargo build --release first (make bench does)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -130,7 +149,10 @@ async fn one_run(bin: &Path, flavor: Flavor, fault: Fault) -> Result<[Option<f64
     let replicas_synced = cluster.wait_replicated(Duration::from_secs(30)).await;
     replicas_synced?;
 
-    let old_port = proxy.as_ref().map(|p| p.port).unwrap_or(cluster.master().port);
+    let old_port = proxy
+        .as_ref()
+        .map(|p| p.port)
+        .unwrap_or(cluster.master().port);
     let fault_at = SystemTime::now();
     let fault_instant = Instant::now();
     match &proxy {
@@ -142,12 +164,28 @@ async fn one_run(bin: &Path, flavor: Flavor, fault: Fault) -> Result<[Option<f64
     let writer_started = writer.started;
     let writes = writer.stop().await;
 
-    let since = |t: SystemTime| t.duration_since(fault_at).ok().map(|d| d.as_secs_f64() * 1000.0);
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        eprintln!("{}", agent.log_text());
+    }
+    let since = |t: SystemTime| {
+        t.duration_since(fault_at)
+            .ok()
+            .map(|d| d.as_secs_f64() * 1000.0)
+    };
     let log = agent.log_text();
-    let detected = first_line_after(&log, fault_at, &["connection to the master broke", "master db1 unreachable", "master db1 is dead"]);
+    let detected = first_line_after(
+        &log,
+        fault_at,
+        &[
+            "connection to the master broke",
+            "master db1 unreachable",
+            "master db1 is dead",
+        ],
+    );
     let confirmed = first_line_after(&log, fault_at, &["master db1 is dead"]);
     let report = latest_report(&cluster.dir.join("state/bench/reports"))?;
-    let started: SystemTime = humantime::parse_rfc3339(report["started_at"].as_str().unwrap_or(""))?;
+    let started: SystemTime =
+        humantime::parse_rfc3339(report["started_at"].as_str().unwrap_or(""))?;
     let step_end = |names: &[&str]| {
         report["steps"]
             .as_array()?
@@ -182,7 +220,9 @@ fn first_line_after(log: &str, after: SystemTime, needles: &[&str]) -> Option<Sy
 }
 
 fn latest_report(dir: &Path) -> Result<serde_json::Value> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| Some(e.ok()?.path())).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
     files.sort();
     let last = files.last().context("no failover report")?;
     Ok(serde_json::from_str(&std::fs::read_to_string(last)?)?)
@@ -192,7 +232,13 @@ fn fmt_sample(s: &[Option<f64>; 6]) -> String {
     MILESTONES
         .iter()
         .zip(s)
-        .map(|(m, v)| format!("{m} {}", v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into())))
+        .map(|(m, v)| {
+            format!(
+                "{m} {}",
+                v.map(|v| format!("{v:.0} ms"))
+                    .unwrap_or_else(|| "-".into())
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -215,11 +261,21 @@ fn table(flavor: Flavor, fault: Fault, runs: usize, samples: &[[Option<f64>; 6]]
     );
     for (i, m) in MILESTONES.iter().enumerate() {
         let mut v: Vec<f64> = samples.iter().filter_map(|s| s[i]).collect();
-        let cell = |x: Option<f64>| x.map(|x| format!("{x:.0} ms")).unwrap_or_else(|| "-".into());
-        out.push_str(&format!("| {m} | {} | {} |\n", cell(percentile(&mut v.clone(), 50.0)), cell(percentile(&mut v, 95.0))));
+        let cell = |x: Option<f64>| {
+            x.map(|x| format!("{x:.0} ms"))
+                .unwrap_or_else(|| "-".into())
+        };
+        out.push_str(&format!(
+            "| {m} | {} | {} |\n",
+            cell(percentile(&mut v.clone(), 50.0)),
+            cell(percentile(&mut v, 95.0))
+        ));
     }
     let mut decision: Vec<f64> = samples.iter().filter_map(|s| Some(s[3]? - s[1]?)).collect();
-    let cell = |x: Option<f64>| x.map(|x| format!("{x:.0} ms")).unwrap_or_else(|| "-".into());
+    let cell = |x: Option<f64>| {
+        x.map(|x| format!("{x:.0} ms"))
+            .unwrap_or_else(|| "-".into())
+    };
     out.push_str(&format!(
         "| decision → writable | {} | {} |\n",
         cell(percentile(&mut decision.clone(), 50.0)),
@@ -232,9 +288,15 @@ fn write_results(sections: &[String]) -> Result<()> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/BENCHMARKS.md");
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let body = format!(

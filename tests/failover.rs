@@ -498,27 +498,48 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
 }
 
 async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
-    let mut s = setup(flavor, false, "[cluster.failover]\nnever_promote = [\"db2\"]\n", &[]).await;
+    let mut s = setup(
+        flavor,
+        false,
+        "[cluster.failover]\nnever_promote = [\"db2\"]\n",
+        &[],
+    )
+    .await;
     let config = s.config.to_str().unwrap().to_string();
 
     let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main", "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("db1 is alive: this is what a failover would do now"), "{out}");
+    assert!(
+        out.starts_with("db1 is alive: this is what a failover would do now"),
+        "{out}"
+    );
     assert!(out.contains("candidate: db3 (received the most)"), "{out}");
-    assert!(out.contains("excluded: configured never to be promoted"), "{out}");
+    assert!(
+        out.contains("excluded: configured never to be promoted"),
+        "{out}"
+    );
     assert!(out.contains("1. fence db1 if reachable"), "{out}");
     assert!(out.contains("move the VIP from db1 to db3"), "{out}");
-    assert!(out.contains("repoint db2 to db3 and verify it replicates"), "{out}");
+    assert!(
+        out.contains("repoint db2 to db3 and verify it replicates"),
+        "{out}"
+    );
 
     let (code, out, _) = vipkeeper(&["-c", &config, "failover", "main"]);
     assert_eq!(code, 1, "a live master is not failed over: {out}");
-    assert!(out.contains("not failing over: healthy: db1 is the master") && out.contains("switchover"), "{out}");
+    assert!(
+        out.contains("not failing over: healthy: db1 is the master") && out.contains("switchover"),
+        "{out}"
+    );
 
     s.cluster.node_mut("db1").kill9();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (code, out, _) = vipkeeper(&["-c", &config, "failover", "main", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("db1 is dead: connection refused"), "{out}");
-    assert!(read_only(&s.cluster, "db3").await && read_only(&s.cluster, "db2").await, "nothing changed");
+    assert!(
+        read_only(&s.cluster, "db3").await && read_only(&s.cluster, "db2").await,
+        "nothing changed"
+    );
     assert_eq!(vip_node(&s.cluster), "db1");
 }

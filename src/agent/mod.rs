@@ -35,9 +35,12 @@ pub async fn run_cluster(agent: AgentConfig, cluster: ClusterConfig) {
     };
     tracing::info!(cluster = %l.cluster.name, "watching {} nodes", l.cluster.nodes.len());
     loop {
+        // Fixed rate: a tick that waited out a timeout is not followed by a
+        // full interval more.
+        let started = tokio::time::Instant::now();
         let next = l.tick().await;
         tokio::select! {
-            _ = tokio::time::sleep(next) => {}
+            _ = tokio::time::sleep_until(started + next) => {}
             _ = l.watcher.broken() => {
                 tracing::info!(cluster = %l.cluster.name, "the connection to the master broke: probing now");
             }
@@ -227,29 +230,38 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
 }
 
 /// Asks replicas that still claim a connection to a silent master to
-/// reconnect: a fresh attempt tells whether the master answers from there.
+/// reconnect, all at once: a fresh attempt tells whether the master answers
+/// from there. (STOP of an IO thread blocked on a hung connection can take
+/// seconds, so never one after another.)
 pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
-    for name in stale {
-        let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state()))
-        else {
-            continue;
-        };
-        let mut t = target(cluster, &n.host, n.port, &cluster.users.admin);
-        t.query_timeout = cluster.failover.statement_timeout;
-        let result = async {
-            let mut s = Session::connect(&t).await?;
-            let r = admin::restart_io_thread(&mut s, &state.version).await;
-            s.close().await;
-            r
+    futures::future::join_all(
+        stale
+            .iter()
+            .map(|name| restart_io_thread(cluster, view, name)),
+    )
+    .await;
+}
+
+async fn restart_io_thread(cluster: &ClusterConfig, view: &ClusterView, name: &str) {
+    let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state()))
+    else {
+        return;
+    };
+    let mut t = target(cluster, &n.host, n.port, &cluster.users.admin);
+    t.query_timeout = cluster.failover.statement_timeout;
+    let result = async {
+        let mut s = Session::connect(&t).await?;
+        let r = admin::restart_io_thread(&mut s, &state.version).await;
+        s.close().await;
+        r
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it")
         }
-        .await;
-        match result {
-            Ok(()) => {
-                tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it")
-            }
-            Err(e) => {
-                tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}")
-            }
+        Err(e) => {
+            tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}")
         }
     }
 }

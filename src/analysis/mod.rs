@@ -160,20 +160,9 @@ pub fn analyze(
         };
     }
     let misses = history.misses_now(view, &master);
-    let manager_evidence = if error.kind == ErrorKind::Refused {
-        format!("connection refused by {}", master_view.address())
-    } else if misses >= unreachable_after {
-        format!("{misses} consecutive failed probes ({error})")
-    } else {
-        return Analysis::MasterUnreachable {
-            why: format!("{misses} of {unreachable_after} failed probes so far ({error})"),
-            master,
-            still_receiving: Vec::new(),
-            stale: Vec::new(),
-        };
-    };
 
-    // Replicas of the master: the topology's, or those still naming it.
+    // What the replicas of the master say, gathered from the first miss on:
+    // the agent starts collecting fresh evidence while the misses add up.
     let replicas: Vec<&crate::topology::NodeView> = view
         .nodes
         .iter()
@@ -186,14 +175,6 @@ pub fn analyze(
         .iter()
         .filter_map(|n| Some((n, n.state()?.replica.as_ref()?)))
         .collect();
-    if reachable.is_empty() {
-        return Analysis::MasterUnreachable {
-            why: format!("{manager_evidence}, but no replica of {master} is reachable to confirm"),
-            master,
-            still_receiving: Vec::new(),
-            stale: Vec::new(),
-        };
-    }
     let mut still_receiving = Vec::new();
     let mut stale = Vec::new();
     for (n, r) in &reachable {
@@ -204,6 +185,27 @@ pub fn analyze(
                 stale.push(n.name.clone());
             }
         }
+    }
+
+    let manager_evidence = if error.kind == ErrorKind::Refused {
+        format!("connection refused by {}", master_view.address())
+    } else if misses >= unreachable_after {
+        format!("{misses} consecutive failed probes ({error})")
+    } else {
+        return Analysis::MasterUnreachable {
+            why: format!("{misses} of {unreachable_after} failed probes so far ({error})"),
+            master,
+            still_receiving,
+            stale,
+        };
+    };
+    if reachable.is_empty() {
+        return Analysis::MasterUnreachable {
+            why: format!("{manager_evidence}, but no replica of {master} is reachable to confirm"),
+            master,
+            still_receiving,
+            stale,
+        };
     }
     if !still_receiving.is_empty() {
         return Analysis::MasterUnreachable {

@@ -190,3 +190,25 @@ fn nothing_ever_seen() {
     );
     assert!(matches!(a, Analysis::NoMaster { .. }), "{a:?}");
 }
+
+#[test]
+fn silent_replicas_are_reported_from_the_first_timeout() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let a = run(
+        &mut h,
+        vec![
+            node(1, Err(timed_out())),
+            node(2, Ok(at(state(2, false, Some(1)), 500, 500))),
+            node(3, Ok(at(state(3, false, Some(1)), 500, 500))),
+        ],
+    );
+    match a {
+        // Not confirmed (1 of 3), but the agent may start gathering evidence.
+        Analysis::MasterUnreachable { stale, why, .. } => {
+            assert_eq!(stale, ["db2", "db3"]);
+            assert!(why.starts_with("1 of 3"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -23,6 +23,11 @@ use crate::topology::ClusterView;
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(10);
 
+/// How long fencing may wait to connect to the old master. It was just found
+/// unreachable, so this stays short: the promotion must not wait on a host
+/// that is gone. One that comes back later is fenced by the agent then.
+const FENCE_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
 struct Done {
     detail: String,
     skipped: bool,
@@ -201,10 +206,20 @@ impl Executor<'_> {
 
     /// An admin session to `name`, opened once and reused.
     async fn session(&mut self, name: &str) -> Result<&mut Session, String> {
+        self.session_within(name, self.cluster.timing.connect_timeout)
+            .await
+    }
+
+    async fn session_within(
+        &mut self,
+        name: &str,
+        connect_timeout: Duration,
+    ) -> Result<&mut Session, String> {
         if !self.sessions.contains_key(name) {
             let n = self.node(name)?;
             let mut t = target(self.cluster, &n.host, n.port, &self.cluster.users.admin);
             t.query_timeout = self.cluster.failover.statement_timeout;
+            t.connect_timeout = connect_timeout;
             let s = Session::connect(&t).await.map_err(|e| {
                 format!(
                     "cannot connect to {name} as {}: {e}",
@@ -233,7 +248,8 @@ impl Executor<'_> {
         let v = self.version.clone();
         match step {
             Step::FenceOldMaster { node } => {
-                let s = match self.session(node).await {
+                let budget = FENCE_CONNECT_TIMEOUT.min(self.cluster.timing.connect_timeout);
+                let s = match self.session_within(node, budget).await {
                     Ok(s) => s,
                     Err(e) => {
                         return Ok(Done::skipped(format!(

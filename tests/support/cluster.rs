@@ -151,7 +151,13 @@ impl TestCluster {
     /// (a proxy in front of the master).
     pub async fn attach_via_port(&self, replica: &Server, port: u16) -> Result<()> {
         let mut sql = vec![self.spec.flavor.stop_replica_sql().to_string()];
-        sql.extend(self.spec.flavor.change_source_sql("127.0.0.1", port, REPL_USER, REPL_PASSWORD, None));
+        sql.extend(self.spec.flavor.change_source_sql(
+            "127.0.0.1",
+            port,
+            REPL_USER,
+            REPL_PASSWORD,
+            None,
+        ));
         let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
         replica.exec(&refs).await
     }
@@ -228,7 +234,10 @@ impl TestCluster {
         {
             loop {
                 let at = self.executed_position(replica).await?;
-                if at.as_ref() == Some(&target) {
+                // At or past the target: writes may go on meanwhile.
+                if at.as_ref().is_some_and(|(file, pos)| {
+                    (file.as_str(), *pos) >= (target.0.as_str(), target.1)
+                }) {
                     break;
                 }
                 if Instant::now() > deadline {
