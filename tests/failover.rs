@@ -23,6 +23,7 @@ per_flavor!(
     a_second_failure_within_the_block_period_waits_for_ack,
     a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes,
     dry_run_prints_the_plan_and_changes_nothing,
+    file_position_replicas_are_repointed_to_the_promotion_position,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -44,6 +45,10 @@ async fn setup(
 ) -> Setup {
     let mut spec = ClusterSpec::new(flavor);
     spec.semi_sync = semi_sync;
+    setup_spec(spec, cluster_toml, ports).await
+}
+
+async fn setup_spec(spec: ClusterSpec, cluster_toml: &str, ports: &[(&str, u16)]) -> Setup {
     let cluster = TestCluster::start(spec).await.unwrap();
     cluster
         .master()
@@ -542,4 +547,41 @@ async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
         "nothing changed"
     );
     assert_eq!(vip_node(&s.cluster), "db1");
+}
+
+async fn file_position_replicas_are_repointed_to_the_promotion_position(flavor: Flavor) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let mut s = setup_spec(spec, "", &[]).await;
+    for i in 0..20 {
+        s.cluster
+            .master()
+            .exec(&[&format!("INSERT INTO app.w VALUES ({i}, 0)")])
+            .await
+            .unwrap();
+    }
+    s.cluster.wait_replicated(LONG).await.unwrap();
+    s.cluster.node_mut("db1").kill9();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let config = s.config.to_str().unwrap().to_string();
+    let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("db2 replaced db1"), "{out}");
+    // db3 replicates from db2 by file and position, and gets new writes.
+    assert_eq!(
+        source_port(&s.cluster, "db3").await,
+        Some(s.cluster.node("db2").port)
+    );
+    s.cluster
+        .node("db2")
+        .exec(&["INSERT INTO app.w VALUES (100, 0)"])
+        .await
+        .unwrap();
+    s.cluster.wait_replicated_from("db2", LONG).await.unwrap();
+    assert_eq!(ids(&s.cluster, "db3").await.len(), 21);
+    assert_eq!(
+        checksum(&s.cluster, "db2").await,
+        checksum(&s.cluster, "db3").await
+    );
 }
