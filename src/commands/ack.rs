@@ -6,14 +6,11 @@ use crate::cli::AckArgs;
 use crate::failover::ClusterState;
 
 pub async fn run(config_path: &std::path::Path, args: &AckArgs) -> ExitCode {
-    let config = match super::load_config(config_path) {
+    let (config, clusters) = match super::load_clusters(config_path, Some(&args.cluster)) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let cluster = match super::select_clusters(&config, Some(&args.cluster)) {
-        Ok(c) => c[0],
-        Err(code) => return code,
-    };
+    let cluster = &clusters[0];
     match ClusterState::new(&config.agent.state_dir, &cluster.name).ack() {
         Ok(Some(last)) => {
             println!(

@@ -5,11 +5,7 @@ use std::process::ExitCode;
 use crate::cli::AgentArgs;
 
 pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
-    let config = match super::load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let clusters = match super::select_clusters(&config, args.cluster.as_deref()) {
+    let (config, clusters) = match super::load_clusters(config_path, args.cluster.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -15,14 +15,11 @@ use crate::plan::plan;
 use crate::topology::{observe, ClusterView, Topology};
 
 pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode {
-    let config = match super::load_config(config_path) {
+    let (config, clusters) = match super::load_clusters(config_path, Some(&args.cluster)) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let cluster = match super::select_clusters(&config, Some(&args.cluster)) {
-        Ok(c) => c[0],
-        Err(code) => return code,
-    };
+    let cluster = &clusters[0];
     let (view, topology, analysis, history) = look(cluster).await;
     let (view, topology, analysis, history) = match &analysis {
         // Replicas that still claim a connection to a silent master: ask

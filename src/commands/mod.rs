@@ -29,6 +29,19 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
     }
 }
 
+/// The config and the clusters a command works on, problems printed.
+pub fn load_clusters(
+    path: &std::path::Path,
+    name: Option<&str>,
+) -> Result<(Config, Vec<ClusterConfig>), ExitCode> {
+    let config = load_config(path)?;
+    let clusters = select_clusters(&config, name)?
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok((config, clusters))
+}
+
 /// The clusters a command works on: all, or the one named.
 pub fn select_clusters<'a>(
     config: &'a Config,

@@ -7,15 +7,11 @@ use crate::topology::render::{cluster_status, render_text, StatusDocument, STATU
 use crate::topology::{observe, Topology};
 
 pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
-    let config = match super::load_config(config_path) {
+    let (_, clusters) = match super::load_clusters(config_path, args.cluster.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let clusters = match super::select_clusters(&config, args.cluster.as_deref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let views = futures::future::join_all(clusters.iter().map(|c| observe(c))).await;
+    let views = futures::future::join_all(clusters.iter().map(observe)).await;
     let topologies: Vec<Topology> = views
         .iter()
         .zip(&clusters)

@@ -363,26 +363,7 @@ impl Executor<'_> {
                 .executed
         }
         .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
-        let source = self.node(from)?.clone();
-        let repl = self.cluster.users.replication.clone();
-        {
-            let s = self.session(node).await?;
-            admin::stop_replication(s, &v)
-                .await
-                .map_err(|e| e.to_string())?;
-            let login = SourceLogin {
-                host: &source.host,
-                port: source.port,
-                user: &repl.user,
-                password: &repl.password,
-            };
-            admin::change_source(s, &v, &login, &StartFrom::Gtid)
-                .await
-                .map_err(|e| e.to_string())?;
-            admin::start_replication(s, &v)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        self.replicate_from(node, from, &StartFrom::Gtid).await?;
         let deadline = Instant::now() + self.cluster.failover.apply_timeout;
         loop {
             let s = self.session(node).await?;
@@ -418,7 +399,6 @@ impl Executor<'_> {
     }
 
     async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
-        let v = self.version.clone();
         if self.plan.positioning == Positioning::SamePosition {
             self.wait_applied(node).await?;
         }
@@ -430,26 +410,7 @@ impl Executor<'_> {
                     .ok_or("the new master's binlog position is unknown")?,
             ),
         };
-        let source = self.node(to)?.clone();
-        let repl = self.cluster.users.replication.clone();
-        {
-            let s = self.session(node).await?;
-            admin::stop_replication(s, &v)
-                .await
-                .map_err(|e| e.to_string())?;
-            let login = SourceLogin {
-                host: &source.host,
-                port: source.port,
-                user: &repl.user,
-                password: &repl.password,
-            };
-            admin::change_source(s, &v, &login, &start)
-                .await
-                .map_err(|e| e.to_string())?;
-            admin::start_replication(s, &v)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        self.replicate_from(node, to, &start).await?;
         let to_id = self.server_ids.get(to).copied();
         let deadline = Instant::now() + self.cluster.failover.statement_timeout;
         loop {
@@ -478,6 +439,31 @@ impl Executor<'_> {
             ));
         }
         Ok(Done::ok(format!("replicates from {to}")))
+    }
+
+    /// Points `node` at `source` and starts replicating.
+    async fn replicate_from(
+        &mut self,
+        node: &str,
+        source: &str,
+        start: &StartFrom,
+    ) -> Result<(), String> {
+        let v = self.version.clone();
+        let source = self.node(source)?.clone();
+        let repl = self.cluster.users.replication.clone();
+        let login = SourceLogin {
+            host: &source.host,
+            port: source.port,
+            user: &repl.user,
+            password: &repl.password,
+        };
+        let s = self.session(node).await?;
+        let e = |e: crate::mysql::DbError| e.to_string();
+        admin::stop_replication(s, &v).await.map_err(e)?;
+        admin::change_source(s, &v, &login, start)
+            .await
+            .map_err(e)?;
+        admin::start_replication(s, &v).await.map_err(e)
     }
 
     async fn errant_against_candidate(&mut self, node: &str) -> Result<Option<String>, String> {
