@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod failover;
 pub mod mysql;
+pub mod netlink;
 pub mod topology;
 
 pub mod agent;

@@ -30,6 +30,7 @@ pub(crate) use per_flavor;
 pub mod agent;
 pub mod cluster;
 pub mod flavor;
+pub mod netns;
 pub mod probe;
 pub mod proxy;
 pub mod server;

@@ -1,0 +1,84 @@
+//! Network namespaces for tests: created with `ip netns add`, configured
+//! with `ip -n`, entered by one thread with setns(2), deleted when dropped.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// A fresh namespace named `vk-<tag>-<pid>`, with `lo` up.
+    pub fn create(tag: &str) -> Result<Self> {
+        let name = format!("vk-{tag}-{}", std::process::id());
+        // A namespace left by a crashed run of the same pid, if any.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        run(&["ip", "netns", "add", &name])?;
+        let ns = Self { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// Whether namespaces can be made here; the reason when not.
+    pub fn available() -> Result<(), String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("network namespaces need root".into());
+        }
+        match Command::new("ip").arg("-V").output() {
+            Ok(o) if o.status.success() => Ok(()),
+            _ => Err("the `ip` command (iproute2) is missing".into()),
+        }
+    }
+
+    /// `ip -n <ns> args...`
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["ip", "-n", &self.name];
+        full.extend_from_slice(args);
+        run(&full)
+    }
+
+    /// Runs `f` on a new thread that has entered this namespace, with its
+    /// own tokio runtime, and returns its result.
+    pub fn run_inside<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let path = format!("/run/netns/{}", self.name);
+        let handle = std::thread::spawn(move || -> Result<T> {
+            let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
+            Ok(f())
+        });
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the namespace thread panicked"))?
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn run(args: &[&str]) -> Result<String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .with_context(|| format!("running {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
