@@ -50,6 +50,36 @@ pub enum Command {
     /// Acknowledge the last failover of a cluster, allowing the next
     /// automatic one within the block period.
     Ack(AckArgs),
+    /// Where the VIP points, and moving it by hand.
+    #[command(subcommand)]
+    Vip(VipCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VipCommand {
+    /// Per backend: where the VIP points now, and whether that is the master.
+    ///
+    /// Exit status: 0 every backend points at the master, 2 some do not, 1 error.
+    Status {
+        /// Only this cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Point the VIP at NODE through every configured backend (a no-op where
+    /// it already points there). NODE must be the writable master unless --force.
+    Move {
+        #[arg(long)]
+        to: String,
+        /// The cluster (needed when several are configured).
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Show where it points and what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Move it even if NODE is not the writable master.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

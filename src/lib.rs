@@ -10,6 +10,7 @@ pub mod failover;
 pub mod mysql;
 pub mod netlink;
 pub mod topology;
+pub mod vip;
 
 pub mod agent;
 pub mod analysis;

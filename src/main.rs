@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => commands::agent::run(&cli.config, args).await,
             Command::Failover(args) => commands::failover::run(&cli.config, args).await,
             Command::Ack(args) => commands::ack::run(&cli.config, args).await,
+            Command::Vip(cmd) => commands::vip::run(&cli.config, cmd).await,
         }
     })
 }

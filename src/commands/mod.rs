@@ -5,6 +5,7 @@ pub mod agent;
 pub mod check;
 pub mod failover;
 pub mod status;
+pub mod vip;
 
 use std::process::ExitCode;
 

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use super::journal::Journal;
 use super::report::{Outcome, Report, StepOutcome, StepRecord, Trigger};
-use super::vip_step::{move_vip, VipResult};
 use crate::config::{ClusterConfig, NodeConfig};
 use crate::mysql::admin::{self, SourceLogin, StartFrom};
 use crate::mysql::binlog::BinlogCoord;
@@ -296,9 +295,25 @@ impl Executor<'_> {
                 let Some(vip) = &self.cluster.vip else {
                     return Ok(Done::skipped("no VIP configured"));
                 };
-                match move_vip(vip, self.node(from)?, self.node(to)?).await? {
-                    VipResult::Moved(d) => Ok(Done::ok(d)),
-                    VipResult::FailedProceed(d) => Ok(Done::skipped(d)),
+                let moved = crate::vip::move_vip(
+                    vip,
+                    &self.cluster.nodes,
+                    Some(self.node(from)?),
+                    self.node(to)?,
+                )
+                .await?;
+                let detail = moved
+                    .iter()
+                    .map(|(backend, m)| format!("{backend}: {}", m.detail()))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if moved
+                    .iter()
+                    .any(|(_, m)| matches!(m, crate::vip::Moved::FailedProceed(_)))
+                {
+                    Ok(Done::skipped(detail))
+                } else {
+                    Ok(Done::ok(detail))
                 }
             }
             Step::MakeWritable { node } => {

@@ -6,7 +6,6 @@ mod journal;
 pub mod notify;
 pub mod report;
 pub mod state;
-mod vip_step;
 
 use std::time::{Instant, SystemTime};
 

@@ -10,9 +10,11 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// A fresh namespace named `vk-<tag>-<pid>`, with `lo` up.
+    /// A fresh namespace named `vk-<tag>-<pid>-<n>`, with `lo` up.
     pub fn create(tag: &str) -> Result<Self> {
-        let name = format!("vk-{tag}-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("vk-{tag}-{}-{n}", std::process::id());
         // A namespace left by a crashed run of the same pid, if any.
         let _ = Command::new("ip")
             .args(["netns", "del", &name])

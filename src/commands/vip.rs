@@ -1,0 +1,149 @@
+//! `vipkeeper vip status` and `vipkeeper vip move --to NODE`.
+
+use std::process::ExitCode;
+
+use crate::cli::VipCommand;
+use crate::config::ClusterConfig;
+use crate::topology::{observe, Topology};
+use crate::vip::{move_vip, placements};
+
+pub async fn run(config_path: &std::path::Path, cmd: &VipCommand) -> ExitCode {
+    match cmd {
+        VipCommand::Status { cluster } => status(config_path, cluster.as_deref()).await,
+        VipCommand::Move {
+            to,
+            cluster,
+            dry_run,
+            force,
+        } => move_to(config_path, cluster.as_deref(), to, *dry_run, *force).await,
+    }
+}
+
+async fn master_of(cluster: &ClusterConfig) -> Option<String> {
+    let view = observe(cluster).await;
+    let t = Topology::derive(&view, cluster.failover.max_lag.as_secs());
+    t.master.filter(|m| {
+        view.node(m)
+            .and_then(|n| n.state())
+            .is_some_and(|s| s.writable())
+    })
+}
+
+async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCode {
+    let (_, clusters) = match super::load_clusters(config_path, cluster) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut code = ExitCode::SUCCESS;
+    for c in &clusters {
+        let Some(vip) = &c.vip else {
+            println!("cluster {}: no VIP configured", c.name);
+            continue;
+        };
+        let master = master_of(c).await;
+        println!(
+            "cluster {}: VIP {}, master {}",
+            c.name,
+            vip.address,
+            master.as_deref().unwrap_or("none")
+        );
+        for p in placements(c).await {
+            match p {
+                Ok(p) => {
+                    let verdict = match (&p.node, &master) {
+                        (Some(n), Some(m)) if n == m => "the master".to_string(),
+                        (Some(n), _) => {
+                            code = ExitCode::from(2);
+                            format!("{n}, NOT the master")
+                        }
+                        (None, _) => "no node".to_string(),
+                    };
+                    println!("  {}: {} -> {verdict}", p.backend, p.target);
+                }
+                Err(e) => {
+                    println!("  error: {e}");
+                    code = ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    code
+}
+
+async fn move_to(
+    config_path: &std::path::Path,
+    cluster: Option<&str>,
+    to: &str,
+    dry_run: bool,
+    force: bool,
+) -> ExitCode {
+    let (config, clusters) = match super::load_clusters(config_path, cluster) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if clusters.len() > 1 {
+        eprintln!(
+            "error: {} configures several clusters: name one with --cluster",
+            config.path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let c = &clusters[0];
+    let Some(vip) = &c.vip else {
+        eprintln!("error: cluster {} has no [cluster.vip] section", c.name);
+        return ExitCode::FAILURE;
+    };
+    let Some(target) = c.node(to) else {
+        let names: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: cluster {} has no node {to} (nodes: {})",
+            c.name,
+            names.join(", ")
+        );
+        return ExitCode::FAILURE;
+    };
+    let master = master_of(c).await;
+    if master.as_deref() != Some(to) && !force {
+        eprintln!(
+            "error: {to} is not the writable master (the master is {}): moving the VIP there would send writes to a replica; add --force to do it anyway",
+            master.as_deref().unwrap_or("unknown")
+        );
+        return ExitCode::FAILURE;
+    }
+    let current: Vec<_> = placements(c).await;
+    let from = current
+        .iter()
+        .filter_map(|p| p.as_ref().ok()?.node.clone())
+        .find(|n| n != to)
+        .and_then(|n| c.node(&n));
+    for p in &current {
+        match p {
+            Ok(p) => println!(
+                "{}: now {} ({})",
+                p.backend,
+                p.target,
+                p.node.as_deref().unwrap_or("no node")
+            ),
+            Err(e) => println!("error: {e}"),
+        }
+    }
+    if dry_run {
+        println!(
+            "would move the VIP {} to {to} ({}); nothing changed (--dry-run)",
+            vip.address, target.host
+        );
+        return ExitCode::SUCCESS;
+    }
+    match move_vip(vip, &c.nodes, from, target).await {
+        Ok(done) => {
+            for (backend, m) in done {
+                println!("{backend}: {}", m.detail());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `linux-route`: `VIP/32 via <master's address>` in this host's routing
+//! table — a router on-prem, or the "VPC route table" of the namespace tests.
+
+use std::net::Ipv4Addr;
+
+use super::{node_at, Moved, Placement};
+use crate::config::NodeConfig;
+use crate::netlink::{Netlink, MAIN_TABLE};
+
+fn gateway_of(node: &NodeConfig) -> Result<Ipv4Addr, String> {
+    node.host.parse().map_err(|_| {
+        format!(
+            "node {} has host {}, not an IPv4 address the route can point at",
+            node.name, node.host
+        )
+    })
+}
+
+pub async fn point(
+    vip: Ipv4Addr,
+    table: Option<u32>,
+    nodes: &[NodeConfig],
+    to: &NodeConfig,
+) -> Result<Moved, String> {
+    let table = table.unwrap_or(MAIN_TABLE);
+    let gateway = gateway_of(to)?;
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let before = nl
+        .route_gateway(vip, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    if before == Some(gateway) {
+        return Ok(Moved::AlreadyThere(format!(
+            "{vip}/32 already via {gateway} ({}) in table {table}",
+            to.name
+        )));
+    }
+    nl.replace_route(vip, gateway, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let after = nl
+        .route_gateway(vip, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    if after != Some(gateway) {
+        return Err(format!(
+            "the route {vip}/32 reads back as via {after:?}, not {gateway}"
+        ));
+    }
+    let was = match before {
+        Some(g) => node_at(nodes, &g.to_string())
+            .map(|n| format!("{g} ({})", n.name))
+            .unwrap_or_else(|| g.to_string()),
+        None => "nowhere".into(),
+    };
+    Ok(Moved::Done(format!(
+        "{vip}/32 now via {gateway} ({}) in table {table}, was {was}",
+        to.name
+    )))
+}
+
+pub async fn placement(
+    vip: Ipv4Addr,
+    table: Option<u32>,
+    nodes: &[NodeConfig],
+) -> Result<Placement, String> {
+    let table = table.unwrap_or(MAIN_TABLE);
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let gateway = nl
+        .route_gateway(vip, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match gateway {
+        Some(g) => Placement {
+            backend: "linux-route",
+            target: format!("{vip}/32 via {g} in table {table}"),
+            node: node_at(nodes, &g.to_string()).map(|n| n.name.clone()),
+        },
+        None => Placement {
+            backend: "linux-route",
+            target: format!("no route for {vip}/32 in table {table}"),
+            node: None,
+        },
+    })
+}

@@ -1,0 +1,111 @@
+//! `local-address`: VIP/32 on an interface (`lo`) of the master's own host,
+//! so that it accepts packets routed to the VIP. It acts on the host it runs
+//! on, which it recognises by its addresses: it adds the VIP when this host
+//! is the new master and removes it when this host is the old one.
+//!
+//! On-prem with ARP, also set `net.ipv4.conf.all.arp_ignore=1` and
+//! `arp_announce=2` so that hosts do not answer ARP for an address on `lo`.
+
+use std::net::Ipv4Addr;
+
+use super::{Moved, Placement};
+use crate::config::NodeConfig;
+use crate::netlink::Netlink;
+
+/// Is `node` this host (one of its interfaces holds the node's address)?
+async fn is_this_host(nl: &Netlink, node: &NodeConfig) -> Result<bool, String> {
+    let Ok(ip) = node.host.parse::<Ipv4Addr>() else {
+        return Ok(false);
+    };
+    Ok(local_ipv4(nl).await?.contains(&ip))
+}
+
+async fn local_ipv4(nl: &Netlink) -> Result<Vec<Ipv4Addr>, String> {
+    let mut out = Vec::new();
+    for name in interface_names().map_err(|e| e.to_string())? {
+        if let Ok(addrs) = nl.addresses(&name).await {
+            out.extend(addrs.into_iter().map(|(a, _)| a));
+        }
+    }
+    Ok(out)
+}
+
+fn interface_names() -> std::io::Result<Vec<String>> {
+    Ok(std::fs::read_dir("/sys/class/net")?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect())
+}
+
+pub async fn hold(
+    vip: Ipv4Addr,
+    interface: &str,
+    from: Option<&NodeConfig>,
+    to: &NodeConfig,
+) -> Result<Moved, String> {
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    if is_this_host(&nl, to).await? {
+        return Ok(
+            match nl
+                .add_address(interface, vip, 32)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                true => Moved::Done(format!(
+                    "{vip}/32 added to {interface} of {} (this host)",
+                    to.name
+                )),
+                false => {
+                    Moved::AlreadyThere(format!("{vip}/32 already on {interface} of {}", to.name))
+                }
+            },
+        );
+    }
+    if let Some(from) = from {
+        if is_this_host(&nl, from).await? {
+            return Ok(
+                match nl
+                    .remove_address(interface, vip, 32)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    true => Moved::Done(format!(
+                        "{vip}/32 removed from {interface} of {} (this host)",
+                        from.name
+                    )),
+                    false => Moved::AlreadyThere(format!(
+                        "{vip}/32 was not on {interface} of {}",
+                        from.name
+                    )),
+                },
+            );
+        }
+    }
+    Ok(Moved::NotHere(format!(
+        "this host is neither {} nor the old master",
+        to.name
+    )))
+}
+
+pub async fn placement(
+    vip: Ipv4Addr,
+    interface: &str,
+    nodes: &[NodeConfig],
+) -> Result<Placement, String> {
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let here = nl.addresses(interface).await.map_err(|e| e.to_string())?;
+    let held = here.contains(&(vip, 32));
+    let mut me = None;
+    for n in nodes {
+        if is_this_host(&nl, n).await? {
+            me = Some(n.name.clone());
+        }
+    }
+    Ok(Placement {
+        backend: "local-address",
+        target: format!(
+            "{vip}/32 {} on {interface} of this host",
+            if held { "is" } else { "is not" }
+        ),
+        node: if held { me } else { None },
+    })
+}

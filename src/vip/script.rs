@@ -1,0 +1,104 @@
+//! `script`: any command, called MHA-style.
+//!
+//! Arguments: `--command=start --orig_master_host=H --orig_master_ip=IP
+//! --orig_master_port=P --new_master_host=H --new_master_ip=IP
+//! --new_master_port=P --vip=ADDR`; the same in the environment as
+//! VIPKEEPER_OLD_MASTER_HOST, _IP, _PORT, VIPKEEPER_NEW_MASTER_HOST, _IP,
+//! _PORT and VIPKEEPER_VIP. Exit 0: moved; 10: failed, but the failover may
+//! proceed; anything else: abort.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::Moved;
+use crate::config::{NodeConfig, VipConfig};
+
+pub async fn run(
+    command: &str,
+    timeout: Duration,
+    vip: &VipConfig,
+    from: Option<&NodeConfig>,
+    to: &NodeConfig,
+) -> Result<Moved, String> {
+    let mut words = command.split_whitespace();
+    let program = words.next().ok_or("the VIP script command is empty")?;
+    let (old_host, old_port) = from
+        .map(|n| (n.host.clone(), n.port.to_string()))
+        .unwrap_or_default();
+    let old_ip = if old_host.is_empty() {
+        String::new()
+    } else {
+        ip_of(&old_host).await
+    };
+    let new_ip = ip_of(&to.host).await;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(words)
+        .arg("--command=start")
+        .arg(format!("--orig_master_host={old_host}"))
+        .arg(format!("--orig_master_ip={old_ip}"))
+        .arg(format!("--orig_master_port={old_port}"))
+        .arg(format!("--new_master_host={}", to.host))
+        .arg(format!("--new_master_ip={new_ip}"))
+        .arg(format!("--new_master_port={}", to.port))
+        .arg(format!("--vip={}", vip.address))
+        .env("VIPKEEPER_OLD_MASTER_HOST", &old_host)
+        .env("VIPKEEPER_OLD_MASTER_IP", &old_ip)
+        .env("VIPKEEPER_OLD_MASTER_PORT", &old_port)
+        .env("VIPKEEPER_NEW_MASTER_HOST", &to.host)
+        .env("VIPKEEPER_NEW_MASTER_IP", &new_ip)
+        .env("VIPKEEPER_NEW_MASTER_PORT", to.port.to_string())
+        .env("VIPKEEPER_VIP", vip.address.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            format!(
+                "{program} did not finish within {}",
+                humantime::format_duration(timeout)
+            )
+        })?
+        .map_err(|e| format!("{program} failed: {e}"))?;
+    let said = last_line(&out.stderr)
+        .or_else(|| last_line(&out.stdout))
+        .unwrap_or_default();
+    match out.status.code() {
+        Some(0) => Ok(Moved::Done(
+            format!("{program} moved the VIP to {} {said}", to.name)
+                .trim()
+                .to_string(),
+        )),
+        Some(10) => Ok(Moved::FailedProceed(format!(
+            "{program} exited 10 (failed, proceed): {said}"
+        ))),
+        Some(code) => Err(format!("{program} exited {code}: {said}")),
+        None => Err(format!("{program} was killed by a signal")),
+    }
+}
+
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().chars().take(300).collect())
+}
+
+/// The host's address (the host itself when it does not resolve within 1 s).
+async fn ip_of(host: &str) -> String {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return host.to_string();
+    }
+    match tokio::time::timeout(Duration::from_secs(1), tokio::net::lookup_host((host, 0))).await {
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| host.to_string()),
+        _ => host.to_string(),
+    }
+}
