@@ -87,6 +87,11 @@ pub struct AgentArgs {
     /// Only this cluster (default: every configured cluster).
     #[arg(long)]
     pub cluster: Option<String>,
+    /// Run on the host of node NAME, doing only that host's duties: hold the
+    /// VIP on the local interface (local-address backend) exactly while NAME
+    /// is the writable master. This agent never fails over.
+    #[arg(long, value_name = "NAME")]
+    pub local_node: Option<String>,
 }
 
 #[derive(Debug, Args)]

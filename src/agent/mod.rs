@@ -3,6 +3,7 @@
 //! observations; the only memory is `History` (for detection) and the state
 //! directory (for the block period).
 
+pub mod local;
 mod watcher;
 
 use std::time::{Duration, SystemTime};

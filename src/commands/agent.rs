@@ -11,7 +11,18 @@ pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
     };
     let mut tasks = tokio::task::JoinSet::new();
     for c in clusters {
-        tasks.spawn(crate::agent::run_cluster(config.agent.clone(), c.clone()));
+        match &args.local_node {
+            Some(node) => {
+                if c.node(node).is_none() {
+                    eprintln!("error: cluster {} has no node {node}", c.name);
+                    return ExitCode::FAILURE;
+                }
+                tasks.spawn(crate::agent::local::run(c.clone(), node.clone()));
+            }
+            None => {
+                tasks.spawn(crate::agent::run_cluster(config.agent.clone(), c.clone()));
+            }
+        }
     }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),

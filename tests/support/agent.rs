@@ -12,12 +12,34 @@ pub struct Agent {
 impl Agent {
     /// Starts the agent on `config`, logging to `<dir>/agent.log`.
     pub fn start(bin: &Path, config: &Path, dir: &Path) -> Self {
-        let log = dir.join("agent.log");
+        Self::start_in(bin, config, dir, None, "agent", &[])
+    }
+
+    /// Starts it inside network namespace `netns` (if any), logging to
+    /// `<dir>/<log_name>.log`, with extra arguments after `agent`.
+    pub fn start_in(
+        bin: &Path,
+        config: &Path,
+        dir: &Path,
+        netns: Option<&str>,
+        log_name: &str,
+        extra: &[&str],
+    ) -> Self {
+        let log = dir.join(format!("{log_name}.log"));
         let file = std::fs::File::create(&log).expect("agent log");
-        let child = Command::new(bin)
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
             .args(["--log", "info", "-c"])
             .arg(config)
             .arg("agent")
+            .args(extra)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())

@@ -29,6 +29,8 @@ pub struct ClusterSpec {
     pub nodes: usize,
     pub gtid: bool,
     pub semi_sync: bool,
+    /// Run node i in namespace `hosts[i].0`, reached at `hosts[i].1`:3306.
+    pub hosts: Option<Vec<(String, String)>>,
 }
 
 impl ClusterSpec {
@@ -38,6 +40,7 @@ impl ClusterSpec {
             nodes: 3,
             gtid: true,
             semi_sync: false,
+            hosts: None,
         }
     }
 }
@@ -74,7 +77,26 @@ impl TestCluster {
             bind_address: "127.0.0.1".into(),
         };
         for i in 1..=spec.nodes {
-            let server = create_on_free_port(spec.flavor, &cluster.dir, i as u32, &opts)?;
+            let server = match &spec.hosts {
+                Some(hosts) => {
+                    let (ns, ip) = &hosts[i - 1];
+                    let opts = CnfOptions {
+                        bind_address: "0.0.0.0".into(),
+                        ..opts.clone()
+                    };
+                    Server::create_in(
+                        spec.flavor,
+                        &cluster.dir,
+                        &format!("db{i}"),
+                        i as u32,
+                        3306,
+                        &opts,
+                        Some(ns),
+                        ip,
+                    )?
+                }
+                None => create_on_free_port(spec.flavor, &cluster.dir, i as u32, &opts)?,
+            };
             cluster.servers.push(server);
         }
         cluster.bootstrap().await?;

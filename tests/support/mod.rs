@@ -35,6 +35,7 @@ pub mod probe;
 pub mod proxy;
 pub mod server;
 pub mod template;
+pub mod vpc;
 pub mod writer;
 
 pub use cluster::{ClusterSpec, ConfigExtras, TestCluster};

@@ -27,6 +27,8 @@ pub struct Server {
     pid: Option<i32>,
     /// Keep servers running after this value is dropped (the sandbox).
     detached: bool,
+    /// The network namespace it runs in, if any.
+    pub netns: Option<String>,
 }
 
 impl Server {
@@ -39,6 +41,30 @@ impl Server {
         port: u16,
         opts: &CnfOptions,
     ) -> Result<Self> {
+        Self::create_in(
+            flavor,
+            parent,
+            name,
+            server_id,
+            port,
+            opts,
+            None,
+            &opts.bind_address,
+        )
+    }
+
+    /// As `create`, inside network namespace `netns` (if any), reached at `host`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_in(
+        flavor: Flavor,
+        parent: &Path,
+        name: &str,
+        server_id: u32,
+        port: u16,
+        opts: &CnfOptions,
+        netns: Option<&str>,
+        host: &str,
+    ) -> Result<Self> {
         let dir = parent.join(name);
         fs::create_dir_all(dir.join("tmp"))?;
         let cnf = flavor.my_cnf(&inside(flavor, &dir), server_id, port, opts);
@@ -48,11 +74,12 @@ impl Server {
             flavor,
             name: name.to_string(),
             server_id,
-            host: opts.bind_address.clone(),
+            host: host.to_string(),
             port,
             dir,
             pid: None,
             detached: false,
+            netns: netns.map(str::to_string),
         };
         server.start()?;
         Ok(server)
@@ -64,9 +91,17 @@ impl Server {
             bail!("{} is already running", self.name);
         }
         let cnf = inside(self.flavor, &self.dir.join("my.cnf"));
-        let child = self
-            .flavor
-            .server_command(&cnf)
+        let mut command = self.flavor.server_command(&cnf);
+        if let Some(ns) = &self.netns {
+            // `ip netns exec` execs the server: the PID stays the server's.
+            let mut wrapped = std::process::Command::new("ip");
+            wrapped
+                .args(["netns", "exec", ns])
+                .arg(command.get_program())
+                .args(command.get_args());
+            command = wrapped;
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

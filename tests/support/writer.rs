@@ -22,9 +22,18 @@ pub struct Writes {
     pub ack_ports: Vec<u16>,
 }
 
+/// Where the writer sends its writes.
+#[derive(Debug, Clone)]
+pub enum WriteTarget {
+    /// 127.0.0.1 and the port named in this file (what the VIP script writes).
+    PortFile(PathBuf),
+    /// A fixed address, e.g. the VIP.
+    Address(String, u16),
+}
+
 pub struct Writer {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
     writes: Arc<Mutex<Writes>>,
     pub started: Instant,
 }
@@ -32,13 +41,31 @@ pub struct Writer {
 impl Writer {
     /// Writes into `app.w` (created by the caller) on the port in `target_file`.
     pub fn start(target_file: PathBuf) -> Self {
+        Self::start_to(WriteTarget::PortFile(target_file), None)
+    }
+
+    /// Writes to `target` from inside network namespace `netns` (if any).
+    pub fn start_to(target: WriteTarget, netns: Option<String>) -> Self {
         let (stop, rx) = watch::channel(false);
         let writes = Arc::new(Mutex::new(Writes::default()));
         let started = Instant::now();
-        let task = tokio::spawn(write_loop(target_file, rx, writes.clone(), started));
+        let w = writes.clone();
+        // Its own thread and runtime: setns(2) applies to one thread only.
+        let thread = std::thread::spawn(move || {
+            if let Some(ns) = netns {
+                let file =
+                    std::fs::File::open(format!("/run/netns/{ns}")).expect("the client namespace");
+                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(write_loop(target, rx, w, started));
+        });
         Self {
             stop,
-            task,
+            thread: Some(thread),
             writes,
             started,
         }
@@ -55,41 +82,52 @@ impl Writer {
         while self.snapshot().acknowledged.len() < base + n {
             assert!(
                 Instant::now() < deadline,
-                "the writer made no progress: {:?}",
+                "the writer made no progress: {} errors",
                 self.snapshot().errors
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    pub async fn stop(self) -> Writes {
+    pub async fn stop(mut self) -> Writes {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         let w = self.writes.lock().unwrap().clone();
         w
     }
 }
 
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
 async fn write_loop(
-    target_file: PathBuf,
+    target: WriteTarget,
     stop: watch::Receiver<bool>,
     writes: Arc<Mutex<Writes>>,
     started: Instant,
 ) {
     let mut next_id: u64 = 1;
     while !*stop.borrow() {
-        let port: u16 = match std::fs::read_to_string(&target_file)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-        {
-            Some(p) => p,
-            None => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
+        let (host, port) = match &target {
+            WriteTarget::Address(h, p) => (h.clone(), *p),
+            WriteTarget::PortFile(f) => match std::fs::read_to_string(f)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                Some(p) => ("127.0.0.1".to_string(), p),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
         };
         let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
+            .ip_or_hostname(host)
             .tcp_port(port)
             .user(Some(APP_USER))
             .pass(Some(APP_PASSWORD))

@@ -1,0 +1,172 @@
+//! End to end in network namespaces: a client writes through the VIP, the
+//! router's table (the "VPC route table") points the VIP at the master, each
+//! database host holds the VIP on `lo` only while it is master. kill -9 of
+//! the master: the client's writes land on the new master through the same
+//! address, and the restarted old master gets no VIP traffic and is
+//! read-only.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use support::agent::Agent;
+use support::netns::Netns;
+use support::vpc::{Vpc, VIP};
+use support::writer::{WriteTarget, Writer};
+use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+per_flavor!(writes_through_the_vip_follow_a_crashed_master);
+
+const LONG: Duration = Duration::from_secs(40);
+
+fn lo_holds_vip(ns: &Netns) -> bool {
+    ns.ip(&["-4", "addr", "show", "dev", "lo"])
+        .unwrap()
+        .contains(&format!("{VIP}/32"))
+}
+
+async fn count(c: &TestCluster, node: &str) -> usize {
+    c.node(node)
+        .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
+    if let Err(why) = Netns::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the namespace test, but {why}"
+        );
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    let vpc = Vpc::build(3).unwrap();
+    let mut spec = ClusterSpec::new(flavor);
+    spec.semi_sync = true;
+    spec.hosts = Some(vpc.cluster_hosts());
+    let mut cluster = TestCluster::start(spec).await.unwrap();
+    cluster
+        .master()
+        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+        .await
+        .unwrap();
+    cluster.wait_replicated(LONG).await.unwrap();
+    vpc.router
+        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])
+        .unwrap();
+
+    let extras = ConfigExtras {
+        cluster_toml: format!(
+            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
+        ),
+        ..Default::default()
+    };
+    let config = cluster.write_config_with("main", &extras).unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vipkeeper"));
+    let manager = Agent::start_in(
+        bin,
+        &config,
+        &cluster.dir,
+        Some(&vpc.router.name),
+        "manager",
+        &[],
+    );
+    let hosts: Vec<Agent> = (1..=3)
+        .map(|i| {
+            let node = format!("db{i}");
+            Agent::start_in(
+                bin,
+                &config,
+                &cluster.dir,
+                Some(&vpc.hosts[i - 1].0.name),
+                &format!("host{i}"),
+                &["--local-node", &node],
+            )
+        })
+        .collect();
+    manager.wait_for_log("healthy: db1 is the master", LONG);
+    hosts[0].wait_for_log("db1 is the master: VIP 10.254.0.10 held on lo", LONG);
+    assert!(lo_holds_vip(&vpc.hosts[0].0));
+    assert!(!lo_holds_vip(&vpc.hosts[1].0) && !lo_holds_vip(&vpc.hosts[2].0));
+
+    let writer = Writer::start_to(
+        WriteTarget::Address(VIP.into(), 3306),
+        Some(vpc.client.name.clone()),
+    );
+    writer.wait_for_more(100, LONG).await;
+
+    cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(100, LONG).await;
+
+    let route = vpc.vip_route();
+    let (new_master, i) = if route.contains(&vpc.hosts[1].1) {
+        ("db2", 1)
+    } else {
+        ("db3", 2)
+    };
+    assert!(
+        route.contains(&format!("via {}", vpc.hosts[i].1)),
+        "{route}"
+    );
+    hosts[i].wait_for_log(
+        &format!("{new_master} is the master: VIP 10.254.0.10 held on lo"),
+        LONG,
+    );
+    assert!(lo_holds_vip(&vpc.hosts[i].0));
+    hosts[0].wait_for_log(
+        "db1 is not the master: VIP 10.254.0.10 released from lo",
+        LONG,
+    );
+    assert!(
+        !lo_holds_vip(&vpc.hosts[0].0),
+        "the dead master's host let the VIP go"
+    );
+
+    // The old master comes back: fenced, and no VIP traffic reaches it.
+    cluster.node_mut("db1").start().unwrap();
+    manager.wait_for_log("came back writable: fenced it", LONG);
+    let rows_on_old = count(&cluster, "db1").await;
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+    assert_eq!(
+        count(&cluster, "db1").await,
+        rows_on_old,
+        "no write reached the old master"
+    );
+    assert_eq!(
+        cluster
+            .node("db1")
+            .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1")
+    );
+    assert!(!lo_holds_vip(&vpc.hosts[0].0));
+
+    // Every acknowledged write is on the new master (semi-sync).
+    let stored: BTreeSet<u64> = cluster
+        .node(new_master)
+        .query_column("SELECT id FROM app.w")
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let lost: Vec<u64> = writes
+        .acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes missing on {new_master}: {lost:?}"
+    );
+}
