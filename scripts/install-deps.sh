@@ -24,6 +24,19 @@ fi
 
 bash scripts/install-mysql-root.sh
 
+# The moto AWS emulator (PyPI moto[server]) in its own venv, for the VIP tests.
+venv="${VIPKEEPER_MOTO_VENV:-/var/lib/vipkeeper-test/moto-venv}"
+if [ ! -x "$venv/bin/moto_server" ]; then
+  echo "==> installing the moto AWS emulator into $venv"
+  mkdir -p "$(dirname "$venv")"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q 'moto[server]>=5,<6'
+fi
+
 if command -v rustup >/dev/null; then
   for c in clippy rustfmt; do
     rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"

@@ -14,6 +14,7 @@ pub mod vip;
 
 pub mod agent;
 pub mod analysis;
+pub mod aws;
 pub mod candidate;
 pub mod plan;
 

@@ -2,6 +2,7 @@
 //! the VIP point now, move it to a node — and one file per backend, chosen
 //! by the config's `[cluster.vip]` section and applied in its order.
 
+pub mod aws_route_table;
 mod linux_route;
 mod local_address;
 mod script;
@@ -65,6 +66,22 @@ pub async fn move_vip(
             VipBackend::LocalAddress { interface } => {
                 local_address::hold(vip.address, interface, from, to).await
             }
+            VipBackend::AwsRouteTable {
+                route_tables,
+                vpc_id,
+                region,
+                endpoint_url,
+                deadline,
+            } => {
+                let s = aws_route_table::Settings::new(
+                    route_tables,
+                    vpc_id,
+                    region,
+                    endpoint_url,
+                    *deadline,
+                );
+                aws_route_table::point(vip.address, &s, to).await
+            }
             other => Err(not_built(other)),
         }
         .map_err(|e| format!("VIP backend {}: {e}", backend.name()))?;
@@ -80,6 +97,28 @@ pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String
     };
     let mut out = Vec::new();
     for backend in &vip.backends {
+        // One line per route table.
+        if let VipBackend::AwsRouteTable {
+            route_tables,
+            vpc_id,
+            region,
+            endpoint_url,
+            deadline,
+        } = backend
+        {
+            let s = aws_route_table::Settings::new(
+                route_tables,
+                vpc_id,
+                region,
+                endpoint_url,
+                *deadline,
+            );
+            match aws_route_table::placements(vip.address, &s, &cluster.nodes).await {
+                Ok(tables) => out.extend(tables.into_iter().map(Ok)),
+                Err(e) => out.push(Err(format!("VIP backend aws-route-table: {e}"))),
+            }
+            continue;
+        }
         let p = match backend {
             VipBackend::LinuxRoute { table } => {
                 linux_route::placement(vip.address, *table, &cluster.nodes).await
@@ -100,7 +139,10 @@ pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String
 }
 
 fn not_built(b: &VipBackend) -> String {
-    format!("`{}` is not available in this version of vipkeeper yet; use script, linux-route or local-address", b.name())
+    format!(
+        "`{}` is not available in this version of vipkeeper yet; use aws-route-table, script, linux-route or local-address",
+        b.name()
+    )
 }
 
 /// The node whose host is `ip`, if any.

@@ -29,7 +29,9 @@ pub(crate) use per_flavor;
 
 pub mod agent;
 pub mod cluster;
+pub mod fault_proxy;
 pub mod flavor;
+pub mod moto;
 pub mod netns;
 pub mod probe;
 pub mod proxy;

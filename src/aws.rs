@@ -1,0 +1,65 @@
+//! The one place AWS clients are made: region and credentials from the SDK's
+//! chain (environment, profile, IMDS), an endpoint override (for an
+//! emulator), and the timeouts and retries that make every call fit a
+//! failover's budget.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+/// Where and how long.
+#[derive(Debug, Clone)]
+pub struct AwsTarget {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Total time any one operation may take, retries included.
+    pub deadline: Duration,
+}
+
+/// Throttling (RequestLimitExceeded) and 5xx answers are retried by the
+/// SDK's standard strategy with a short backoff; every attempt and every
+/// operation is bounded, so a hung endpoint fails within `deadline`.
+pub async fn sdk_config(t: &AwsTarget) -> aws_config::SdkConfig {
+    let attempt = (t.deadline / 3).clamp(Duration::from_millis(300), Duration::from_secs(3));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1).min(attempt))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(t.deadline)
+        .build();
+    let retries = RetryConfig::standard()
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(500));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(retries);
+    if let Some(r) = &t.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &t.endpoint_url {
+        loader = loader.endpoint_url(e.clone());
+    }
+    loader.load().await
+}
+
+pub async fn ec2(t: &AwsTarget) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk_config(t).await)
+}
+
+/// An SDK error as one line: the service's error code and message when it
+/// sent one (e.g. `InvalidRouteTableID.NotFound: The routeTable ID 'rtb-1'
+/// does not exist`), else the whole chain of causes.
+pub fn error_text<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+    }
+}

@@ -1,0 +1,370 @@
+//! `aws-route-table`: the VIP/32 route in every VPC route table targets the
+//! master's network interface (the routing-based HA / overlay-IP pattern).
+//!
+//! Order of work: resolve the new master's ENI, make sure its source/dest
+//! check is off (or fail before anything moved, naming the remedy), then
+//! switch every table at once — replace the route, or create it where
+//! missing — and read every table back. A table that fails is reported by
+//! id; the others are switched all the same.
+
+use std::net::Ipv4Addr;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, RouteTable};
+use aws_sdk_ec2::Client;
+use futures::future::join_all;
+use serde::Serialize;
+
+use super::{Moved, Placement};
+use crate::aws::{ec2, error_text, AwsTarget};
+use crate::config::NodeConfig;
+
+pub struct Settings<'a> {
+    pub route_tables: &'a [String],
+    pub vpc_id: Option<&'a str>,
+    pub target: AwsTarget,
+}
+
+impl<'a> Settings<'a> {
+    pub fn new(
+        route_tables: &'a [String],
+        vpc_id: &'a Option<String>,
+        region: &Option<String>,
+        endpoint_url: &Option<String>,
+        deadline: std::time::Duration,
+    ) -> Self {
+        Self {
+            route_tables,
+            vpc_id: vpc_id.as_deref(),
+            target: AwsTarget {
+                region: region.clone(),
+                endpoint_url: endpoint_url.clone(),
+                deadline,
+            },
+        }
+    }
+}
+
+/// One table's route for the VIP, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableRoute {
+    pub route_table: String,
+    /// The ENI (or instance) the VIP route targets, if there is such a route.
+    pub target: Option<String>,
+    pub node: Option<String>,
+}
+
+pub async fn point(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Result<Moved, String> {
+    let deadline = s.target.deadline;
+    match tokio::time::timeout(deadline, point_within(vip, s, to)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "the route tables did not all answer within {} (aws-route-table.deadline); check `vipkeeper vip status`",
+            humantime::format_duration(deadline)
+        )),
+    }
+}
+
+async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Result<Moved, String> {
+    let client = ec2(&s.target).await;
+    let cidr = format!("{vip}/32");
+    let eni = resolve_eni(&client, to).await?;
+    let vpc = ensure_source_dest_check_off(&client, &eni, to).await?;
+    let tables = tables(&client, s, vpc.as_deref(), &cidr).await?;
+    if tables.is_empty() {
+        return Err(format!(
+            "no route table to update: configure route_tables, or add a route for {cidr} to the VPC's tables once"
+        ));
+    }
+    let results = join_all(tables.iter().map(|t| switch_table(&client, t, &cidr, &eni))).await;
+    let mut changed = Vec::new();
+    let mut unchanged = Vec::new();
+    let mut failed = Vec::new();
+    for (t, r) in tables.iter().zip(results) {
+        match r {
+            Ok(Switch::Replaced) => changed.push(format!("{t} (replaced)")),
+            Ok(Switch::Created) => changed.push(format!("{t} (created)")),
+            Ok(Switch::Already) => unchanged.push(t.clone()),
+            Err(e) => failed.push(format!("{t}: {e}")),
+        }
+    }
+    // Read back what we did not fail on.
+    let ok_tables: Vec<&String> = tables
+        .iter()
+        .filter(|t| !failed.iter().any(|f| f.starts_with(t.as_str())))
+        .collect();
+    let readback = join_all(ok_tables.iter().map(|t| read_route(&client, t, &cidr))).await;
+    for (t, r) in ok_tables.iter().zip(readback) {
+        match r {
+            Ok(Some(target)) if target == eni => {}
+            Ok(other) => failed.push(format!(
+                "{t}: reads back as targeting {}",
+                other.unwrap_or_else(|| "nothing".into())
+            )),
+            Err(e) => failed.push(format!("{t}: reading it back: {e}")),
+        }
+    }
+    let summary = format!(
+        "{cidr} -> {eni} ({}): {} switched{}{}",
+        to.name,
+        changed.len(),
+        if changed.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", changed.join(", "))
+        },
+        if unchanged.is_empty() {
+            String::new()
+        } else {
+            format!(", {} already there", unchanged.len())
+        }
+    );
+    if !failed.is_empty() {
+        return Err(format!("{summary}; FAILED: {}", failed.join("; ")));
+    }
+    if changed.is_empty() {
+        return Ok(Moved::AlreadyThere(summary));
+    }
+    Ok(Moved::Done(summary))
+}
+
+enum Switch {
+    Replaced,
+    Created,
+    Already,
+}
+
+async fn switch_table(
+    client: &Client,
+    table: &str,
+    cidr: &str,
+    eni: &str,
+) -> Result<Switch, String> {
+    match read_route(client, table, cidr).await? {
+        Some(current) if current == eni => Ok(Switch::Already),
+        Some(_) => client
+            .replace_route()
+            .route_table_id(table)
+            .destination_cidr_block(cidr)
+            .network_interface_id(eni)
+            .send()
+            .await
+            .map(|_| Switch::Replaced)
+            .map_err(|e| format!("ReplaceRoute: {}", error_text(&e))),
+        None => client
+            .create_route()
+            .route_table_id(table)
+            .destination_cidr_block(cidr)
+            .network_interface_id(eni)
+            .send()
+            .await
+            .map(|_| Switch::Created)
+            .map_err(|e| format!("CreateRoute: {}", error_text(&e))),
+    }
+}
+
+/// What the VIP route of `table` targets (ENI, else instance); `None` when
+/// the table has no such route.
+async fn read_route(client: &Client, table: &str, cidr: &str) -> Result<Option<String>, String> {
+    let out = client
+        .describe_route_tables()
+        .route_table_ids(table)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeRouteTables: {}", error_text(&e)))?;
+    let t = out
+        .route_tables()
+        .first()
+        .ok_or_else(|| format!("{table} not found"))?;
+    Ok(vip_route_target(t, cidr))
+}
+
+fn vip_route_target(t: &RouteTable, cidr: &str) -> Option<String> {
+    t.routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some(cidr))
+        .and_then(|r| {
+            r.network_interface_id()
+                .or(r.instance_id())
+                .map(str::to_string)
+        })
+}
+
+/// The configured tables, or every table of the VPC that routes the VIP.
+async fn tables(
+    client: &Client,
+    s: &Settings<'_>,
+    eni_vpc: Option<&str>,
+    cidr: &str,
+) -> Result<Vec<String>, String> {
+    if !s.route_tables.is_empty() {
+        return Ok(s.route_tables.to_vec());
+    }
+    let vpc = s
+        .vpc_id
+        .or(eni_vpc)
+        .ok_or("cannot tell which VPC to search: set aws-route-table.vpc_id or route_tables")?;
+    // Filtering on route fields is done here, not by the API (some
+    // endpoints do not support those filters).
+    let out = client
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(|e| format!("DescribeRouteTables in {vpc}: {}", error_text(&e)))?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .filter(|t| vip_route_target(t, cidr).is_some())
+        .filter_map(|t| t.route_table_id().map(str::to_string))
+        .collect())
+}
+
+/// The node's ENI: configured, or the primary interface of its instance.
+async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, String> {
+    if let Some(eni) = &node.eni_id {
+        return Ok(eni.clone());
+    }
+    let instance = node
+        .instance_id
+        .as_deref()
+        .ok_or_else(|| format!("node {} has neither eni_id nor instance_id", node.name))?;
+    let out = client
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "node {}: DescribeInstances {instance}: {}",
+                node.name,
+                error_text(&e)
+            )
+        })?;
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.network_interfaces())
+        .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+        .and_then(|n| n.network_interface_id().map(str::to_string))
+        .ok_or_else(|| {
+            format!(
+                "node {}: instance {instance} has no primary network interface",
+                node.name
+            )
+        })
+}
+
+/// Source/dest check must be off for the ENI to accept packets for the VIP.
+/// Turns it off when allowed; otherwise fails before anything moved.
+/// Returns the ENI's VPC.
+async fn ensure_source_dest_check_off(
+    client: &Client,
+    eni: &str,
+    node: &NodeConfig,
+) -> Result<Option<String>, String> {
+    let out = client
+        .describe_network_interfaces()
+        .network_interface_ids(eni)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "node {}: DescribeNetworkInterfaces {eni}: {}",
+                node.name,
+                error_text(&e)
+            )
+        })?;
+    let ni = out
+        .network_interfaces()
+        .first()
+        .ok_or_else(|| format!("node {}: network interface {eni} not found", node.name))?;
+    if ni.source_dest_check() == Some(true) {
+        client
+            .modify_network_interface_attribute()
+            .network_interface_id(eni)
+            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "source/dest check is on for {eni} ({}) and could not be turned off ({}); nothing was moved. \
+                     Run `aws ec2 modify-network-interface-attribute --network-interface-id {eni} --no-source-dest-check`, \
+                     or allow ec2:ModifyNetworkInterfaceAttribute",
+                    node.name,
+                    error_text(&e)
+                )
+            })?;
+    }
+    Ok(ni.vpc_id().map(str::to_string))
+}
+
+/// Every table's VIP route, and which node it is.
+pub async fn routes(
+    vip: Ipv4Addr,
+    s: &Settings<'_>,
+    nodes: &[NodeConfig],
+) -> Result<Vec<TableRoute>, String> {
+    let client = ec2(&s.target).await;
+    let cidr = format!("{vip}/32");
+    let mut enis = Vec::new();
+    for n in nodes {
+        if let Ok(eni) = resolve_eni(&client, n).await {
+            enis.push((eni, n.name.clone()));
+        }
+    }
+    let vpc = match s.vpc_id {
+        Some(v) => Some(v.to_string()),
+        None => match enis.first() {
+            Some((eni, _)) => client
+                .describe_network_interfaces()
+                .network_interface_ids(eni)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| {
+                    o.network_interfaces()
+                        .first()
+                        .and_then(|n| n.vpc_id().map(str::to_string))
+                }),
+            None => None,
+        },
+    };
+    let ids = tables(&client, s, vpc.as_deref(), &cidr).await?;
+    let reads = join_all(ids.iter().map(|t| read_route(&client, t, &cidr))).await;
+    Ok(ids
+        .into_iter()
+        .zip(reads)
+        .map(|(t, r)| {
+            let target = r.unwrap_or_else(|e| Some(format!("error: {e}")));
+            let node = target
+                .as_ref()
+                .and_then(|x| enis.iter().find(|(e, _)| e == x).map(|(_, n)| n.clone()));
+            TableRoute {
+                route_table: t,
+                target,
+                node,
+            }
+        })
+        .collect())
+}
+
+/// The placement the `vip status` table shows: one line per route table.
+pub async fn placements(
+    vip: Ipv4Addr,
+    s: &Settings<'_>,
+    nodes: &[NodeConfig],
+) -> Result<Vec<Placement>, String> {
+    Ok(routes(vip, s, nodes)
+        .await?
+        .into_iter()
+        .map(|r| Placement {
+            backend: "aws-route-table",
+            target: format!(
+                "{}: {vip}/32 -> {}",
+                r.route_table,
+                r.target.clone().unwrap_or_else(|| "no route".into())
+            ),
+            node: r.node,
+        })
+        .collect())
+}

@@ -1,0 +1,244 @@
+//! The aws-route-table VIP backend against the moto EC2 emulator over HTTP:
+//! a VPC with subnets in three AZs, three instances, 3 and 50 route tables.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::fault_proxy::FaultProxy;
+use support::moto::{seed, source_dest_check, vip_targets, Moto, SeededVpc};
+use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
+use vipkeeper::vip::{move_vip, Moved};
+
+const VIP: &str = "10.254.0.10";
+
+fn moto() -> Option<Moto> {
+    match Moto::available() {
+        Ok(()) => Some(Moto::start().expect("starting the emulator")),
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("CI must run the AWS tests, but {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
+/// db1 and db3 by ENI, db2 by instance id only (its ENI is looked up).
+fn nodes(v: &SeededVpc) -> Vec<NodeConfig> {
+    (0..3)
+        .map(|i| NodeConfig {
+            name: format!("db{}", i + 1),
+            host: format!("10.0.{}.10", i + 1),
+            port: 3306,
+            instance_id: Some(v.instances[i].clone()),
+            eni_id: (i != 1).then(|| v.enis[i].clone()),
+            az: None,
+        })
+        .collect()
+}
+
+fn vip(endpoint: String, tables: Vec<String>, deadline: Duration) -> VipConfig {
+    VipConfig {
+        address: VIP.parse().unwrap(),
+        backends: vec![VipBackend::AwsRouteTable {
+            route_tables: tables,
+            vpc_id: None,
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(endpoint),
+            deadline,
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_table_targets_the_new_master_and_source_dest_check_is_off() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let nodes = nodes(&v);
+    let cfg = vip(
+        moto.endpoint(),
+        v.route_tables.clone(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        source_dest_check(&moto, &v.enis[1]).await.unwrap(),
+        Some(true)
+    );
+
+    let done = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[1])
+        .await
+        .unwrap();
+    match &done[0].1 {
+        Moved::Done(d) => assert!(
+            d.contains(&format!("-> {} (db2): 3 switched", v.enis[1])),
+            "{d}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[1].as_str())),
+        "{targets:?}"
+    );
+    assert_eq!(
+        source_dest_check(&moto, &v.enis[1]).await.unwrap(),
+        Some(false)
+    );
+
+    // Moving to where it already points changes nothing.
+    let again = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[1])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again[0].1, Moved::AlreadyThere(d) if d.contains("0 switched, 3 already there")),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_discovered_tables_are_switched() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 50, VIP).await.unwrap();
+    let nodes = nodes(&v);
+    // No table ids configured: every table of the ENI's VPC with a VIP route.
+    let cfg = vip(moto.endpoint(), Vec::new(), Duration::from_secs(20));
+    let done = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&done[0].1, Moved::Done(d) if d.contains(": 50 switched")),
+        "{done:?}"
+    );
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[2].as_str())),
+        "{targets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_table_id_is_named_and_every_other_table_is_switched() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let nodes = nodes(&v);
+    let bogus = "rtb-0123456789abcdef0".to_string();
+    let mut tables = v.route_tables.clone();
+    tables.insert(1, bogus.clone());
+    let cfg = vip(moto.endpoint(), tables, Duration::from_secs(10));
+    let err = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
+        .await
+        .unwrap_err();
+    assert!(err.starts_with("VIP backend aws-route-table: "), "{err}");
+    assert!(err.contains(": 3 switched"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "FAILED: {bogus}: DescribeRouteTables: InvalidRouteTableID.NotFound"
+        )),
+        "{err}"
+    );
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[2].as_str())),
+        "{targets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_eni_is_named_and_nothing_moves() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let mut nodes = nodes(&v);
+    nodes[2].eni_id = Some("eni-0123456789abcdef0".into());
+    let cfg = vip(
+        moto.endpoint(),
+        v.route_tables.clone(),
+        Duration::from_secs(10),
+    );
+    let err = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("node db3: DescribeNetworkInterfaces eni-0123456789abcdef0: InvalidNetworkInterfaceID.NotFound"),
+        "{err}"
+    );
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[0].as_str())),
+        "unchanged: {targets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_retried_within_the_deadline() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let nodes = nodes(&v);
+    let proxy = FaultProxy::start(moto.port, "ReplaceRoute", 4).await;
+    let cfg = vip(
+        format!("http://127.0.0.1:{}", proxy.port),
+        v.route_tables.clone(),
+        Duration::from_secs(10),
+    );
+    let done = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[1])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&done[0].1, Moved::Done(d) if d.contains(": 3 switched")),
+        "{done:?}"
+    );
+    assert!(proxy.throttled.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[1].as_str())),
+        "{targets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_emulator_fails_within_the_deadline() {
+    // A listener that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let node = NodeConfig {
+        name: "db2".into(),
+        host: "10.0.2.10".into(),
+        port: 3306,
+        instance_id: None,
+        eni_id: Some("eni-0123456789abcdef0".into()),
+        az: None,
+    };
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        // SAFETY: the same values in every test of this binary.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let deadline = Duration::from_secs(2);
+    let cfg = vip(
+        format!("http://127.0.0.1:{port}"),
+        vec!["rtb-0a1b2c3d".into()],
+        deadline,
+    );
+    let started = Instant::now();
+    let err = move_vip(&cfg, std::slice::from_ref(&node), None, &node)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < deadline + Duration::from_secs(2), "took {took:?}");
+    assert!(err.contains("aws-route-table"), "{err}");
+    drop(silent);
+}

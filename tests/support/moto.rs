@@ -1,0 +1,240 @@
+//! The moto AWS emulator (PyPI `moto[server]`) on a loopback port, and a
+//! VPC seeded in it over the SDK: three subnets in three AZs, one instance
+//! per subnet, and N route tables whose VIP route targets db1's ENI.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_ec2::types::InstanceType;
+use vipkeeper::aws::{ec2, AwsTarget};
+
+pub fn venv() -> PathBuf {
+    std::env::var_os("VIPKEEPER_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/vipkeeper-test/moto-venv"))
+}
+
+pub struct Moto {
+    pub port: u16,
+    child: Child,
+}
+
+impl Moto {
+    pub fn available() -> Result<(), String> {
+        let bin = venv().join("bin/moto_server");
+        if bin.exists() {
+            Ok(())
+        } else {
+            Err(format!(
+                "no moto server at {} (run `make deps`)",
+                bin.display()
+            ))
+        }
+    }
+
+    pub fn start() -> Result<Self> {
+        // The SDK reads credentials and region from the environment; the
+        // emulator accepts any.
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            // SAFETY: every test sets the same values; nothing reads them concurrently in a conflicting way.
+            unsafe { std::env::set_var(k, v) };
+        }
+        let port = super::cluster::free_port()?;
+        let child = Command::new(venv().join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting moto_server")?;
+        let moto = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http_get(port, "/moto-api/").is_ok() {
+                return Ok(moto);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("moto_server did not answer on port {port} within 20 s")
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn target(&self) -> AwsTarget {
+        AwsTarget {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(self.endpoint()),
+            deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    anyhow::ensure!(
+        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+        "{out}"
+    );
+    Ok(out)
+}
+
+/// What the seeding created.
+pub struct SeededVpc {
+    pub vpc_id: String,
+    pub instances: Vec<String>,
+    pub enis: Vec<String>,
+    pub route_tables: Vec<String>,
+}
+
+/// A VPC 10.0.0.0/16 with subnets in us-east-1a/b/c, an instance in each
+/// (source/dest check on, as AWS creates them), and `tables` route tables
+/// routing `vip`/32 to the first instance's ENI.
+pub async fn seed(moto: &Moto, tables: usize, vip: &str) -> Result<SeededVpc> {
+    let c = ec2(&moto.target()).await;
+    let e = |what: &str| format!("seeding the emulator: {what}");
+    let vpc = c
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .with_context(|| e("CreateVpc"))?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .context("no vpc id")?
+        .to_string();
+    let images = c
+        .describe_images()
+        .send()
+        .await
+        .with_context(|| e("DescribeImages"))?;
+    let image = images
+        .images()
+        .first()
+        .and_then(|i| i.image_id())
+        .context("the emulator has no image")?
+        .to_string();
+    let mut instances = Vec::new();
+    let mut enis = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
+        .iter()
+        .enumerate()
+    {
+        let subnet = c
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.0.{}.0/24", i + 1))
+            .availability_zone(*az)
+            .send()
+            .await
+            .with_context(|| e("CreateSubnet"))?;
+        let subnet_id = subnet
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .context("no subnet id")?
+            .to_string();
+        let run = c
+            .run_instances()
+            .image_id(&image)
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&subnet_id)
+            .send()
+            .await
+            .with_context(|| e("RunInstances"))?;
+        let inst = run.instances().first().context("no instance")?;
+        instances.push(inst.instance_id().context("no instance id")?.to_string());
+        let eni = inst
+            .network_interfaces()
+            .first()
+            .and_then(|n| n.network_interface_id())
+            .context("no ENI")?
+            .to_string();
+        enis.push(eni);
+    }
+    let mut route_tables = Vec::new();
+    for _ in 0..tables {
+        let rt = c
+            .create_route_table()
+            .vpc_id(&vpc_id)
+            .send()
+            .await
+            .with_context(|| e("CreateRouteTable"))?;
+        let id = rt
+            .route_table()
+            .and_then(|r| r.route_table_id())
+            .context("no route table id")?
+            .to_string();
+        c.create_route()
+            .route_table_id(&id)
+            .destination_cidr_block(format!("{vip}/32"))
+            .network_interface_id(&enis[0])
+            .send()
+            .await
+            .with_context(|| e("CreateRoute"))?;
+        route_tables.push(id);
+    }
+    Ok(SeededVpc {
+        vpc_id,
+        instances,
+        enis,
+        route_tables,
+    })
+}
+
+/// The VIP route's target in each of `tables`, read straight from the emulator.
+pub async fn vip_targets(moto: &Moto, tables: &[String], vip: &str) -> Result<Vec<Option<String>>> {
+    let c = ec2(&moto.target()).await;
+    let cidr = format!("{vip}/32");
+    let mut out = Vec::new();
+    for t in tables {
+        let r = c.describe_route_tables().route_table_ids(t).send().await?;
+        out.push(
+            r.route_tables()
+                .first()
+                .and_then(|rt| {
+                    rt.routes()
+                        .iter()
+                        .find(|x| x.destination_cidr_block() == Some(&cidr))
+                })
+                .and_then(|x| x.network_interface_id().map(str::to_string)),
+        );
+    }
+    Ok(out)
+}
+
+/// Source/dest check of `eni`, read from the emulator.
+pub async fn source_dest_check(moto: &Moto, eni: &str) -> Result<Option<bool>> {
+    let c = ec2(&moto.target()).await;
+    let r = c
+        .describe_network_interfaces()
+        .network_interface_ids(eni)
+        .send()
+        .await?;
+    Ok(r.network_interfaces()
+        .first()
+        .and_then(|n| n.source_dest_check()))
+}
