@@ -48,6 +48,7 @@ fn vip(endpoint: String, tables: Vec<String>, deadline: Duration) -> VipConfig {
             region: Some("us-east-1".into()),
             endpoint_url: Some(endpoint),
             deadline,
+            concurrency: None,
         }],
     }
 }
@@ -241,4 +242,65 @@ async fn an_unreachable_emulator_fails_within_the_deadline() {
     assert!(took < deadline + Duration::from_secs(2), "took {took:?}");
     assert!(err.contains("aws-route-table"), "{err}");
     drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vip_status_and_move_through_the_command_line() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    support::cluster::write_secret(&secret, "pw").unwrap();
+    let s = secret.display();
+    let mut text = format!(
+        "[agent]\nstate_dir = \"{d}/state\"\n\n[[cluster]]\nname = \"main\"\n\
+         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
+         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
+         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
+         [cluster.timing]\nconnect_timeout = \"200ms\"\nquery_timeout = \"200ms\"\n\
+         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
+         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{e}\"\n",
+        d = dir.path().display(),
+        e = moto.endpoint()
+    );
+    for (i, eni) in v.enis.iter().enumerate() {
+        // Nothing listens at these addresses: no node is the master.
+        text.push_str(&format!("[[cluster.node]]\nname = \"db{}\"\nhost = \"127.0.0.{}\"\nport = 9\neni_id = \"{eni}\"\n", i + 1, i + 2));
+    }
+    let config = dir.path().join("vipkeeper.toml");
+    std::fs::write(&config, text).unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let (code, out, err) = support::vipkeeper(&["-c", cfg, "vip", "status"]);
+    assert_eq!(code, 2, "{out}{err}");
+    for t in &v.route_tables {
+        assert!(
+            out.contains(&format!(
+                "aws-route-table: {t}: {VIP}/32 -> {} -> db1, NOT the master",
+                v.enis[0]
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!("db2 {}: source/dest check ON", v.enis[1])),
+        "{out}"
+    );
+
+    let (code, out, err) =
+        support::vipkeeper(&["-c", cfg, "vip", "move", "--to", "db2", "--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "aws-route-table: {VIP}/32 -> {} (db2): 3 switched",
+            v.enis[1]
+        )),
+        "{out}"
+    );
+    let (_, out, _) = support::vipkeeper(&["-c", cfg, "vip", "status"]);
+    assert!(
+        out.contains(&format!("db2 {}: source/dest check off", v.enis[1])),
+        "{out}"
+    );
+    assert_eq!(out.matches("-> db2, NOT the master").count(), 3, "{out}");
 }

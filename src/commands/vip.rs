@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::VipCommand;
 use crate::config::ClusterConfig;
 use crate::topology::{observe, Topology};
+use crate::vip::aws_route_table;
 use crate::vip::{move_vip, placements};
 
 pub async fn run(config_path: &std::path::Path, cmd: &VipCommand) -> ExitCode {
@@ -63,6 +64,23 @@ async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCod
                 Err(e) => {
                     println!("  error: {e}");
                     code = ExitCode::FAILURE;
+                }
+            }
+        }
+        for backend in &vip.backends {
+            if let Some(s) = aws_route_table::Settings::from_backend(backend) {
+                for (node, r) in aws_route_table::source_dest_checks(&s, &c.nodes).await {
+                    match r {
+                        Ok((eni, Some(false))) => println!("  {node} {eni}: source/dest check off"),
+                        Ok((eni, Some(true))) => println!(
+                            "  {node} {eni}: source/dest check ON (it cannot take VIP traffic until it is off; vipkeeper turns it off when it moves the VIP there)"
+                        ),
+                        Ok((eni, None)) => println!("  {node} {eni}: source/dest check unknown"),
+                        Err(e) => {
+                            println!("  {node}: error: {e}");
+                            code = ExitCode::FAILURE;
+                        }
+                    }
                 }
             }
         }

@@ -140,6 +140,8 @@ pub enum VipBackend {
         region: Option<String>,
         endpoint_url: Option<String>,
         deadline: Duration,
+        /// Tables switched at once (`None`: all of them).
+        concurrency: Option<usize>,
     },
     LocalAddress {
         interface: String,

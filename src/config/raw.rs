@@ -107,6 +107,7 @@ pub struct RawAwsRouteTable {
     pub region: Option<S<String>>,
     pub endpoint_url: Option<S<String>>,
     pub deadline: Option<S<String>>,
+    pub concurrency: Option<S<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -612,6 +612,21 @@ fn backend(
                 "vip.aws-route-table.deadline",
                 p,
             );
+            let concurrency = match &t.concurrency {
+                None => None,
+                Some(n) => match usize::try_from(*n.get_ref()) {
+                    Ok(v) if (1..=256).contains(&v) => Some(v),
+                    _ => {
+                        p.error(
+                            Some(n.span()),
+                            format!("vip.aws-route-table.concurrency = {} is out of range", n.get_ref()),
+                            "use 1 (one table at a time) to 256; leave it out to switch all tables at once".to_string(),
+                        );
+                        ok = false;
+                        None
+                    }
+                },
+            };
             ok.then(|| {
                 Some(VipBackend::AwsRouteTable {
                     route_tables: t.route_tables.iter().map(|r| r.get_ref().clone()).collect(),
@@ -619,6 +634,7 @@ fn backend(
                     region: t.region.as_ref().map(|r| r.get_ref().clone()),
                     endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
                     deadline: deadline?,
+                    concurrency,
                 })
             })
             .flatten()

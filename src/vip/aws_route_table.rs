@@ -22,24 +22,32 @@ pub struct Settings<'a> {
     pub route_tables: &'a [String],
     pub vpc_id: Option<&'a str>,
     pub target: AwsTarget,
+    /// Tables switched at once (`None`: all).
+    pub concurrency: Option<usize>,
 }
 
 impl<'a> Settings<'a> {
-    pub fn new(
-        route_tables: &'a [String],
-        vpc_id: &'a Option<String>,
-        region: &Option<String>,
-        endpoint_url: &Option<String>,
-        deadline: std::time::Duration,
-    ) -> Self {
-        Self {
-            route_tables,
-            vpc_id: vpc_id.as_deref(),
-            target: AwsTarget {
-                region: region.clone(),
-                endpoint_url: endpoint_url.clone(),
+    /// The settings of an `aws-route-table` backend; `None` for any other.
+    pub fn from_backend(b: &'a crate::config::VipBackend) -> Option<Self> {
+        match b {
+            crate::config::VipBackend::AwsRouteTable {
+                route_tables,
+                vpc_id,
+                region,
+                endpoint_url,
                 deadline,
-            },
+                concurrency,
+            } => Some(Self {
+                route_tables,
+                vpc_id: vpc_id.as_deref(),
+                target: AwsTarget {
+                    region: region.clone(),
+                    endpoint_url: endpoint_url.clone(),
+                    deadline: *deadline,
+                },
+                concurrency: *concurrency,
+            }),
+            _ => None,
         }
     }
 }
@@ -75,7 +83,11 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
             "no route table to update: configure route_tables, or add a route for {cidr} to the VPC's tables once"
         ));
     }
-    let results = join_all(tables.iter().map(|t| switch_table(&client, t, &cidr, &eni))).await;
+    let at_once = s.concurrency.unwrap_or(tables.len()).max(1);
+    let mut results = Vec::with_capacity(tables.len());
+    for chunk in tables.chunks(at_once) {
+        results.extend(join_all(chunk.iter().map(|t| switch_table(&client, t, &cidr, &eni))).await);
+    }
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
     let mut failed = Vec::new();
@@ -92,7 +104,10 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
         .iter()
         .filter(|t| !failed.iter().any(|f| f.starts_with(t.as_str())))
         .collect();
-    let readback = join_all(ok_tables.iter().map(|t| read_route(&client, t, &cidr))).await;
+    let mut readback = Vec::with_capacity(ok_tables.len());
+    for chunk in ok_tables.chunks(at_once) {
+        readback.extend(join_all(chunk.iter().map(|t| read_route(&client, t, &cidr))).await);
+    }
     for (t, r) in ok_tables.iter().zip(readback) {
         match r {
             Ok(Some(target)) if target == eni => {}
@@ -367,4 +382,32 @@ pub async fn placements(
             node: r.node,
         })
         .collect())
+}
+
+/// Each node's ENI and its source/dest check (`None` when it cannot be read).
+pub async fn source_dest_checks(
+    s: &Settings<'_>,
+    nodes: &[NodeConfig],
+) -> Vec<(String, Result<(String, Option<bool>), String>)> {
+    let client = ec2(&s.target).await;
+    let mut out = Vec::new();
+    for n in nodes {
+        let r = async {
+            let eni = resolve_eni(&client, n).await?;
+            let d = client
+                .describe_network_interfaces()
+                .network_interface_ids(&eni)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)))?;
+            let check = d
+                .network_interfaces()
+                .first()
+                .and_then(|x| x.source_dest_check());
+            Ok((eni, check))
+        }
+        .await;
+        out.push((n.name.clone(), r));
+    }
+    out
 }

@@ -66,21 +66,11 @@ pub async fn move_vip(
             VipBackend::LocalAddress { interface } => {
                 local_address::hold(vip.address, interface, from, to).await
             }
-            VipBackend::AwsRouteTable {
-                route_tables,
-                vpc_id,
-                region,
-                endpoint_url,
-                deadline,
-            } => {
-                let s = aws_route_table::Settings::new(
-                    route_tables,
-                    vpc_id,
-                    region,
-                    endpoint_url,
-                    *deadline,
-                );
-                aws_route_table::point(vip.address, &s, to).await
+            b @ VipBackend::AwsRouteTable { .. } => {
+                match aws_route_table::Settings::from_backend(b) {
+                    Some(s) => aws_route_table::point(vip.address, &s, to).await,
+                    None => Err(not_built(b)),
+                }
             }
             other => Err(not_built(other)),
         }
@@ -98,21 +88,7 @@ pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String
     let mut out = Vec::new();
     for backend in &vip.backends {
         // One line per route table.
-        if let VipBackend::AwsRouteTable {
-            route_tables,
-            vpc_id,
-            region,
-            endpoint_url,
-            deadline,
-        } = backend
-        {
-            let s = aws_route_table::Settings::new(
-                route_tables,
-                vpc_id,
-                region,
-                endpoint_url,
-                *deadline,
-            );
+        if let Some(s) = aws_route_table::Settings::from_backend(backend) {
             match aws_route_table::placements(vip.address, &s, &cluster.nodes).await {
                 Ok(tables) => out.extend(tables.into_iter().map(Ok)),
                 Err(e) => out.push(Err(format!("VIP backend aws-route-table: {e}"))),
