@@ -20,9 +20,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use support::agent::Agent;
+use support::moto::{seed, Moto};
 use support::proxy::Proxy;
-use support::writer::Writer;
+use support::vpc::{Vpc, VIP};
+use support::writer::{WriteTarget, Writer};
 use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
 
 const MILESTONES: [&str; 6] = [
     "detected",
@@ -53,6 +56,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut runs = 10;
     let mut flavors = vec![Flavor::Mariadb, Flavor::Mysql];
+    let mut only: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -64,13 +68,27 @@ async fn main() -> Result<()> {
                     None => bail!("--flavor mariadb|mysql|all"),
                 }
             }
+            "--only" => {
+                only = Some(
+                    args.get(i + 1)
+                        .context("--only failover|route-tables|vpc")?
+                        .clone(),
+                )
+            }
             other => bail!("unknown argument {other}"),
         }
         i += 2;
     }
     let bin = release_binary()?;
     let mut sections = Vec::new();
-    for flavor in flavors {
+    let wants = |s: &str| only.as_deref().is_none_or(|o| o == s);
+    if wants("route-tables") {
+        sections.push(route_tables(runs).await?);
+    }
+    if wants("vpc") {
+        sections.push(vpc_failovers(&bin, runs).await?);
+    }
+    for flavor in flavors.into_iter().filter(|_| wants("failover")) {
         for fault in [Fault::Kill, Fault::Blackhole] {
             let mut samples: Vec<[Option<f64>; 6]> = Vec::new();
             for run in 1..=runs {
@@ -96,6 +114,174 @@ async fn main() -> Result<()> {
     }
     write_results(&sections)?;
     Ok(())
+}
+
+/// Time to point the VIP at another node in 1, 10 and 50 route tables of
+/// the emulator, all at once and one table at a time.
+async fn route_tables(runs: usize) -> Result<String> {
+    let mut out = String::from(
+        "### aws-route-table: switching the VIP route (moto EC2 emulator on loopback)\n\n\
+         | tables | all at once p50 | p95 | one at a time p50 | p95 |\n|---|---|---|---|---|\n",
+    );
+    for tables in [1usize, 10, 50] {
+        let moto = Moto::start()?;
+        let v = seed(&moto, tables, VIP).await?;
+        let nodes: Vec<NodeConfig> = (0..3)
+            .map(|i| NodeConfig {
+                name: format!("db{}", i + 1),
+                host: format!("10.0.{}.10", i + 1),
+                port: 3306,
+                instance_id: None,
+                eni_id: Some(v.enis[i].clone()),
+                az: None,
+            })
+            .collect();
+        let mut cells = Vec::new();
+        for concurrency in [None, Some(1)] {
+            let cfg = VipConfig {
+                address: VIP.parse()?,
+                backends: vec![VipBackend::AwsRouteTable {
+                    route_tables: v.route_tables.clone(),
+                    vpc_id: None,
+                    region: Some("us-east-1".into()),
+                    endpoint_url: Some(moto.endpoint()),
+                    deadline: Duration::from_secs(30),
+                    concurrency,
+                }],
+            };
+            let mut ms = Vec::new();
+            for run in 0..runs {
+                let to = &nodes[1 + run % 2];
+                let t = Instant::now();
+                vipkeeper::vip::move_vip(&cfg, &nodes, None, to)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            eprintln!("route tables {tables} concurrency {concurrency:?}: {ms:.0?}");
+            cells.push(fmt_ms(percentile(&mut ms.clone(), 50.0)));
+            cells.push(fmt_ms(percentile(&mut ms, 95.0)));
+        }
+        out.push_str(&format!("| {tables} | {} |\n", cells.join(" | ")));
+    }
+    Ok(out)
+}
+
+/// kill -9 of the master in the namespace VPC → the client's first write
+/// acknowledged through the VIP (MariaDB, default settings).
+async fn vpc_failovers(bin: &Path, runs: usize) -> Result<String> {
+    let mut first_write = Vec::new();
+    let mut route_moved = Vec::new();
+    for run in 1..=runs {
+        match vpc_run(bin).await {
+            Ok((w, r)) => {
+                eprintln!(
+                    "vpc run {run}: first write through the VIP {w:.0} ms, route moved {r:.0} ms"
+                );
+                first_write.push(w);
+                route_moved.push(r);
+            }
+            Err(e) => eprintln!("vpc run {run} FAILED: {e:#}"),
+        }
+    }
+    Ok(format!(
+        "### mariadb in network namespaces — kill -9, client writing through the VIP ({} of {runs} runs)\n\n\
+         | milestone (from the kill) | p50 | p95 |\n|---|---|---|\n\
+         | VIP route moved (linux-route) | {} | {} |\n\
+         | first client write acknowledged through the VIP | {} | {} |\n",
+        first_write.len(),
+        fmt_ms(percentile(&mut route_moved.clone(), 50.0)),
+        fmt_ms(percentile(&mut route_moved, 95.0)),
+        fmt_ms(percentile(&mut first_write.clone(), 50.0)),
+        fmt_ms(percentile(&mut first_write, 95.0)),
+    ))
+}
+
+async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
+    let vpc = Vpc::build(3)?;
+    let mut spec = ClusterSpec::new(Flavor::Mariadb);
+    spec.semi_sync = true;
+    spec.hosts = Some(vpc.cluster_hosts());
+    let mut cluster = TestCluster::start(spec).await?;
+    cluster
+        .master()
+        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+        .await?;
+    cluster.wait_replicated(Duration::from_secs(30)).await?;
+    vpc.router
+        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
+    let extras = ConfigExtras {
+        cluster_toml: format!(
+            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
+        ),
+        ..Default::default()
+    };
+    let config = cluster.write_config_with("bench", &extras)?;
+    let manager = Agent::start_in(
+        bin,
+        &config,
+        &cluster.dir,
+        Some(&vpc.router.name),
+        "manager",
+        &[],
+    );
+    let hosts: Vec<Agent> = (1..=3)
+        .map(|i| {
+            let node = format!("db{i}");
+            Agent::start_in(
+                bin,
+                &config,
+                &cluster.dir,
+                Some(&vpc.hosts[i - 1].0.name),
+                &format!("host{i}"),
+                &["--local-node", &node],
+            )
+        })
+        .collect();
+    manager.wait_for_log("healthy: db1 is the master", Duration::from_secs(30));
+    hosts[0].wait_for_log("db1 is the master: VIP", Duration::from_secs(30));
+    let writer = Writer::start_to(
+        WriteTarget::Address(VIP.into(), 3306),
+        Some(vpc.client.name.clone()),
+    );
+    writer.wait_for_more(200, Duration::from_secs(30)).await;
+    let killed = Instant::now();
+    let killed_at = SystemTime::now();
+    let before = writer.snapshot().acknowledged.len();
+    cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", Duration::from_secs(60));
+    writer.wait_for_more(20, Duration::from_secs(30)).await;
+    let started = writer.started;
+    let writes = writer.stop().await;
+    // The first write acknowledged after the first failure the kill caused.
+    let _ = before;
+    let first_failure = writes
+        .error_times
+        .iter()
+        .find(|t| started + **t >= killed)
+        .copied()
+        .context("the client never noticed the kill")?;
+    let first = writes
+        .ack_times
+        .iter()
+        .find(|t| **t > first_failure)
+        .map(|t| (started + *t - killed).as_secs_f64() * 1000.0)
+        .context("no write after the kill")?;
+    let moved = first_line_after(
+        &manager.log_text(),
+        killed_at,
+        &["failover step move the VIP"],
+    )
+    .and_then(|t| t.duration_since(killed_at).ok())
+    .map(|d| d.as_secs_f64() * 1000.0)
+    .unwrap_or(f64::NAN);
+    drop(hosts);
+    Ok((first, moved))
+}
+
+fn fmt_ms(x: Option<f64>) -> String {
+    x.map(|x| format!("{x:.0} ms"))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn release_binary() -> Result<PathBuf> {
@@ -300,7 +486,7 @@ fn write_results(sections: &[String]) -> Result<()> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let body = format!(
-        "## Unplanned failover ({date})\n\n\
+        "## `make bench` ({date})\n\n\
          Machine: {cores} cores, {cpu}, Linux {}. Command: `make bench` \
          (`cargo run --release --example bench`). Three nodes on loopback, semi-sync \
          AFTER_SYNC, default agent settings (probe_interval 1 s, connect/query timeouts \

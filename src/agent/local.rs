@@ -1,13 +1,27 @@
 //! `vipkeeper agent --local-node NAME`: the duties of a database host. It
-//! follows the cluster and holds the VIP on the local interface exactly
-//! while NAME is the writable master — so the host accepts the VIP's
-//! packets once the route points at it, and never while it is not master.
+//! holds the VIP on the local interface exactly while NAME is (becoming)
+//! the master, so that the host accepts the VIP's packets by the time the
+//! route points at it.
+//!
+//! "Becoming the master" is seen on the node itself: it replicates from
+//! nobody (a failover detaches the candidate before it moves the route) and
+//! no other node is a writable master with replicas. The node is watched
+//! every 20 ms over one held connection; the whole cluster every
+//! `probe_interval`. When the local mysqld dies, the VIP stays until another
+//! master exists, so that clients routed here are refused at once rather
+//! than left waiting.
 
 use std::time::Duration;
 
-use crate::config::{ClusterConfig, VipBackend};
+use crate::config::{ClusterConfig, NodeConfig, VipBackend};
+use crate::mysql::probe::read_state;
+use crate::mysql::Session;
 use crate::netlink::Netlink;
+use crate::topology::observe::target;
 use crate::topology::{observe, Topology};
+
+/// How often the host agent looks at its own node.
+pub const LOCAL_POLL: Duration = Duration::from_millis(20);
 
 pub async fn run(cluster: ClusterConfig, node: String) {
     let Some(vip) = cluster.vip.clone() else {
@@ -25,20 +39,38 @@ pub async fn run(cluster: ClusterConfig, node: String) {
     if interfaces.is_empty() {
         tracing::warn!(cluster = %cluster.name, "local-address is not among the VIP backends: this host agent only watches");
     }
+    let me = cluster.node(&node).cloned().expect("checked by the caller");
     tracing::info!(cluster = %cluster.name, "host agent for {node}: holding {} on {} while {node} is the master", vip.address, interfaces.join(", "));
     let mut held: Option<bool> = None;
+    let mut other_master = false;
+    let mut last_full = tokio::time::Instant::now() - cluster.timing.probe_interval;
+    let mut session: Option<Session> = None;
     loop {
         let started = tokio::time::Instant::now();
-        let view = observe(&cluster).await;
-        let t = Topology::derive(&view, cluster.failover.max_lag.as_secs());
-        let master_here = t.master.as_deref() == Some(node.as_str())
-            && view
-                .node(&node)
-                .and_then(|n| n.state())
-                .is_some_and(|s| s.writable());
-        // Unknown (this node unreachable to itself): keep what we have.
-        let reachable_here = view.node(&node).is_some_and(|n| n.state().is_some());
-        if (reachable_here || !master_here) && held != Some(master_here) {
+        let own = own_state(&cluster, &me, &mut session).await;
+        let detached = own.as_ref().is_some_and(|s| s.replica.is_none());
+        // Detached while the last look saw another master: look again now
+        // (a failover detaches the candidate just before moving the route).
+        let stale = detached && other_master && started - last_full >= Duration::from_millis(100);
+        if stale || started - last_full >= cluster.timing.probe_interval {
+            let view = observe(&cluster).await;
+            let t = Topology::derive(&view, cluster.failover.max_lag.as_secs());
+            other_master = t.master.as_deref().is_some_and(|m| m != node)
+                && t.master
+                    .as_deref()
+                    .and_then(|m| view.node(m))
+                    .and_then(|n| n.state())
+                    .is_some_and(|s| s.writable());
+            last_full = started;
+        }
+        let master_here = match &own {
+            Some(_) => detached && !other_master,
+            // Our mysqld is gone: keep the VIP until another master exists.
+            // Released now, packets still routed here would be dropped
+            // silently (clients wait out TCP timeouts) instead of refused.
+            None => held.unwrap_or(false) && !other_master,
+        };
+        if held != Some(master_here) {
             match hold(&interfaces, vip.address, master_here).await {
                 Ok(()) => {
                     tracing::info!(
@@ -56,10 +88,27 @@ pub async fn run(cluster: ClusterConfig, node: String) {
                 }
             }
         }
-        tokio::time::sleep_until(
-            started + cluster.timing.probe_interval.min(Duration::from_secs(1)),
-        )
-        .await;
+        tokio::time::sleep_until(started + LOCAL_POLL).await;
+    }
+}
+
+/// The node's state over a held connection; `None` when it cannot be read.
+async fn own_state(
+    cluster: &ClusterConfig,
+    me: &NodeConfig,
+    session: &mut Option<Session>,
+) -> Option<crate::mysql::NodeState> {
+    if session.is_none() {
+        let t = target(cluster, &me.host, me.port, &cluster.users.monitor);
+        *session = Session::connect(&t).await.ok();
+    }
+    let s = session.as_mut()?;
+    match read_state(s).await {
+        Ok(state) => Some(state),
+        Err(_) => {
+            *session = None;
+            None
+        }
     }
 }
 

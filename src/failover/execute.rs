@@ -295,6 +295,17 @@ impl Executor<'_> {
                 let Some(vip) = &self.cluster.vip else {
                     return Ok(Done::skipped("no VIP configured"));
                 };
+                // The new master's host agent adds the VIP to its `lo` once the
+                // node is detached (it looks every LOCAL_POLL): give it that
+                // long before traffic is routed there, or clients' first
+                // packets are dropped and wait out TCP's 1 s retransmission.
+                if vip
+                    .backends
+                    .iter()
+                    .any(|b| matches!(b, crate::config::VipBackend::LocalAddress { .. }))
+                {
+                    tokio::time::sleep(crate::agent::local::LOCAL_POLL * 2).await;
+                }
                 let moved = crate::vip::move_vip(
                     vip,
                     &self.cluster.nodes,

@@ -20,6 +20,8 @@ pub struct Writes {
     pub ack_times: Vec<Duration>,
     /// The port (server) that acknowledged each write.
     pub ack_ports: Vec<u16>,
+    /// When each failed attempt (connect or write) ended, relative to the start.
+    pub error_times: Vec<Duration>,
 }
 
 /// Where the writer sends its writes.
@@ -136,7 +138,10 @@ async fn write_loop(
         let conn =
             tokio::time::timeout(Duration::from_millis(500), mysql_async::Conn::new(opts)).await;
         let Ok(Ok(mut conn)) = conn else {
-            writes.lock().unwrap().errors += 1;
+            let mut w = writes.lock().unwrap();
+            w.errors += 1;
+            w.error_times.push(started.elapsed());
+            drop(w);
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -158,7 +163,10 @@ async fn write_loop(
                 _ => {
                     // Unknown outcome: never reuse the id.
                     next_id += 1;
-                    writes.lock().unwrap().errors += 1;
+                    let mut w = writes.lock().unwrap();
+                    w.errors += 1;
+                    w.error_times.push(started.elapsed());
+                    drop(w);
                     break;
                 }
             }
