@@ -138,10 +138,11 @@ async fn write_loop(
         let conn =
             tokio::time::timeout(Duration::from_millis(500), mysql_async::Conn::new(opts)).await;
         let Ok(Ok(mut conn)) = conn else {
-            let mut w = writes.lock().unwrap();
-            w.errors += 1;
-            w.error_times.push(started.elapsed());
-            drop(w);
+            {
+                let mut w = writes.lock().unwrap();
+                w.errors += 1;
+                w.error_times.push(started.elapsed());
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -163,10 +164,11 @@ async fn write_loop(
                 _ => {
                     // Unknown outcome: never reuse the id.
                     next_id += 1;
-                    let mut w = writes.lock().unwrap();
-                    w.errors += 1;
-                    w.error_times.push(started.elapsed());
-                    drop(w);
+                    {
+                        let mut w = writes.lock().unwrap();
+                        w.errors += 1;
+                        w.error_times.push(started.elapsed());
+                    }
                     break;
                 }
             }
