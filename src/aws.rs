@@ -63,3 +63,55 @@ where
         _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
     }
 }
+
+/// This host as EC2 sees it, learnt through IMDSv2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThisInstance {
+    pub instance_id: String,
+    /// The primary interface, when the metadata service tells it.
+    pub eni_id: Option<String>,
+}
+
+/// Asks the instance metadata service (IMDSv2, aws-config's client: the
+/// token exchange is the SDK's) who this host is. The endpoint follows the
+/// SDK's settings (`AWS_EC2_METADATA_SERVICE_ENDPOINT`). `Err` off EC2.
+pub async fn this_instance(within: Duration) -> Result<ThisInstance, String> {
+    let client = aws_config::imds::client::Client::builder()
+        .max_attempts(1)
+        .connect_timeout(within)
+        .read_timeout(within)
+        .build();
+    let ask = |path: String| {
+        let client = client.clone();
+        async move {
+            tokio::time::timeout(within * 2, client.get(path))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the instance metadata service did not answer within {}",
+                        humantime::format_duration(within)
+                    )
+                })?
+                .map(|v| v.as_ref().trim().to_string())
+                .map_err(|e| {
+                    format!(
+                        "instance metadata: {}",
+                        aws_sdk_ec2::error::DisplayErrorContext(e)
+                    )
+                })
+        }
+    };
+    let instance_id = ask("/latest/meta-data/instance-id".into()).await?;
+    let eni_id = match ask("/latest/meta-data/mac".into()).await {
+        Ok(mac) => ask(format!(
+            "/latest/meta-data/network/interfaces/macs/{mac}/interface-id"
+        ))
+        .await
+        .ok(),
+        Err(_) => None,
+    };
+    Ok(ThisInstance {
+        instance_id,
+        eni_id,
+    })
+}

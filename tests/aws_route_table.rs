@@ -271,8 +271,32 @@ async fn vip_status_and_move_through_the_command_line() {
     std::fs::write(&config, text).unwrap();
     let cfg = config.to_str().unwrap();
 
+    // This host plays db2's instance for the metadata service.
+    let mac = "0a:00:00:00:00:02";
+    let imds = support::imds::Imds::start(
+        [
+            ("meta-data/instance-id".to_string(), v.instances[1].clone()),
+            ("meta-data/mac".to_string(), mac.to_string()),
+            (
+                format!("meta-data/network/interfaces/macs/{mac}/interface-id"),
+                v.enis[1].clone(),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    )
+    .await;
+    // SAFETY: only this test of this binary sets it.
+    unsafe { std::env::set_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint()) };
     let (code, out, err) = support::vipkeeper(&["-c", cfg, "vip", "status"]);
     assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "this host (IMDSv2): instance {}, ENI {}, node db2",
+            v.instances[1], v.enis[1]
+        )),
+        "{out}"
+    );
     for t in &v.route_tables {
         assert!(
             out.contains(&format!(

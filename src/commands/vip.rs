@@ -69,6 +69,25 @@ async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCod
         }
         for backend in &vip.backends {
             if let Some(s) = aws_route_table::Settings::from_backend(backend) {
+                match crate::aws::this_instance(std::time::Duration::from_secs(1)).await {
+                    Ok(me) => {
+                        let node = c
+                            .nodes
+                            .iter()
+                            .find(|n| {
+                                n.instance_id.as_deref() == Some(me.instance_id.as_str())
+                                    || (me.eni_id.is_some() && n.eni_id == me.eni_id)
+                            })
+                            .map(|n| format!(", node {}", n.name))
+                            .unwrap_or_else(|| ", not a node of this cluster".into());
+                        println!(
+                            "  this host (IMDSv2): instance {}, ENI {}{node}",
+                            me.instance_id,
+                            me.eni_id.as_deref().unwrap_or("unknown")
+                        );
+                    }
+                    Err(e) => println!("  this host: not known as an EC2 instance ({e})"),
+                }
                 for (node, r) in aws_route_table::source_dest_checks(&s, &c.nodes).await {
                     match r {
                         Ok((eni, Some(false))) => println!("  {node} {eni}: source/dest check off"),

@@ -85,7 +85,7 @@ async fn serve(
 }
 
 /// One HTTP request (head and Content-Length body), or None at EOF.
-async fn read_request(s: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+pub async fn read_request(s: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {

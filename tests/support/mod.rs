@@ -31,6 +31,7 @@ pub mod agent;
 pub mod cluster;
 pub mod fault_proxy;
 pub mod flavor;
+pub mod imds;
 pub mod moto;
 pub mod netns;
 pub mod probe;
