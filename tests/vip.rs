@@ -196,3 +196,62 @@ fn local_address_is_held_only_by_the_host_that_is_the_node() {
         .unwrap()
         .contains("10.254.0.10"));
 }
+
+#[test]
+fn script_exit_status_10_proceeds_and_others_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("move-vip.sh");
+    let cfg = config(
+        dir.path(),
+        "\"script\"",
+        ["127.0.0.2", "127.0.0.3", "127.0.0.4"],
+    );
+    // A table header after the nodes still belongs to the (last) cluster.
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!("[cluster.vip.script]\ncommand = \"{}\"\n", script.display());
+    std::fs::write(&cfg, text).unwrap();
+    let run = |exit: i32| {
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$@\" > {}/args\necho moving >&2\nexit {exit}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+            .arg("-c")
+            .arg(&cfg)
+            .args(["vip", "move", "--to", "db2", "--force"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run(0);
+    assert_eq!(code, 0, "{out}");
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert!(
+        args.contains("--command=start")
+            && args.contains("--new_master_host=127.0.0.3")
+            && args.contains("--vip=10.254.0.10"),
+        "{args}"
+    );
+    let (code, out) = run(10);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("exited 10 (failed, proceed): moving"), "{out}");
+    let (code, out) = run(3);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error: VIP backend script:") && out.contains("exited 3: moving"),
+        "{out}"
+    );
+}
