@@ -53,6 +53,21 @@ pub enum Command {
     /// Where the VIP points, and moving it by hand.
     #[command(subcommand)]
     Vip(VipCommand),
+    /// Turn a failover journal into a summary and, with --svg, a timeline
+    /// picture (one lane per node, the VIP, the steps, the client's writes).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A journal: <state_dir>/<cluster>/journal/<id>.jsonl
+    pub journal: PathBuf,
+    /// Write the timeline as SVG to this file.
+    #[arg(long, value_name = "OUT")]
+    pub svg: Option<PathBuf>,
+    /// Client observations to draw as a strip: JSON lines of {"ts": RFC 3339, "ok": bool}.
+    #[arg(long, value_name = "FILE")]
+    pub client: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

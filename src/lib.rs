@@ -9,6 +9,7 @@ pub mod config;
 pub mod failover;
 pub mod mysql;
 pub mod netlink;
+pub mod timeline;
 pub mod topology;
 pub mod vip;
 

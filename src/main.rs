@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Failover(args) => commands::failover::run(&cli.config, args).await,
             Command::Ack(args) => commands::ack::run(&cli.config, args).await,
             Command::Vip(cmd) => commands::vip::run(&cli.config, cmd).await,
+            Command::Report(args) => commands::report::run(args),
         }
     })
 }

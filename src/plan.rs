@@ -11,7 +11,7 @@ use crate::config::ClusterConfig;
 use crate::mysql::replica_status::PositionMode;
 use crate::topology::{ClusterView, Topology};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
     /// Make the old master refuse writes and drop its clients, if it can be reached.

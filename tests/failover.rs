@@ -148,6 +148,17 @@ fn report(c: &TestCluster) -> serde_json::Value {
     }
 }
 
+/// `vipkeeper report JOURNAL --svg`: its summary, and the SVG, which must be
+/// well-formed XML.
+fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
+    let svg_path = dir.join("timeline.svg");
+    let (code, out, err) = vipkeeper(&["report", journal, "--svg", svg_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("not well-formed XML ({e})"));
+    (out, svg)
+}
+
 fn other_replica(new_master: &str) -> &'static str {
     if new_master == "db2" {
         "db3"
@@ -204,11 +215,23 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["new_master"], new_master.as_str());
     let journal = PathBuf::from(r["journal"].as_str().unwrap());
-    let lines = std::fs::read_to_string(journal).unwrap();
+    let lines = std::fs::read_to_string(&journal).unwrap();
     assert!(
         lines.lines().count() >= 5 && lines.contains("\"event\":\"end\""),
         "{lines}"
     );
+    let (summary, svg) = report_of(journal.to_str().unwrap(), &s.cluster.dir);
+    assert!(
+        summary.contains(&format!("{new_master} replaced db1")),
+        "{summary}"
+    );
+    for step in [
+        format!("make {new_master} writable"),
+        "move the VIP from db1".to_string(),
+        format!("repoint {other} to {new_master}"),
+    ] {
+        assert!(svg.contains(&step), "the SVG lacks {step:?}");
+    }
 }
 
 /// Stops `node`'s IO thread and lets the master write on without it.
@@ -492,6 +515,12 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
         .to_string();
     let lines = std::fs::read_to_string(&journal).unwrap();
     assert!(lines.contains("\"outcome\":\"failed\""), "{lines}");
+    let (summary, svg) = report_of(&journal, &s.cluster.dir);
+    assert!(
+        summary.contains(": failed") && summary.contains("at step make-writable on db2"),
+        "{summary}"
+    );
+    assert!(svg.contains("make db2 writable") && svg.contains("detached, read-only"));
     assert!(read_only(&s.cluster, "db3").await);
     s.cluster.node_mut("db2").kill9(); // reap: the hook killed it
 
@@ -547,6 +576,30 @@ async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
         "nothing changed"
     );
     assert_eq!(vip_node(&s.cluster), "db1");
+
+    // db3's SQL thread stops: db2 may not be promoted, db3 cannot be. Refused.
+    let stop_sql = match flavor {
+        Flavor::Mariadb => "STOP SLAVE SQL_THREAD",
+        Flavor::Mysql => "STOP REPLICA SQL_THREAD",
+    };
+    s.cluster.node("db3").exec(&[stop_sql]).await.unwrap();
+    let (code, out, _) = vipkeeper(&["-c", &config, "failover", "main"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("REFUSED (nothing was changed): every reachable replica is excluded"),
+        "{out}"
+    );
+    let journal = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("journal: "))
+        .unwrap()
+        .to_string();
+    let (summary, svg) = report_of(&journal, &s.cluster.dir);
+    assert!(
+        summary.contains(": refused") && summary.contains("every reachable replica is excluded"),
+        "{summary}"
+    );
+    assert!(svg.contains("unchanged"));
 }
 
 async fn file_position_replicas_are_repointed_to_the_promotion_position(flavor: Flavor) {

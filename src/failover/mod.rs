@@ -34,14 +34,28 @@ pub async fn fail_over(
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
     let id = report::new_id(&cluster.name, SystemTime::now());
     let mut report = match plan(view, topology, master, cluster, history) {
-        Err(refusal) => Report::refused(
-            id,
-            &cluster.name,
-            trigger,
-            master,
-            refusal.why,
-            refusal.considered,
-        ),
+        Err(refusal) => {
+            // A refusal leaves a journal too: it is a decision to explain.
+            let journal_path = state.journal_path(&id).ok();
+            if let Some(p) = &journal_path {
+                let mut journal = Journal::open(p);
+                journal.write(
+                    "start",
+                    serde_json::json!({ "id": id, "cluster": cluster.name, "trigger": trigger, "dead_master": master, "considered": refusal.considered }),
+                );
+                journal.write("end", serde_json::json!({ "outcome": { "outcome": "refused", "why": refusal.why }, "duration_ms": 0 }));
+            }
+            let mut r = Report::refused(
+                id,
+                &cluster.name,
+                trigger,
+                master,
+                refusal.why,
+                refusal.considered,
+            );
+            r.journal = journal_path.map(|p| p.display().to_string());
+            r
+        }
         Ok(plan) => {
             tracing::info!(cluster = %cluster.name, "failover plan:\n{}", plan.describe());
             match state.lock() {

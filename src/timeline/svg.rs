@@ -1,0 +1,328 @@
+//! The timeline as SVG: lanes on a common time axis. Hand-written (a few
+//! rects, lines and texts); every text is XML-escaped.
+
+use std::fmt::Write as _;
+
+use super::{ClientEvent, Timeline};
+
+const WIDTH: f64 = 960.0;
+const LEFT: f64 = 170.0;
+const RIGHT: f64 = 20.0;
+const LANE: f64 = 28.0;
+
+/// What a lane shows during an interval.
+struct Segment {
+    from: f64,
+    to: f64,
+    label: String,
+    color: &'static str,
+}
+
+const MASTER: &str = "#2e7d32";
+const REPLICA: &str = "#1565c0";
+const DEAD: &str = "#9e9e9e";
+const READ_ONLY: &str = "#f9a825";
+const LEFT_ALONE: &str = "#bdbdbd";
+const FAILED: &str = "#c62828";
+
+pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
+    let t_min = client.iter().map(|c| c.at_ms).fold(0.0_f64, f64::min);
+    let t_end = client
+        .iter()
+        .map(|c| c.at_ms)
+        .fold(t.duration_ms.max(1.0), f64::max);
+    let span = (t_end - t_min).max(1.0);
+    let (t0, t1) = (t_min - span * 0.04, t_end + span * 0.04);
+    let x = |ms: f64| LEFT + (ms - t0) / (t1 - t0) * (WIDTH - LEFT - RIGHT);
+
+    let lanes = lanes(t, t0, t1);
+    let top = 70.0;
+    let lanes_bottom = top + LANE * (lanes.len() as f64 + usize::from(!client.is_empty()) as f64);
+    let legend_top = lanes_bottom + 40.0;
+    let height = legend_top + 18.0 * (t.steps.len() as f64 + 2.0);
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let title = format!(
+        "failover {} of {}: {}{}",
+        t.id,
+        t.cluster,
+        t.outcome,
+        match (&t.candidate, t.outcome.as_str()) {
+            (Some(c), "success") => format!(
+                " — {c} replaced {} in {:.0} ms",
+                t.dead_master, t.duration_ms
+            ),
+            _ => String::new(),
+        }
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="22" font-size="15" font-weight="bold">{}</text>"#,
+        esc(&title)
+    );
+    if let Some(d) = &t.outcome_detail {
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="42" fill="{FAILED}">{}</text>"#,
+            esc(d)
+        );
+    }
+
+    // Time axis.
+    let axis_y = lanes_bottom + 14.0;
+    let _ = writeln!(
+        s,
+        r##"<line x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#555"/>"##,
+        WIDTH - RIGHT
+    );
+    for tick in ticks(t0, t1) {
+        let tx = x(tick);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{tx:.1}" y1="{axis_y}" x2="{tx:.1}" y2="{:.1}" stroke="#555"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle" fill="#555">{} ms</text>"##,
+            axis_y + 4.0,
+            axis_y + 16.0,
+            if tick.abs() < 1e-9 { 0.0 } else { tick }
+        );
+    }
+
+    // Lanes.
+    for (i, (name, segments)) in lanes.iter().enumerate() {
+        let y = top + LANE * i as f64;
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}">{}</text>"#,
+            y + 17.0,
+            esc(name)
+        );
+        for seg in segments {
+            let (a, b) = (x(seg.from), x(seg.to));
+            let _ = writeln!(
+                s,
+                r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" opacity="0.85"><title>{}</title></rect>"#,
+                y + 4.0,
+                (b - a).max(1.0),
+                LANE - 8.0,
+                seg.color,
+                esc(&seg.label)
+            );
+            if b - a > 60.0 {
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{:.1}" y="{:.1}" fill="white" font-size="11">{}</text>"#,
+                    a + 4.0,
+                    y + 18.0,
+                    esc(&clip(&seg.label, ((b - a) / 6.5) as usize))
+                );
+            }
+        }
+    }
+    if !client.is_empty() {
+        let y = top + LANE * lanes.len() as f64;
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}">client writes</text>"#,
+            y + 17.0
+        );
+        for c in client {
+            let cx = x(c.at_ms);
+            let color = if c.ok { MASTER } else { FAILED };
+            let _ = writeln!(
+                s,
+                r#"<rect x="{:.1}" y="{:.1}" width="2" height="{:.1}" fill="{color}"/>"#,
+                cx - 1.0,
+                y + 4.0,
+                LANE - 8.0
+            );
+        }
+    }
+
+    // Steps: a numbered mark at each step's end, across every lane.
+    for (i, st) in t.steps.iter().enumerate() {
+        let sx = x(st.end_ms);
+        let color = if st.outcome == "failed" {
+            FAILED
+        } else {
+            "#333"
+        };
+        let _ = writeln!(
+            s,
+            r#"<line x1="{sx:.1}" y1="{:.1}" x2="{sx:.1}" y2="{lanes_bottom:.1}" stroke="{color}" stroke-dasharray="3,3"/><circle cx="{sx:.1}" cy="{:.1}" r="8" fill="{color}"/><text x="{sx:.1}" y="{:.1}" text-anchor="middle" fill="white" font-size="10">{}</text>"#,
+            top - 12.0,
+            top - 12.0,
+            top - 8.5,
+            i + 1
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="{legend_top:.1}" font-weight="bold">steps</text>"#
+    );
+    for (i, st) in t.steps.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}">{}. +{:.0} ms {} — {}: {}</text>"#,
+            legend_top + 18.0 * (i as f64 + 1.0),
+            i + 1,
+            st.end_ms,
+            esc(&st.outcome),
+            esc(&st.text),
+            // The picture is 960 px wide: keep each line inside it.
+            esc(&clip(
+                &st.detail,
+                140usize.saturating_sub(st.text.chars().count() + 20)
+            ))
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Each node's lane, then the VIP's, from the plan and what the steps did.
+fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
+    let done = |name: &str, node: Option<&str>| {
+        t.steps
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.outcome != "failed"
+                    && (node.is_none() || s.node.as_deref() == node)
+            })
+            .map(|s| s.end_ms)
+    };
+    let mut out = Vec::new();
+    for n in &t.nodes {
+        let mut segs = Vec::new();
+        if *n == t.dead_master {
+            let label = match done("fence-old-master", Some(n)) {
+                Some(_)
+                    if t.steps
+                        .iter()
+                        .any(|s| s.name == "fence-old-master" && s.outcome == "ok") =>
+                {
+                    "old master: fenced"
+                }
+                _ => "old master: dead",
+            };
+            segs.push(Segment {
+                from: t0,
+                to: t1,
+                label: label.into(),
+                color: DEAD,
+            });
+        } else if Some(n) == t.candidate.as_ref() {
+            let detached = done("detach", Some(n));
+            let writable = done("make-writable", Some(n));
+            let d = detached.unwrap_or(t1);
+            segs.push(Segment {
+                from: t0,
+                to: d,
+                label: format!("replica of {}", t.dead_master),
+                color: REPLICA,
+            });
+            if let Some(d) = detached {
+                let w = writable.unwrap_or(t1);
+                segs.push(Segment {
+                    from: d,
+                    to: w,
+                    label: "detached, read-only".into(),
+                    color: READ_ONLY,
+                });
+                if let Some(w) = writable {
+                    segs.push(Segment {
+                        from: w,
+                        to: t1,
+                        label: "master, writable".into(),
+                        color: MASTER,
+                    });
+                }
+            }
+        } else {
+            match (done("repoint", Some(n)), &t.candidate) {
+                (Some(r), Some(c)) => {
+                    segs.push(Segment {
+                        from: t0,
+                        to: r,
+                        label: format!("replica of {}", t.dead_master),
+                        color: REPLICA,
+                    });
+                    segs.push(Segment {
+                        from: r,
+                        to: t1,
+                        label: format!("replica of {c}"),
+                        color: REPLICA,
+                    });
+                }
+                _ => segs.push(Segment {
+                    from: t0,
+                    to: t1,
+                    label: "unchanged".into(),
+                    color: LEFT_ALONE,
+                }),
+            }
+        }
+        out.push((n.clone(), segs));
+    }
+    if t.has_vip {
+        let moved = done("move-vip", None);
+        let mut segs = vec![Segment {
+            from: t0,
+            to: moved.unwrap_or(t1),
+            label: format!("VIP → {}", t.dead_master),
+            color: DEAD,
+        }];
+        if let (Some(m), Some(c)) = (moved, &t.candidate) {
+            segs.push(Segment {
+                from: m,
+                to: t1,
+                label: format!("VIP → {c}"),
+                color: MASTER,
+            });
+        }
+        out.push(("VIP".into(), segs));
+    }
+    out
+}
+
+/// Round tick values across [t0, t1].
+fn ticks(t0: f64, t1: f64) -> Vec<f64> {
+    let span = t1 - t0;
+    let raw = span / 6.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(magnitude * 10.0);
+    let mut v = (t0 / step).ceil() * step;
+    let mut out = Vec::new();
+    while v <= t1 {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// XML text escaping.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
