@@ -41,7 +41,10 @@ async fn demo() -> Result<()> {
     if let Err(why) = Netns::available().and(Flavor::Mariadb.available()) {
         bail!("the demo needs root, iproute2 and MariaDB: {why} (run `make demo` as root)");
     }
-    let bin = std::env::args().nth(1).map(PathBuf::from).context("usage: demo PATH-TO-vipkeeper")?;
+    let bin = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .context("usage: demo PATH-TO-vipkeeper")?;
 
     say(None, "building a VPC in a box: a router (its table plays the VPC route table), three DB hosts and a client, each in its own network namespace");
     let vpc = Vpc::build(3)?;
@@ -55,27 +58,56 @@ async fn demo() -> Result<()> {
         .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
         .await?;
     cluster.wait_replicated(Duration::from_secs(30)).await?;
-    vpc.router.ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
+    vpc.router
+        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
 
     let extras = ConfigExtras {
-        cluster_toml: format!("[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"),
+        cluster_toml: format!(
+            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
+        ),
         ..Default::default()
     };
     let config = cluster.write_config_with("demo", &extras)?;
-    say(None, &format!("the VIP {VIP}: routed by the router to db1, held on db1's lo"));
-    say(None, "starting the vipkeeper agent on the router, and a host agent on each DB host");
-    let manager = Agent::start_in(&bin, &config, &cluster.dir, Some(&vpc.router.name), "manager", &[]);
+    say(
+        None,
+        &format!("the VIP {VIP}: routed by the router to db1, held on db1's lo"),
+    );
+    say(
+        None,
+        "starting the vipkeeper agent on the router, and a host agent on each DB host",
+    );
+    let manager = Agent::start_in(
+        &bin,
+        &config,
+        &cluster.dir,
+        Some(&vpc.router.name),
+        "manager",
+        &[],
+    );
     let hosts: Vec<Agent> = (1..=3)
         .map(|i| {
             let node = format!("db{i}");
-            Agent::start_in(&bin, &config, &cluster.dir, Some(&vpc.hosts[i - 1].0.name), &format!("host{i}"), &["--local-node", &node])
+            Agent::start_in(
+                &bin,
+                &config,
+                &cluster.dir,
+                Some(&vpc.hosts[i - 1].0.name),
+                &format!("host{i}"),
+                &["--local-node", &node],
+            )
         })
         .collect();
     manager.wait_for_log("healthy: db1 is the master", Duration::from_secs(30));
     hosts[0].wait_for_log("db1 is the master: VIP", Duration::from_secs(30));
 
-    say(None, &format!("the client (10.77.9.2) writes through {VIP}:3306, one row per write"));
-    let writer = Writer::start_to(WriteTarget::Address(VIP.into(), 3306), Some(vpc.client.name.clone()));
+    say(
+        None,
+        &format!("the client (10.77.9.2) writes through {VIP}:3306, one row per write"),
+    );
+    let writer = Writer::start_to(
+        WriteTarget::Address(VIP.into(), 3306),
+        Some(vpc.client.name.clone()),
+    );
     let writer_epoch = SystemTime::now() - writer.started.elapsed();
     writer.wait_for_more(300, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -86,15 +118,31 @@ async fn demo() -> Result<()> {
     println!();
     let killed = Instant::now();
     let before = writer.snapshot().acknowledged.len();
-    say(Some(killed), &format!("kill -9 of the master's mysqld (db1, pid {pid})"));
+    say(
+        Some(killed),
+        &format!("kill -9 of the master's mysqld (db1, pid {pid})"),
+    );
     cluster.node_mut("db1").kill9();
 
-    narrate(&manager, &hosts, log_len, &host_log_lens, &writer, before, killed).await?;
+    narrate(
+        &manager,
+        &hosts,
+        log_len,
+        &host_log_lens,
+        &writer,
+        before,
+        killed,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = writer.started;
     let writes = writer.stop().await;
 
-    let new_master = if vpc.vip_route().contains(&vpc.hosts[1].1) { "db2" } else { "db3" };
+    let new_master = if vpc.vip_route().contains(&vpc.hosts[1].1) {
+        "db2"
+    } else {
+        "db3"
+    };
     let stored: std::collections::BTreeSet<u64> = cluster
         .node(new_master)
         .query_column("SELECT id FROM app.w")
@@ -102,10 +150,26 @@ async fn demo() -> Result<()> {
         .iter()
         .filter_map(|x| x.parse().ok())
         .collect();
-    let lost = writes.acknowledged.iter().filter(|id| !stored.contains(id)).count();
-    let first_failure = writes.error_times.iter().find(|t| started + **t >= killed).copied();
-    let last_before = writes.ack_times.iter().filter(|t| Some(**t) < first_failure).next_back().copied();
-    let first_after = writes.ack_times.iter().find(|t| Some(**t) > first_failure).copied();
+    let lost = writes
+        .acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .count();
+    let first_failure = writes
+        .error_times
+        .iter()
+        .find(|t| started + **t >= killed)
+        .copied();
+    let last_before = writes
+        .ack_times
+        .iter()
+        .rfind(|t| Some(**t) < first_failure)
+        .copied();
+    let first_after = writes
+        .ack_times
+        .iter()
+        .find(|t| Some(**t) > first_failure)
+        .copied();
     let downtime = match (last_before, first_after) {
         (Some(a), Some(b)) => format!("{} ms", (b - a).as_millis()),
         _ => "unknown".into(),
@@ -117,8 +181,13 @@ async fn demo() -> Result<()> {
 
     println!();
     say(None, "summary");
-    println!("    new master:                         {new_master} (the VIP {VIP} now routes there)");
-    println!("    writes acknowledged to the client:  {}", writes.acknowledged.len());
+    println!(
+        "    new master:                         {new_master} (the VIP {VIP} now routes there)"
+    );
+    println!(
+        "    writes acknowledged to the client:  {}",
+        writes.acknowledged.len()
+    );
     println!("    acknowledged writes lost:           {lost}");
     println!("    client downtime (last write before the kill → first after): {downtime}");
     println!("    report: {}", svg.with_extension("txt").display());
@@ -141,13 +210,22 @@ async fn narrate(
     killed: Instant,
 ) -> Result<()> {
     let milestones: [(&str, &str); 10] = [
-        ("the connection to the master broke", "detected: the agent's idle connection to db1 broke"),
+        (
+            "the connection to the master broke",
+            "detected: the agent's idle connection to db1 broke",
+        ),
         ("master db1 unreachable", "db1 does not answer the agent"),
         ("master db1 is dead", "confirmed dead"),
         ("candidate:", "candidate chosen"),
         ("failover step wait until", "caught up"),
-        ("failover step catch", "caught up from the most advanced replica"),
-        ("failover step move the VIP", "VIP moved: the router now routes it to the new master"),
+        (
+            "failover step catch",
+            "caught up from the most advanced replica",
+        ),
+        (
+            "failover step move the VIP",
+            "VIP moved: the router now routes it to the new master",
+        ),
         ("writable: Ok", "new master writable"),
         ("failover step repoint", "replica repointed"),
         ("replaced db1", "failover done"),
@@ -165,7 +243,11 @@ async fn narrate(
             }
             if let Some(line) = new.lines().find(|l| l.contains(needle)) {
                 printed[i] = true;
-                let detail = line.split_once(": ").map(|(_, d)| d).unwrap_or("").trim_end_matches(" cluster=demo");
+                let detail = line
+                    .split_once(": ")
+                    .map(|(_, d)| d)
+                    .unwrap_or("")
+                    .trim_end_matches(" cluster=demo");
                 let detail = detail.split(" cluster=").next().unwrap_or(detail);
                 say(Some(killed), &format!("{words} — {}", clip(detail, 130)));
             }
@@ -173,17 +255,32 @@ async fn narrate(
         for (i, h) in hosts.iter().enumerate() {
             let text = h.log_text();
             if !host_printed[i] {
-                if let Some(line) = text.get(host_from[i]..).unwrap_or("").lines().find(|l| l.contains("is the master: VIP")) {
+                if let Some(line) = text
+                    .get(host_from[i]..)
+                    .unwrap_or("")
+                    .lines()
+                    .find(|l| l.contains("is the master: VIP"))
+                {
                     host_printed[i] = true;
                     let detail = line.split_once(": ").map(|(_, d)| d).unwrap_or("");
-                    say(Some(killed), &format!("host agent: {}", detail.split(" cluster=").next().unwrap_or(detail)));
+                    say(
+                        Some(killed),
+                        &format!(
+                            "host agent: {}",
+                            detail.split(" cluster=").next().unwrap_or(detail)
+                        ),
+                    );
                 }
             }
         }
         let w = writer.snapshot();
         if !resumed && w.acknowledged.len() > before {
             let failed_since = w.error_times.iter().any(|t| writer.started + *t >= killed);
-            if failed_since && w.ack_times.last().is_some_and(|t| writer.started + *t > killed) {
+            if failed_since
+                && w.ack_times
+                    .last()
+                    .is_some_and(|t| writer.started + *t > killed)
+            {
                 resumed = true;
                 say(Some(killed), "client writes resumed through the VIP");
             }
@@ -193,18 +290,27 @@ async fn narrate(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    bail!("the failover did not complete within 60 s; see {}", manager.log.display())
+    bail!(
+        "the failover did not complete within 60 s; see {}",
+        manager.log.display()
+    )
 }
 
 /// `vipkeeper report` of the failover's journal with the client's writes;
 /// returns the SVG's path (the summary sits beside it as .txt).
-fn write_report(cluster_dir: &Path, out: &Path, writes: &support::writer::Writes, epoch: SystemTime) -> Result<PathBuf> {
+fn write_report(
+    cluster_dir: &Path,
+    out: &Path,
+    writes: &support::writer::Writes,
+    epoch: SystemTime,
+) -> Result<PathBuf> {
     let journals = cluster_dir.join("state/demo/journal");
     let journal = std::fs::read_dir(&journals)?
         .filter_map(|e| Some(e.ok()?.path()))
         .max()
         .context("no failover journal")?;
-    let timeline = vipkeeper::timeline::read_journal(&std::fs::read_to_string(&journal)?).map_err(anyhow::Error::msg)?;
+    let timeline = vipkeeper::timeline::read_journal(&std::fs::read_to_string(&journal)?)
+        .map_err(anyhow::Error::msg)?;
     // The client as one mark per 5 ms: every failure, and a success where there was one.
     let mut events = Vec::new();
     let mut last_ok_bucket = None;
@@ -230,7 +336,10 @@ fn write_report(cluster_dir: &Path, out: &Path, writes: &support::writer::Writes
         .collect();
     let svg = out.join("failover.svg");
     std::fs::write(&svg, vipkeeper::timeline::render_svg(&timeline, &client))?;
-    std::fs::write(svg.with_extension("txt"), vipkeeper::timeline::summary(&timeline))?;
+    std::fs::write(
+        svg.with_extension("txt"),
+        vipkeeper::timeline::summary(&timeline),
+    )?;
     std::fs::copy(&journal, out.join("failover.jsonl"))?;
     Ok(svg)
 }
