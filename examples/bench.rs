@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use support::agent::Agent;
 use support::moto::{seed, Moto};
 use support::proxy::Proxy;
-use support::vpc::{Vpc, VIP};
+use support::vpc::{VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
 use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
@@ -198,48 +198,14 @@ async fn vpc_failovers(bin: &Path, runs: usize) -> Result<String> {
 }
 
 async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
-    let vpc = Vpc::build(3)?;
-    let mut spec = ClusterSpec::new(Flavor::Mariadb);
-    spec.semi_sync = true;
-    spec.hosts = Some(vpc.cluster_hosts());
-    let mut cluster = TestCluster::start(spec).await?;
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await?;
-    cluster.wait_replicated(Duration::from_secs(30)).await?;
-    vpc.router
-        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
-    let extras = ConfigExtras {
-        cluster_toml: format!(
-            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
-        ),
-        ..Default::default()
-    };
-    let config = cluster.write_config_with("bench", &extras)?;
-    let manager = Agent::start_in(
-        bin,
-        &config,
-        &cluster.dir,
-        Some(&vpc.router.name),
-        "manager",
-        &[],
-    );
-    let hosts: Vec<Agent> = (1..=3)
-        .map(|i| {
-            let node = format!("db{i}");
-            Agent::start_in(
-                bin,
-                &config,
-                &cluster.dir,
-                Some(&vpc.hosts[i - 1].0.name),
-                &format!("host{i}"),
-                &["--local-node", &node],
-            )
-        })
-        .collect();
-    manager.wait_for_log("healthy: db1 is the master", Duration::from_secs(30));
-    hosts[0].wait_for_log("db1 is the master: VIP", Duration::from_secs(30));
+    // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
+    let VpcCluster {
+        vpc,
+        mut cluster,
+        manager,
+        hosts,
+        ..
+    } = VpcCluster::start(Flavor::Mariadb, bin, "bench").await?;
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{bail, Context, Result};
 use support::agent::Agent;
 use support::netns::Netns;
-use support::vpc::{Vpc, VIP};
+use support::vpc::{VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
-use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use support::Flavor;
 
 fn say(at: Option<Instant>, text: &str) {
     let clock = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
@@ -47,59 +47,16 @@ async fn demo() -> Result<()> {
         .context("usage: demo PATH-TO-vipkeeper")?;
 
     say(None, "building a VPC in a box: a router (its table plays the VPC route table), three DB hosts and a client, each in its own network namespace");
-    let vpc = Vpc::build(3)?;
     say(None, "starting MariaDB 10.11 on db1 (10.77.1.11), db2 (10.77.2.12), db3 (10.77.3.13): db1 is the master, semi-sync AFTER_SYNC");
-    let mut spec = ClusterSpec::new(Flavor::Mariadb);
-    spec.semi_sync = true;
-    spec.hosts = Some(vpc.cluster_hosts());
-    let mut cluster = TestCluster::start(spec).await?;
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await?;
-    cluster.wait_replicated(Duration::from_secs(30)).await?;
-    vpc.router
-        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
-
-    let extras = ConfigExtras {
-        cluster_toml: format!(
-            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
-        ),
-        ..Default::default()
-    };
-    let config = cluster.write_config_with("demo", &extras)?;
-    say(
-        None,
-        &format!("the VIP {VIP}: routed by the router to db1, held on db1's lo"),
-    );
-    say(
-        None,
-        "starting the vipkeeper agent on the router, and a host agent on each DB host",
-    );
-    let manager = Agent::start_in(
-        &bin,
-        &config,
-        &cluster.dir,
-        Some(&vpc.router.name),
-        "manager",
-        &[],
-    );
-    let hosts: Vec<Agent> = (1..=3)
-        .map(|i| {
-            let node = format!("db{i}");
-            Agent::start_in(
-                &bin,
-                &config,
-                &cluster.dir,
-                Some(&vpc.hosts[i - 1].0.name),
-                &format!("host{i}"),
-                &["--local-node", &node],
-            )
-        })
-        .collect();
-    manager.wait_for_log("healthy: db1 is the master", Duration::from_secs(30));
-    hosts[0].wait_for_log("db1 is the master: VIP", Duration::from_secs(30));
-
+    say(None, &format!("the VIP {VIP}: routed by the router to db1, held on db1's lo; the vipkeeper agent runs on the router, a host agent on each DB host"));
+    // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
+    let VpcCluster {
+        vpc,
+        mut cluster,
+        manager,
+        hosts,
+        ..
+    } = VpcCluster::start(Flavor::Mariadb, &bin, "demo").await?;
     say(
         None,
         &format!("the client (10.77.9.2) writes through {VIP}:3306, one row per write"),
@@ -274,15 +231,17 @@ async fn narrate(
             }
         }
         let w = writer.snapshot();
+        // Resumed: a write acknowledged after the first failure the kill caused.
+        let first_failure = w
+            .error_times
+            .iter()
+            .find(|t| writer.started + **t >= killed);
         if !resumed && w.acknowledged.len() > before {
-            let failed_since = w.error_times.iter().any(|t| writer.started + *t >= killed);
-            if failed_since
-                && w.ack_times
-                    .last()
-                    .is_some_and(|t| writer.started + *t > killed)
-            {
-                resumed = true;
-                say(Some(killed), "client writes resumed through the VIP");
+            if let Some(f) = first_failure {
+                if w.ack_times.last().is_some_and(|t| t > f) {
+                    resumed = true;
+                    say(Some(killed), "client writes resumed through the VIP");
+                }
             }
         }
         if printed[milestones.len() - 1] && resumed {

@@ -10,11 +10,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::agent::Agent;
 use support::netns::Netns;
-use support::vpc::{Vpc, VIP};
+use support::vpc::{VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
-use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use support::{per_flavor, Flavor, TestCluster};
 
 per_flavor!(writes_through_the_vip_follow_a_crashed_master);
 
@@ -45,52 +44,15 @@ async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
         eprintln!("SKIPPED: {why}");
         return;
     }
-    let vpc = Vpc::build(3).unwrap();
-    let mut spec = ClusterSpec::new(flavor);
-    spec.semi_sync = true;
-    spec.hosts = Some(vpc.cluster_hosts());
-    let mut cluster = TestCluster::start(spec).await.unwrap();
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await
-        .unwrap();
-    cluster.wait_replicated(LONG).await.unwrap();
-    vpc.router
-        .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])
-        .unwrap();
-
-    let extras = ConfigExtras {
-        cluster_toml: format!(
-            "[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"
-        ),
-        ..Default::default()
-    };
-    let config = cluster.write_config_with("main", &extras).unwrap();
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vipkeeper"));
-    let manager = Agent::start_in(
-        bin,
-        &config,
-        &cluster.dir,
-        Some(&vpc.router.name),
-        "manager",
-        &[],
-    );
-    let hosts: Vec<Agent> = (1..=3)
-        .map(|i| {
-            let node = format!("db{i}");
-            Agent::start_in(
-                bin,
-                &config,
-                &cluster.dir,
-                Some(&vpc.hosts[i - 1].0.name),
-                &format!("host{i}"),
-                &["--local-node", &node],
-            )
-        })
-        .collect();
-    manager.wait_for_log("healthy: db1 is the master", LONG);
-    hosts[0].wait_for_log("db1 is the master: VIP 10.254.0.10 held on lo", LONG);
+    // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
+    let VpcCluster {
+        vpc,
+        mut cluster,
+        manager,
+        hosts,
+        ..
+    } = VpcCluster::start(flavor, bin, "main").await.unwrap();
     assert!(lo_holds_vip(&vpc.hosts[0].0));
     assert!(!lo_holds_vip(&vpc.hosts[1].0) && !lo_holds_vip(&vpc.hosts[2].0));
 

@@ -81,3 +81,74 @@ fn sysctl(ns: &Netns, setting: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// A cluster in the VPC with the vipkeeper agents running: the manager on
+/// the router (linux-route), a host agent on each DB host (local-address).
+/// The VIP starts routed to db1. Dropping it stops everything.
+pub struct VpcCluster {
+    pub hosts: Vec<super::agent::Agent>,
+    pub manager: super::agent::Agent,
+    pub cluster: super::cluster::TestCluster,
+    pub config: std::path::PathBuf,
+    /// Last: the namespaces go after the servers and agents in them.
+    pub vpc: Vpc,
+}
+
+impl VpcCluster {
+    pub async fn start(
+        flavor: super::flavor::Flavor,
+        bin: &std::path::Path,
+        name: &str,
+    ) -> Result<Self> {
+        let vpc = Vpc::build(3)?;
+        let mut spec = super::cluster::ClusterSpec::new(flavor);
+        spec.semi_sync = true;
+        spec.hosts = Some(vpc.cluster_hosts());
+        let cluster = super::cluster::TestCluster::start(spec).await?;
+        cluster
+            .master()
+            .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+            .await?;
+        cluster
+            .wait_replicated(std::time::Duration::from_secs(40))
+            .await?;
+        vpc.router
+            .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
+        let extras = super::cluster::ConfigExtras {
+            cluster_toml: format!("[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"),
+            ..Default::default()
+        };
+        let config = cluster.write_config_with(name, &extras)?;
+        let manager = super::agent::Agent::start_in(
+            bin,
+            &config,
+            &cluster.dir,
+            Some(&vpc.router.name),
+            "manager",
+            &[],
+        );
+        let hosts: Vec<_> = (1..=3)
+            .map(|i| {
+                let node = format!("db{i}");
+                super::agent::Agent::start_in(
+                    bin,
+                    &config,
+                    &cluster.dir,
+                    Some(&vpc.hosts[i - 1].0.name),
+                    &format!("host{i}"),
+                    &["--local-node", &node],
+                )
+            })
+            .collect();
+        let wait = std::time::Duration::from_secs(40);
+        manager.wait_for_log("healthy: db1 is the master", wait);
+        hosts[0].wait_for_log("db1 is the master: VIP 10.254.0.10 held on lo", wait);
+        Ok(Self {
+            hosts,
+            manager,
+            cluster,
+            config,
+            vpc,
+        })
+    }
+}
