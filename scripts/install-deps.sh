@@ -34,7 +34,7 @@ if [ ! -x "$venv/bin/moto_server" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q 'moto[server]>=5,<6'
+  "$venv/bin/pip" install --progress-bar on 'moto[server]>=5,<6'
 fi
 
 if command -v rustup >/dev/null; then
