@@ -100,18 +100,7 @@ async fn demo() -> Result<()> {
     } else {
         "db3"
     };
-    let stored: std::collections::BTreeSet<u64> = cluster
-        .node(new_master)
-        .query_column("SELECT id FROM app.w")
-        .await?
-        .iter()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let lost = writes
-        .acknowledged
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .count();
+    let lost = writes.missing_on(cluster.node(new_master)).await?.len();
     let first_failure = writes
         .error_times
         .iter()

@@ -13,16 +13,17 @@ use vipkeeper::vip::{move_vip, Moved};
 const VIP: &str = "10.254.0.10";
 
 fn moto() -> Option<Moto> {
-    match Moto::available() {
-        Ok(()) => Some(Moto::start().expect("starting the emulator")),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the AWS tests, but {why}")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    support::available_or_skip("the AWS tests", Moto::available())
+        .then(|| Moto::start().expect("starting the emulator"))
+}
+
+/// Every table's VIP route targets `eni`, read straight from the emulator.
+async fn assert_all_target(moto: &Moto, tables: &[String], eni: &str) {
+    let targets = vip_targets(moto, tables, VIP).await.unwrap();
+    assert!(
+        targets.iter().all(|t| t.as_deref() == Some(eni)),
+        "expected {eni}: {targets:?}"
+    );
 }
 
 /// db1 and db3 by ENI, db2 by instance id only (its ENI is looked up).
@@ -78,13 +79,7 @@ async fn every_table_targets_the_new_master_and_source_dest_check_is_off() {
         ),
         other => panic!("{other:?}"),
     }
-    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
-    assert!(
-        targets
-            .iter()
-            .all(|t| t.as_deref() == Some(v.enis[1].as_str())),
-        "{targets:?}"
-    );
+    assert_all_target(&moto, &v.route_tables, &v.enis[1]).await;
     assert_eq!(
         source_dest_check(&moto, &v.enis[1]).await.unwrap(),
         Some(false)
@@ -114,13 +109,7 @@ async fn fifty_discovered_tables_are_switched() {
         matches!(&done[0].1, Moved::Done(d) if d.contains(": 50 switched")),
         "{done:?}"
     );
-    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
-    assert!(
-        targets
-            .iter()
-            .all(|t| t.as_deref() == Some(v.enis[2].as_str())),
-        "{targets:?}"
-    );
+    assert_all_target(&moto, &v.route_tables, &v.enis[2]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,13 +132,7 @@ async fn a_wrong_table_id_is_named_and_every_other_table_is_switched() {
         )),
         "{err}"
     );
-    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
-    assert!(
-        targets
-            .iter()
-            .all(|t| t.as_deref() == Some(v.enis[2].as_str())),
-        "{targets:?}"
-    );
+    assert_all_target(&moto, &v.route_tables, &v.enis[2]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -170,13 +153,7 @@ async fn an_unknown_eni_is_named_and_nothing_moves() {
         err.contains("node db3: DescribeNetworkInterfaces eni-0123456789abcdef0: InvalidNetworkInterfaceID.NotFound"),
         "{err}"
     );
-    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
-    assert!(
-        targets
-            .iter()
-            .all(|t| t.as_deref() == Some(v.enis[0].as_str())),
-        "unchanged: {targets:?}"
-    );
+    assert_all_target(&moto, &v.route_tables, &v.enis[0]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,13 +175,7 @@ async fn throttling_is_retried_within_the_deadline() {
         "{done:?}"
     );
     assert!(proxy.throttled.load(std::sync::atomic::Ordering::SeqCst) >= 4);
-    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
-    assert!(
-        targets
-            .iter()
-            .all(|t| t.as_deref() == Some(v.enis[1].as_str())),
-        "{targets:?}"
-    );
+    assert_all_target(&moto, &v.route_tables, &v.enis[1]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

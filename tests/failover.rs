@@ -195,17 +195,7 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
         .await
         .unwrap();
 
-    let stored = ids(&s.cluster, &new_master).await;
-    let lost: Vec<u64> = writes
-        .acknowledged
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .copied()
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged writes missing on {new_master}: {lost:?}"
-    );
+    writes.assert_none_lost(s.cluster.node(&new_master)).await;
     assert_eq!(
         checksum(&s.cluster, &new_master).await,
         checksum(&s.cluster, other).await
@@ -393,17 +383,7 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
         "the old master is read-only"
     );
     let writes = writer.stop().await;
-    let stored = ids(&s.cluster, &new_master).await;
-    let lost: Vec<u64> = writes
-        .acknowledged
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .copied()
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged writes missing on {new_master}: {lost:?}"
-    );
+    writes.assert_none_lost(s.cluster.node(&new_master)).await;
 }
 
 async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor) {

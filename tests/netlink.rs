@@ -11,16 +11,8 @@ use vipkeeper::netlink::{Netlink, MAIN_TABLE};
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 10);
 
 fn namespace(tag: &str) -> Option<Netns> {
-    match Netns::available() {
-        Ok(()) => Some(Netns::create(tag).expect("creating a network namespace")),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the netlink tests, but {why}")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    support::available_or_skip("the netlink tests", Netns::available())
+        .then(|| Netns::create(tag).expect("creating a network namespace"))
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {

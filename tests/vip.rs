@@ -11,16 +11,8 @@ use support::cluster::write_secret;
 use support::netns::Netns;
 
 fn namespace(tag: &str) -> Option<Netns> {
-    match Netns::available() {
-        Ok(()) => Some(Netns::create(tag).expect("creating a network namespace")),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the VIP tests, but {why}")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    support::available_or_skip("the VIP tests", Netns::available())
+        .then(|| Netns::create(tag).expect("creating a network namespace"))
 }
 
 /// A router namespace on 10.77.0.1/24 (the DB hosts would be .11-.13).

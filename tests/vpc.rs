@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use support::netns::Netns;
@@ -36,12 +35,7 @@ async fn count(c: &TestCluster, node: &str) -> usize {
 }
 
 async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
-    if let Err(why) = Netns::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the namespace test, but {why}"
-        );
-        eprintln!("SKIPPED: {why}");
+    if !support::available_or_skip("the namespace test", Netns::available()) {
         return;
     }
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vipkeeper"));
@@ -113,22 +107,5 @@ async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
     assert!(!lo_holds_vip(&vpc.hosts[0].0));
 
     // Every acknowledged write is on the new master (semi-sync).
-    let stored: BTreeSet<u64> = cluster
-        .node(new_master)
-        .query_column("SELECT id FROM app.w")
-        .await
-        .unwrap()
-        .iter()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    let lost: Vec<u64> = writes
-        .acknowledged
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .copied()
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged writes missing on {new_master}: {lost:?}"
-    );
+    writes.assert_none_lost(cluster.node(new_master)).await;
 }

@@ -47,13 +47,17 @@ pub use flavor::Flavor;
 /// Whether `flavor` can run here. Outside CI a missing server skips the test
 /// with the reason; in CI (CI=true) it fails, since CI must run everything.
 pub fn require(flavor: Flavor) -> bool {
-    match flavor.available() {
+    available_or_skip(&format!("the {} tests", flavor.name()), flavor.available())
+}
+
+/// True when `check` passed. Otherwise the test is skipped with the reason,
+/// or, under CI (CI=true), fails: CI must run everything.
+pub fn available_or_skip(what: &str, check: Result<(), String>) -> bool {
+    match check {
         Ok(()) => true,
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the {} tests, but {why}", flavor.name())
-        }
+        Err(why) if std::env::var_os("CI").is_some() => panic!("CI must run {what}, but {why}"),
         Err(why) => {
-            eprintln!("SKIPPED: {} tests need a real server: {why}", flavor.name());
+            eprintln!("SKIPPED: {what}: {why}");
             false
         }
     }

@@ -24,6 +24,34 @@ pub struct Writes {
     pub error_times: Vec<Duration>,
 }
 
+impl Writes {
+    /// The acknowledged writes that `server`'s `app.w` does not hold.
+    pub async fn missing_on(&self, server: &super::server::Server) -> anyhow::Result<Vec<u64>> {
+        let stored: std::collections::BTreeSet<u64> = server
+            .query_column("SELECT id FROM app.w")
+            .await?
+            .iter()
+            .filter_map(|i| i.parse().ok())
+            .collect();
+        Ok(self
+            .acknowledged
+            .iter()
+            .filter(|id| !stored.contains(id))
+            .copied()
+            .collect())
+    }
+
+    /// Fails the test if any acknowledged write is missing on `server`.
+    pub async fn assert_none_lost(&self, server: &super::server::Server) {
+        let missing = self.missing_on(server).await.unwrap();
+        assert!(
+            missing.is_empty(),
+            "acknowledged writes missing on {}: {missing:?}",
+            server.name
+        );
+    }
+}
+
 /// Where the writer sends its writes.
 #[derive(Debug, Clone)]
 pub enum WriteTarget {
