@@ -22,7 +22,8 @@ use anyhow::{bail, Context, Result};
 use support::agent::Agent;
 use support::moto::{seed, Moto};
 use support::proxy::Proxy;
-use support::vpc::{VpcCluster, VIP};
+use support::report::write_timeline;
+use support::vpc::{RouteTables, VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
 use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
@@ -43,6 +44,13 @@ enum Fault {
 }
 
 impl Fault {
+    fn slug(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill",
+            Fault::Blackhole => "blackhole",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Fault::Kill => "kill -9 of mysqld",
@@ -92,7 +100,9 @@ async fn main() -> Result<()> {
         for fault in [Fault::Kill, Fault::Blackhole] {
             let mut samples: Vec<[Option<f64>; 6]> = Vec::new();
             for run in 1..=runs {
-                match one_run(&bin, flavor, fault).await {
+                let picture =
+                    pictures().join(format!("{}-{}-{run}.svg", flavor.name(), fault.slug()));
+                match one_run(&bin, flavor, fault, &picture).await {
                     Ok(s) => {
                         eprintln!(
                             "{} / {} run {run}: {}",
@@ -168,36 +178,49 @@ async fn route_tables(runs: usize) -> Result<String> {
 }
 
 /// kill -9 of the master in the namespace VPC → the client's first write
-/// acknowledged through the VIP (MariaDB, default settings).
+/// acknowledged through the VIP (MariaDB, default settings), with the VIP
+/// route in the router's table and in the emulator's route tables.
 async fn vpc_failovers(bin: &Path, runs: usize) -> Result<String> {
-    let mut first_write = Vec::new();
-    let mut route_moved = Vec::new();
-    for run in 1..=runs {
-        match vpc_run(bin).await {
-            Ok((w, r)) => {
-                eprintln!(
-                    "vpc run {run}: first write through the VIP {w:.0} ms, route moved {r:.0} ms"
-                );
-                first_write.push(w);
-                route_moved.push(r);
+    let mut out = String::new();
+    for (tables, slug, backend) in [
+        (RouteTables::Router, "router", "linux-route"),
+        (
+            RouteTables::Emulator,
+            "emulator",
+            "aws-route-table, 3 tables in the emulator",
+        ),
+    ] {
+        let mut first_write = Vec::new();
+        let mut route_moved = Vec::new();
+        for run in 1..=runs {
+            let picture = pictures().join(format!("vpc-{slug}-kill-{run}.svg"));
+            match vpc_run(bin, tables, &picture).await {
+                Ok((w, r)) => {
+                    eprintln!(
+                        "vpc ({slug}) run {run}: first write through the VIP {w:.0} ms, route moved {r:.0} ms"
+                    );
+                    first_write.push(w);
+                    route_moved.push(r);
+                }
+                Err(e) => eprintln!("vpc ({slug}) run {run} FAILED: {e:#}"),
             }
-            Err(e) => eprintln!("vpc run {run} FAILED: {e:#}"),
         }
+        out.push_str(&format!(
+            "### mariadb in network namespaces, VIP by {backend} — kill -9, client writing through the VIP ({} of {runs} runs)\n\n\
+             | milestone (from the kill) | p50 | p95 |\n|---|---|---|\n\
+             | VIP route moved | {} | {} |\n\
+             | first client write acknowledged through the VIP | {} | {} |\n\n",
+            first_write.len(),
+            fmt_ms(percentile(&mut route_moved.clone(), 50.0)),
+            fmt_ms(percentile(&mut route_moved, 95.0)),
+            fmt_ms(percentile(&mut first_write.clone(), 50.0)),
+            fmt_ms(percentile(&mut first_write, 95.0)),
+        ));
     }
-    Ok(format!(
-        "### mariadb in network namespaces — kill -9, client writing through the VIP ({} of {runs} runs)\n\n\
-         | milestone (from the kill) | p50 | p95 |\n|---|---|---|\n\
-         | VIP route moved (linux-route) | {} | {} |\n\
-         | first client write acknowledged through the VIP | {} | {} |\n",
-        first_write.len(),
-        fmt_ms(percentile(&mut route_moved.clone(), 50.0)),
-        fmt_ms(percentile(&mut route_moved, 95.0)),
-        fmt_ms(percentile(&mut first_write.clone(), 50.0)),
-        fmt_ms(percentile(&mut first_write, 95.0)),
-    ))
+    Ok(out.trim_end().to_string() + "\n")
 }
 
-async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
+async fn vpc_run(bin: &Path, tables: RouteTables, picture: &Path) -> Result<(f64, f64)> {
     // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
     let VpcCluster {
         vpc,
@@ -205,7 +228,7 @@ async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
         manager,
         hosts,
         ..
-    } = VpcCluster::start(Flavor::Mariadb, bin, "bench").await?;
+    } = VpcCluster::start_with(Flavor::Mariadb, bin, "bench", tables).await?;
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),
@@ -219,6 +242,7 @@ async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
     writer.wait_for_more(20, Duration::from_secs(30)).await;
     let started = writer.started;
     let writes = writer.stop().await;
+    write_timeline(&cluster.dir.join("state/bench/journal"), picture, &writes)?;
     // The first write acknowledged after the first failure the kill caused.
     let _ = before;
     let first_failure = writes
@@ -245,6 +269,11 @@ async fn vpc_run(bin: &Path) -> Result<(f64, f64)> {
     Ok((first, moved))
 }
 
+/// Where each run's timeline picture goes (`vipkeeper report --svg`).
+fn pictures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench")
+}
+
 fn fmt_ms(x: Option<f64>) -> String {
     x.map(|x| format!("{x:.0} ms"))
         .unwrap_or_else(|| "-".into())
@@ -264,7 +293,12 @@ fn release_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
-async fn one_run(bin: &Path, flavor: Flavor, fault: Fault) -> Result<[Option<f64>; 6]> {
+async fn one_run(
+    bin: &Path,
+    flavor: Flavor,
+    fault: Fault,
+    picture: &Path,
+) -> Result<[Option<f64>; 6]> {
     let mut spec = ClusterSpec::new(flavor);
     spec.semi_sync = true;
     let mut cluster = TestCluster::start(spec).await?;
@@ -315,6 +349,7 @@ async fn one_run(bin: &Path, flavor: Flavor, fault: Fault) -> Result<[Option<f64
     writer.wait_for_more(20, Duration::from_secs(30)).await;
     let writer_started = writer.started;
     let writes = writer.stop().await;
+    write_timeline(&cluster.dir.join("state/bench/journal"), picture, &writes)?;
 
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         eprintln!("{}", agent.log_text());

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use support::agent::Agent;
+use support::moto::Moto;
 use support::netns::Netns;
-use support::vpc::{VpcCluster, VIP};
+use support::report::write_timeline;
+use support::vpc::{RouteTables, Vpc, VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::Flavor;
 
@@ -46,9 +48,23 @@ async fn demo() -> Result<()> {
         .map(PathBuf::from)
         .context("usage: demo PATH-TO-vipkeeper")?;
 
-    say(None, "building a VPC in a box: a router (its table plays the VPC route table), three DB hosts and a client, each in its own network namespace");
+    let tables = if std::env::var("DEMO_AWS").is_ok_and(|v| v == "1") {
+        if let Err(why) = Moto::available() {
+            bail!("DEMO_AWS=1 needs the moto emulator: {why}");
+        }
+        say(None, "building a VPC in a box: three DB hosts and a client, each in its own network namespace, behind a router that forwards as the VPC route tables say");
+        say(None, "the route tables live in the moto EC2 emulator (a VPC with subnets in us-east-1a/b/c, one instance and ENI per DB host, one route table per AZ); the router follows the client subnet's table");
+        RouteTables::Emulator
+    } else {
+        say(None, "building a VPC in a box: a router (its table plays the VPC route table), three DB hosts and a client, each in its own network namespace");
+        RouteTables::Router
+    };
     say(None, "starting MariaDB 10.11 on db1 (10.77.1.11), db2 (10.77.2.12), db3 (10.77.3.13): db1 is the master, semi-sync AFTER_SYNC");
-    say(None, &format!("the VIP {VIP}: routed by the router to db1, held on db1's lo; the vipkeeper agent runs on the router, a host agent on each DB host"));
+    let routed = match tables {
+        RouteTables::Router => "routed by the router to db1",
+        RouteTables::Emulator => "every route table sends it to db1's ENI",
+    };
+    say(None, &format!("the VIP {VIP}: {routed}, held on db1's lo; the vipkeeper agent runs on the router, a host agent on each DB host"));
     // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
     let VpcCluster {
         vpc,
@@ -56,7 +72,7 @@ async fn demo() -> Result<()> {
         manager,
         hosts,
         ..
-    } = VpcCluster::start(Flavor::Mariadb, &bin, "demo").await?;
+    } = VpcCluster::start_with(Flavor::Mariadb, &bin, "demo", tables).await?;
     say(
         None,
         &format!("the client (10.77.9.2) writes through {VIP}:3306, one row per write"),
@@ -65,41 +81,33 @@ async fn demo() -> Result<()> {
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),
     );
-    let writer_epoch = SystemTime::now() - writer.started.elapsed();
     writer.wait_for_more(300, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let pid = cluster.master().pid().unwrap_or(0);
-    let log_len = manager.log_text().len();
-    let host_log_lens: Vec<usize> = hosts.iter().map(|h| h.log_text().len()).collect();
     println!();
     let killed = Instant::now();
-    let before = writer.snapshot().acknowledged.len();
+    let since = Since {
+        log: manager.log_text().len(),
+        host_logs: hosts.iter().map(|h| h.log_text().len()).collect(),
+        acknowledged: writer.snapshot().acknowledged.len(),
+        killed,
+    };
     say(
         Some(killed),
         &format!("kill -9 of the master's mysqld (db1, pid {pid})"),
     );
     cluster.node_mut("db1").kill9();
 
-    narrate(
-        &manager,
-        &hosts,
-        log_len,
-        &host_log_lens,
-        &writer,
-        before,
-        killed,
-    )
-    .await?;
+    narrate(&manager, &hosts, &vpc, &writer, &since).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = writer.started;
     let writes = writer.stop().await;
 
-    let new_master = if vpc.vip_route().contains(&vpc.hosts[1].1) {
-        "db2"
-    } else {
-        "db3"
-    };
+    let new_master = vpc
+        .vip_node()
+        .context("the router has no VIP route after the failover")?;
+    let new_master = new_master.as_str();
     let lost = writes.missing_on(cluster.node(new_master)).await?.len();
     let first_failure = writes
         .error_times
@@ -121,9 +129,8 @@ async fn demo() -> Result<()> {
         _ => "unknown".into(),
     };
 
-    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo");
-    std::fs::create_dir_all(&out_dir)?;
-    let svg = write_report(&cluster.dir, &out_dir, &writes, writer_epoch)?;
+    let svg = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo/failover.svg");
+    write_timeline(&cluster.dir.join("state/demo/journal"), &svg, &writes)?;
 
     println!();
     say(None, "summary");
@@ -145,16 +152,23 @@ async fn demo() -> Result<()> {
     Ok(())
 }
 
+/// Where things stood at the kill: what was already logged and acknowledged.
+struct Since {
+    log: usize,
+    host_logs: Vec<usize>,
+    acknowledged: usize,
+    killed: Instant,
+}
+
 /// Prints the milestones as the agents log them, with the time since the kill.
 async fn narrate(
     manager: &Agent,
     hosts: &[Agent],
-    from: usize,
-    host_from: &[usize],
+    vpc: &Vpc,
     writer: &Writer,
-    before: usize,
-    killed: Instant,
+    since: &Since,
 ) -> Result<()> {
+    let killed = since.killed;
     let milestones: [(&str, &str); 10] = [
         (
             "the connection to the master broke",
@@ -170,7 +184,12 @@ async fn narrate(
         ),
         (
             "failover step move the VIP",
-            "VIP moved: the router now routes it to the new master",
+            match vpc.aws {
+                None => "VIP moved: the router now routes it to the new master",
+                Some(_) => {
+                    "VIP moved: every route table in the emulator targets the new master's ENI"
+                }
+            },
         ),
         ("writable: Ok", "new master writable"),
         ("failover step repoint", "replica repointed"),
@@ -179,10 +198,11 @@ async fn narrate(
     let mut printed = vec![false; milestones.len()];
     let mut host_printed = vec![false; hosts.len()];
     let mut resumed = false;
+    let mut data_plane_said = false;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let log = manager.log_text();
-        let new = log.get(from..).unwrap_or("");
+        let new = log.get(since.log..).unwrap_or("");
         for (i, (needle, words)) in milestones.iter().enumerate() {
             if printed[i] {
                 continue;
@@ -202,7 +222,7 @@ async fn narrate(
             let text = h.log_text();
             if !host_printed[i] {
                 if let Some(line) = text
-                    .get(host_from[i]..)
+                    .get(since.host_logs[i]..)
                     .unwrap_or("")
                     .lines()
                     .find(|l| l.contains("is the master: VIP"))
@@ -219,13 +239,22 @@ async fn narrate(
                 }
             }
         }
+        if let Some((at, node)) = vpc.aws.as_ref().and_then(|a| a.last_switch()) {
+            if !data_plane_said && at > killed {
+                data_plane_said = true;
+                say(
+                    Some(killed),
+                    &format!("VPC data plane: the client subnet's route table now sends the VIP to {node}"),
+                );
+            }
+        }
         let w = writer.snapshot();
         // Resumed: a write acknowledged after the first failure the kill caused.
         let first_failure = w
             .error_times
             .iter()
             .find(|t| writer.started + **t >= killed);
-        if !resumed && w.acknowledged.len() > before {
+        if !resumed && w.acknowledged.len() > since.acknowledged {
             if let Some(f) = first_failure {
                 if w.ack_times.last().is_some_and(|t| t > f) {
                     resumed = true;
@@ -242,54 +271,6 @@ async fn narrate(
         "the failover did not complete within 60 s; see {}",
         manager.log.display()
     )
-}
-
-/// `vipkeeper report` of the failover's journal with the client's writes;
-/// returns the SVG's path (the summary sits beside it as .txt).
-fn write_report(
-    cluster_dir: &Path,
-    out: &Path,
-    writes: &support::writer::Writes,
-    epoch: SystemTime,
-) -> Result<PathBuf> {
-    let journals = cluster_dir.join("state/demo/journal");
-    let journal = std::fs::read_dir(&journals)?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .max()
-        .context("no failover journal")?;
-    let timeline = vipkeeper::timeline::read_journal(&std::fs::read_to_string(&journal)?)
-        .map_err(anyhow::Error::msg)?;
-    // The client as one mark per 5 ms: every failure, and a success where there was one.
-    let mut events = Vec::new();
-    let mut last_ok_bucket = None;
-    for t in &writes.ack_times {
-        let bucket = t.as_millis() / 5;
-        if last_ok_bucket != Some(bucket) {
-            events.push((*t, true));
-            last_ok_bucket = Some(bucket);
-        }
-    }
-    events.extend(writes.error_times.iter().map(|t| (*t, false)));
-    let client: Vec<vipkeeper::timeline::ClientEvent> = events
-        .into_iter()
-        .map(|(t, ok)| {
-            let at = epoch + t;
-            let at_ms = match at.duration_since(timeline.started) {
-                Ok(d) => d.as_secs_f64() * 1000.0,
-                Err(e) => -e.duration().as_secs_f64() * 1000.0,
-            };
-            vipkeeper::timeline::ClientEvent { at_ms, ok }
-        })
-        .filter(|c| c.at_ms > -1500.0)
-        .collect();
-    let svg = out.join("failover.svg");
-    std::fs::write(&svg, vipkeeper::timeline::render_svg(&timeline, &client))?;
-    std::fs::write(
-        svg.with_extension("txt"),
-        vipkeeper::timeline::summary(&timeline),
-    )?;
-    std::fs::copy(&journal, out.join("failover.jsonl"))?;
-    Ok(svg)
 }
 
 fn clip(text: &str, max: usize) -> String {

@@ -60,6 +60,7 @@ async fn setup_spec(spec: ClusterSpec, cluster_toml: &str, ports: &[(&str, u16)]
         cluster_toml: format!("{}\n{cluster_toml}", cluster.vip_script_toml().unwrap()),
         agent_toml: cluster.notify_toml().unwrap(),
         ports: ports.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
+        ..Default::default()
     };
     let config = cluster.write_config_with("main", &extras).unwrap();
     Setup { cluster, config }
@@ -319,6 +320,7 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         cluster_toml: format!("{}\n{FAST_TIMING}", s.cluster.vip_script_toml().unwrap()),
         agent_toml: s.cluster.notify_toml().unwrap(),
         ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
+        ..Default::default()
     };
     let config = s.cluster.write_config_with("main", &extras).unwrap();
     let s = Setup {

@@ -9,12 +9,16 @@ mod support;
 
 use std::time::Duration;
 
+use support::moto::Moto;
 use support::netns::Netns;
-use support::vpc::{VpcCluster, VIP};
+use support::vpc::{RouteTables, VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::{per_flavor, Flavor, TestCluster};
 
-per_flavor!(writes_through_the_vip_follow_a_crashed_master);
+per_flavor!(
+    writes_through_the_vip_follow_a_crashed_master,
+    writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the_emulator
+);
 
 const LONG: Duration = Duration::from_secs(40);
 
@@ -35,6 +39,21 @@ async fn count(c: &TestCluster, node: &str) -> usize {
 }
 
 async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
+    follow_a_crashed_master(flavor, RouteTables::Router).await
+}
+
+/// The production AWS layout: every VPC route table (in the emulator) is
+/// switched to the new master's ENI; the router forwards as the client
+/// subnet's table says.
+async fn writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the_emulator(
+    flavor: Flavor,
+) {
+    if support::available_or_skip("the AWS tests", Moto::available()) {
+        follow_a_crashed_master(flavor, RouteTables::Emulator).await
+    }
+}
+
+async fn follow_a_crashed_master(flavor: Flavor, tables: RouteTables) {
     if !support::available_or_skip("the namespace test", Netns::available()) {
         return;
     }
@@ -46,7 +65,9 @@ async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
         manager,
         hosts,
         ..
-    } = VpcCluster::start(flavor, bin, "main").await.unwrap();
+    } = VpcCluster::start_with(flavor, bin, "main", tables)
+        .await
+        .unwrap();
     assert!(lo_holds_vip(&vpc.hosts[0].0));
     assert!(!lo_holds_vip(&vpc.hosts[1].0) && !lo_holds_vip(&vpc.hosts[2].0));
 
@@ -70,6 +91,14 @@ async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
         route.contains(&format!("via {}", vpc.hosts[i].1)),
         "{route}"
     );
+    if let Some(aws) = &vpc.aws {
+        let eni = &aws.seeded.enis[i];
+        let targets = aws.vip_targets().unwrap();
+        assert!(
+            targets.iter().all(|t| t.as_ref() == Some(eni)),
+            "every route table targets {new_master}'s ENI {eni}: {targets:?}"
+        );
+    }
     hosts[i].wait_for_log(
         &format!("{new_master} is the master: VIP 10.254.0.10 held on lo"),
         LONG,

@@ -317,8 +317,10 @@ impl TestCluster {
             let port = extras.ports.get(&s.name).copied().unwrap_or(s.port);
             writeln!(
                 toml,
-                "[[cluster.node]]\nname = \"{}\"\nhost = \"{}\"\nport = {port}\n",
-                s.name, s.host
+                "[[cluster.node]]\nname = \"{}\"\nhost = \"{}\"\nport = {port}\n{}",
+                s.name,
+                s.host,
+                extras.node_toml.get(&s.name).map_or("", String::as_str)
             )?;
         }
         let path = self.dir.join("vipkeeper.toml");
@@ -403,6 +405,8 @@ pub struct ConfigExtras {
     pub agent_toml: String,
     /// Nodes whose configured port differs from the server's (a proxy).
     pub ports: std::collections::HashMap<String, u16>,
+    /// Extra lines for a node's `[[cluster.node]]` table, by node name.
+    pub node_toml: std::collections::HashMap<String, String>,
 }
 
 pub fn write_secret(path: &Path, secret: &str) -> Result<()> {

@@ -36,9 +36,11 @@ pub mod moto;
 pub mod netns;
 pub mod probe;
 pub mod proxy;
+pub mod report;
 pub mod server;
 pub mod template;
 pub mod vpc;
+pub mod vpc_aws;
 pub mod writer;
 
 pub use cluster::{ClusterSpec, ConfigExtras, TestCluster};

@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use aws_sdk_ec2::types::InstanceType;
 use vipkeeper::aws::{ec2, AwsTarget};
 
+use super::netns::Netns;
+
 pub fn venv() -> PathBuf {
     std::env::var_os("VIPKEEPER_MOTO_VENV")
         .map(PathBuf::from)
@@ -37,6 +39,12 @@ impl Moto {
     }
 
     pub fn start() -> Result<Self> {
+        Self::start_in(None)
+    }
+
+    /// The emulator on loopback inside `netns` (reachable only from there),
+    /// or on this namespace's loopback.
+    pub fn start_in(netns: Option<&Netns>) -> Result<Self> {
         // The SDK reads credentials and region from the environment; the
         // emulator accepts any.
         for (k, v) in [
@@ -49,7 +57,17 @@ impl Moto {
             unsafe { std::env::set_var(k, v) };
         }
         let port = super::cluster::free_port()?;
-        let child = Command::new(venv().join("bin/moto_server"))
+        let server = venv().join("bin/moto_server");
+        let mut cmd = match netns {
+            // `ip netns exec` execs the server: the child's PID is the server's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.name]).arg(&server);
+                c
+            }
+            None => Command::new(&server),
+        };
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -59,7 +77,13 @@ impl Moto {
         let moto = Self { port, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if http_get(port, "/moto-api/").is_ok() {
+            let answered = match netns {
+                Some(ns) => ns
+                    .run_inside(move || http_get(port, "/moto-api/").is_ok())
+                    .unwrap_or(false),
+                None => http_get(port, "/moto-api/").is_ok(),
+            };
+            if answered {
                 return Ok(moto);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -101,6 +125,7 @@ fn http_get(port: u16, path: &str) -> Result<String> {
 }
 
 /// What the seeding created.
+#[derive(Debug, Clone)]
 pub struct SeededVpc {
     pub vpc_id: String,
     pub instances: Vec<String>,
@@ -112,7 +137,12 @@ pub struct SeededVpc {
 /// (source/dest check on, as AWS creates them), and `tables` route tables
 /// routing `vip`/32 to the first instance's ENI.
 pub async fn seed(moto: &Moto, tables: usize, vip: &str) -> Result<SeededVpc> {
-    let c = ec2(&moto.target()).await;
+    seed_at(&moto.target(), tables, vip).await
+}
+
+/// As `seed`, through `target` (from a thread in the emulator's namespace).
+pub async fn seed_at(target: &AwsTarget, tables: usize, vip: &str) -> Result<SeededVpc> {
+    let c = ec2(target).await;
     let e = |what: &str| format!("seeding the emulator: {what}");
     let vpc = c
         .create_vpc()
@@ -207,7 +237,16 @@ pub async fn seed(moto: &Moto, tables: usize, vip: &str) -> Result<SeededVpc> {
 
 /// The VIP route's target in each of `tables`, read straight from the emulator.
 pub async fn vip_targets(moto: &Moto, tables: &[String], vip: &str) -> Result<Vec<Option<String>>> {
-    let c = ec2(&moto.target()).await;
+    vip_targets_at(&moto.target(), tables, vip).await
+}
+
+/// As `vip_targets`, through `target`.
+pub async fn vip_targets_at(
+    target: &AwsTarget,
+    tables: &[String],
+    vip: &str,
+) -> Result<Vec<Option<String>>> {
+    let c = ec2(target).await;
     let cidr = format!("{vip}/32");
     let mut out = Vec::new();
     for t in tables {

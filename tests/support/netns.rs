@@ -7,6 +7,8 @@ use anyhow::{bail, Context, Result};
 
 pub struct Netns {
     pub name: String,
+    /// Deleted when dropped (false for a handle on another's namespace).
+    owned: bool,
 }
 
 impl Netns {
@@ -21,9 +23,17 @@ impl Netns {
             .stderr(std::process::Stdio::null())
             .status();
         run(&["ip", "netns", "add", &name])?;
-        let ns = Self { name };
+        let ns = Self { name, owned: true };
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// A handle on a namespace someone else created and will delete.
+    pub fn existing(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            owned: false,
+        }
     }
 
     /// Whether namespaces can be made here; the reason when not.
@@ -44,26 +54,37 @@ impl Netns {
         run(&full)
     }
 
-    /// Runs `f` on a new thread that has entered this namespace, with its
-    /// own tokio runtime, and returns its result.
+    /// Runs `f` on a new thread that has entered this namespace, and
+    /// returns its result.
     pub fn run_inside<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
+        self.spawn_inside(f)
+            .join()
+            .map_err(|_| anyhow::anyhow!("the namespace thread panicked"))?
+    }
+
+    /// Starts `f` on a new thread that has entered this namespace (its
+    /// sockets, and the processes it starts, live there).
+    pub fn spawn_inside<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<Result<T>> {
         let path = format!("/run/netns/{}", self.name);
-        let handle = std::thread::spawn(move || -> Result<T> {
+        std::thread::spawn(move || -> Result<T> {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
             nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
             Ok(f())
-        });
-        handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("the namespace thread panicked"))?
+        })
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();

@@ -7,10 +7,14 @@
 use anyhow::Result;
 
 use super::netns::Netns;
+use super::vpc_aws::AwsPlane;
 
 pub const VIP: &str = "10.254.0.10";
 
 pub struct Vpc {
+    /// The route tables in the emulator, when they are there (dropped
+    /// first: its emulator runs in the router namespace).
+    pub aws: Option<AwsPlane>,
     pub router: Netns,
     pub client: Netns,
     /// (namespace, address) of each database host, db1 first.
@@ -31,6 +35,7 @@ impl Vpc {
         let client = Netns::create("cl")?;
         link(&router, &client, 9, "10.77.9.2")?;
         Ok(Self {
+            aws: None,
             router,
             client,
             hosts,
@@ -44,6 +49,15 @@ impl Vpc {
             .unwrap_or_default()
             .trim()
             .to_string()
+    }
+
+    /// The node the router sends the VIP's packets to, if any.
+    pub fn vip_node(&self) -> Option<String> {
+        let route = self.vip_route();
+        let words: Vec<&str> = route.split_whitespace().collect();
+        let via = words.windows(2).find(|w| w[0] == "via").map(|w| w[1])?;
+        let i = self.hosts.iter().position(|(_, ip)| ip == via)?;
+        Some(format!("db{}", i + 1))
     }
 
     /// (namespace name, address) pairs for `ClusterSpec::hosts`.
@@ -94,13 +108,31 @@ pub struct VpcCluster {
     pub vpc: Vpc,
 }
 
+/// Where the VPC's route tables live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTables {
+    /// The router's own kernel table (the `linux-route` backend).
+    Router,
+    /// The moto EC2 emulator, followed by the router (`aws-route-table`).
+    Emulator,
+}
+
 impl VpcCluster {
     pub async fn start(
         flavor: super::flavor::Flavor,
         bin: &std::path::Path,
         name: &str,
     ) -> Result<Self> {
-        let vpc = Vpc::build(3)?;
+        Self::start_with(flavor, bin, name, RouteTables::Router).await
+    }
+
+    pub async fn start_with(
+        flavor: super::flavor::Flavor,
+        bin: &std::path::Path,
+        name: &str,
+        tables: RouteTables,
+    ) -> Result<Self> {
+        let mut vpc = Vpc::build(3)?;
         let mut spec = super::cluster::ClusterSpec::new(flavor);
         spec.semi_sync = true;
         spec.hosts = Some(vpc.cluster_hosts());
@@ -112,11 +144,26 @@ impl VpcCluster {
         cluster
             .wait_replicated(std::time::Duration::from_secs(40))
             .await?;
-        vpc.router
-            .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
-        let extras = super::cluster::ConfigExtras {
-            cluster_toml: format!("[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"),
-            ..Default::default()
+        let extras = match tables {
+            RouteTables::Router => {
+                vpc.router
+                    .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
+                super::cluster::ConfigExtras {
+                    cluster_toml: format!("[cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"linux-route\", \"local-address\"]\n"),
+                    ..Default::default()
+                }
+            }
+            RouteTables::Emulator => {
+                let ips: Vec<String> = vpc.hosts.iter().map(|(_, ip)| ip.clone()).collect();
+                let plane = AwsPlane::start(&vpc.router, &ips)?;
+                let extras = super::cluster::ConfigExtras {
+                    cluster_toml: plane.vip_toml(),
+                    node_toml: plane.node_toml(),
+                    ..Default::default()
+                };
+                vpc.aws = Some(plane);
+                extras
+            }
         };
         let config = cluster.write_config_with(name, &extras)?;
         let manager = super::agent::Agent::start_in(

@@ -5,15 +5,17 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mysql_async::prelude::*;
 use tokio::sync::watch;
 
 use super::cluster::{APP_PASSWORD, APP_USER};
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Writes {
+    /// The wall-clock time the times below count from.
+    pub started_at: SystemTime,
     pub acknowledged: Vec<u64>,
     pub errors: usize,
     /// When each acknowledged write returned, relative to the writer's start.
@@ -77,8 +79,15 @@ impl Writer {
     /// Writes to `target` from inside network namespace `netns` (if any).
     pub fn start_to(target: WriteTarget, netns: Option<String>) -> Self {
         let (stop, rx) = watch::channel(false);
-        let writes = Arc::new(Mutex::new(Writes::default()));
         let started = Instant::now();
+        let writes = Arc::new(Mutex::new(Writes {
+            started_at: SystemTime::now(),
+            acknowledged: Vec::new(),
+            errors: 0,
+            ack_times: Vec::new(),
+            ack_ports: Vec::new(),
+            error_times: Vec::new(),
+        }));
         let w = writes.clone();
         // Its own thread and runtime: setns(2) applies to one thread only.
         let thread = std::thread::spawn(move || {
