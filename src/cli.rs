@@ -47,6 +47,14 @@ pub enum Command {
     ///
     /// Exit status: 0 done (or planned, with --dry-run), 1 refused or failed.
     Failover(FailoverArgs),
+    /// Hand the master role from a live master to a replica (maintenance,
+    /// resizing, AZ rebalancing): writes pause for a fraction of a second.
+    /// Preflight checks first; any error before the new master is writable
+    /// rolls everything back. Asks for confirmation unless --yes.
+    ///
+    /// Exit status: 0 done (or preflight passed, with --dry-run), 1 refused,
+    /// rolled back or failed, 2 done but a replica could not be repointed.
+    Switchover(SwitchoverArgs),
     /// Acknowledge the last failover of a cluster, allowing the next
     /// automatic one within the block period.
     Ack(AckArgs),
@@ -118,6 +126,21 @@ pub struct FailoverArgs {
     /// failover would do now.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    /// The cluster whose master hands over.
+    pub cluster: String,
+    /// The new master (default: the best candidate, by the failover rules).
+    #[arg(long, value_name = "NODE")]
+    pub to: Option<String>,
+    /// Run the preflight checks, print them and the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod aws;
 pub mod candidate;
 pub mod plan;
+pub mod switchover;
 
 #[cfg(test)]
 mod testkit;

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The agent tells what it does: info by default; other commands stay quiet.
     let log = match (&cli.command, cli.log.as_str()) {
-        (Command::Agent(_) | Command::Failover(_), "warn") => "info",
+        (Command::Agent(_) | Command::Failover(_) | Command::Switchover(_), "warn") => "info",
         (_, other) => other,
     };
     init_logging(log);
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(&cli.config, args).await,
             Command::Agent(args) => commands::agent::run(&cli.config, args).await,
             Command::Failover(args) => commands::failover::run(&cli.config, args).await,
+            Command::Switchover(args) => commands::switchover::run(&cli.config, args).await,
             Command::Ack(args) => commands::ack::run(&cli.config, args).await,
             Command::Vip(cmd) => commands::vip::run(&cli.config, cmd).await,
             Command::Report(args) => commands::report::run(args),

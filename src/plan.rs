@@ -28,6 +28,17 @@ pub enum Step {
     MakeWritable { node: String },
     /// Replicate `node` from the new master, and check that it does.
     Repoint { node: String, to: String },
+    /// Switchover: make the live master refuse writes, let its clients
+    /// finish for a grace period, kill their connections, and record what
+    /// it has written (its GTIDs and binlog position).
+    StopWrites { node: String },
+    /// Switchover: wait until `node` has applied all `master` wrote.
+    WaitReached { node: String, master: String },
+    /// Switchover: kill client connections still on the old master, now a
+    /// replica, so that pooled clients reconnect through the VIP.
+    DisconnectClients { node: String },
+    /// Rollback: make `node` read-only and replicate from `to` again.
+    Reattach { node: String, to: String },
 }
 
 impl fmt::Display for Step {
@@ -47,6 +58,19 @@ impl fmt::Display for Step {
             Step::Repoint { node, to } => {
                 write!(f, "repoint {node} to {to} and verify it replicates")
             }
+            Step::StopWrites { node } => write!(
+                f,
+                "make {node} refuse writes (read-only), kill its client connections after a grace"
+            ),
+            Step::WaitReached { node, master } => {
+                write!(f, "wait until {node} has applied all {master} wrote")
+            }
+            Step::DisconnectClients { node } => {
+                write!(f, "disconnect the clients still on {node}")
+            }
+            Step::Reattach { node, to } => {
+                write!(f, "make {node} read-only and replicate from {to} again")
+            }
         }
     }
 }
@@ -62,12 +86,19 @@ impl Step {
             Step::MoveVip { .. } => "move-vip",
             Step::MakeWritable { .. } => "make-writable",
             Step::Repoint { .. } => "repoint",
+            Step::StopWrites { .. } => "stop-writes",
+            Step::WaitReached { .. } => "wait-reached",
+            Step::DisconnectClients { .. } => "disconnect-clients",
+            Step::Reattach { .. } => "reattach",
         }
     }
 
     /// Steps whose failure does not stop the failover.
     pub fn best_effort(&self) -> bool {
-        matches!(self, Step::FenceOldMaster { .. } | Step::Repoint { .. })
+        matches!(
+            self,
+            Step::FenceOldMaster { .. } | Step::Repoint { .. } | Step::DisconnectClients { .. }
+        )
     }
 }
 
@@ -81,10 +112,30 @@ pub enum Positioning {
     SamePosition,
 }
 
+/// Why the master changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The master is dead.
+    Failover,
+    /// The master is alive and hands over (`vipkeeper switchover`).
+    Switchover,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Failover => "failover",
+            Kind::Switchover => "switchover",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    pub kind: Kind,
     pub cluster: String,
-    pub dead_master: String,
+    pub old_master: String,
     pub candidate: String,
     pub why: String,
     pub catch_up_from: Option<String>,
@@ -100,7 +151,7 @@ impl Plan {
     pub fn describe(&self) -> String {
         let mut out = format!(
             "failover of cluster {}: {} is dead\ncandidate: {} ({})\n",
-            self.cluster, self.dead_master, self.candidate, self.why
+            self.cluster, self.old_master, self.candidate, self.why
         );
         for c in &self.considered {
             let verdict = match &c.verdict {
@@ -249,8 +300,9 @@ pub fn plan(
     }));
 
     Ok(Plan {
+        kind: Kind::Failover,
         cluster: cluster.name.clone(),
-        dead_master: master.into(),
+        old_master: master.into(),
         candidate,
         why: choice.why,
         catch_up_from: choice.catch_up_from,

@@ -145,6 +145,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
         },
         timing: Timing::default(),
         failover: FailoverPolicy::default(),
+        switchover: crate::config::SwitchoverPolicy::default(),
         vip: vip.then(|| VipConfig {
             address: "10.254.0.10".parse().unwrap(),
             backends: vec![VipBackend::Script {

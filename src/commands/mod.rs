@@ -6,6 +6,7 @@ pub mod check;
 pub mod failover;
 pub mod report;
 pub mod status;
+pub mod switchover;
 pub mod vip;
 
 use std::process::ExitCode;

@@ -38,6 +38,7 @@ pub struct ClusterConfig {
     pub users: Users,
     pub timing: Timing,
     pub failover: FailoverPolicy,
+    pub switchover: SwitchoverPolicy,
     pub vip: Option<VipConfig>,
     pub nodes: Vec<NodeConfig>,
 }
@@ -106,6 +107,32 @@ impl Default for FailoverPolicy {
             block_period: Duration::from_secs(3600),
             apply_timeout: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Limits of a planned master change (`vipkeeper switchover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchoverPolicy {
+    /// Every replica must be at most this far behind before writes stop.
+    pub max_lag: Duration,
+    /// A transaction on the master open longer than this refuses the switchover.
+    pub max_transaction_age: Duration,
+    /// Time clients get to finish statements after the master turns
+    /// read-only, before their connections are killed.
+    pub kill_grace: Duration,
+    /// Longest writes may be blocked: from read-only until the new master is
+    /// writable. Past it, the switchover is rolled back.
+    pub deadline: Duration,
+}
+
+impl Default for SwitchoverPolicy {
+    fn default() -> Self {
+        Self {
+            max_lag: Duration::from_secs(5),
+            max_transaction_age: Duration::from_secs(5),
+            kill_grace: Duration::from_millis(100),
+            deadline: Duration::from_secs(5),
         }
     }
 }

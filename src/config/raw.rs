@@ -26,6 +26,8 @@ pub struct RawCluster {
     pub timing: RawTiming,
     #[serde(default)]
     pub failover: RawFailover,
+    #[serde(default)]
+    pub switchover: RawSwitchover,
     pub vip: Option<S<RawVip>>,
 }
 
@@ -67,6 +69,15 @@ pub struct RawFailover {
     pub block_period: Option<S<String>>,
     pub apply_timeout: Option<S<String>>,
     pub statement_timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwitchover {
+    pub max_lag: Option<S<String>>,
+    pub max_transaction_age: Option<S<String>>,
+    pub kill_grace: Option<S<String>>,
+    pub deadline: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -91,12 +91,14 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
     check_identifier(&raw.name, "cluster name", p);
     let timing = timing(&raw.timing, p);
     let failover = failover(&raw.failover, &entry.nodes, p);
+    let switchover = switchover(&raw.switchover, p);
     let vip = raw.vip.as_ref().and_then(|v| vip(v, &entry.nodes, p));
     Some(ClusterConfig {
         name: raw.name.into_inner(),
         users: users?,
         timing: timing?,
         failover: failover?,
+        switchover: switchover?,
         vip,
         nodes,
     })
@@ -460,6 +462,25 @@ fn failover(raw: &RawFailover, nodes: &[S<RawNode>], p: &mut Problems) -> Option
         block_period: block_period?,
         apply_timeout: apply_timeout?,
         statement_timeout: statement_timeout?,
+    })
+}
+
+fn switchover(raw: &RawSwitchover, p: &mut Problems) -> Option<SwitchoverPolicy> {
+    let d = SwitchoverPolicy::default();
+    let max_lag = duration(&raw.max_lag, d.max_lag, "switchover.max_lag", p);
+    let max_transaction_age = duration(
+        &raw.max_transaction_age,
+        d.max_transaction_age,
+        "switchover.max_transaction_age",
+        p,
+    );
+    let kill_grace = duration(&raw.kill_grace, d.kill_grace, "switchover.kill_grace", p);
+    let deadline = duration(&raw.deadline, d.deadline, "switchover.deadline", p);
+    Some(SwitchoverPolicy {
+        max_lag: max_lag?,
+        max_transaction_age: max_transaction_age?,
+        kill_grace: kill_grace?,
+        deadline: deadline?,
     })
 }
 

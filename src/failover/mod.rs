@@ -33,7 +33,7 @@ pub async fn fail_over(
     let started = Instant::now();
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
     let id = report::new_id(&cluster.name, SystemTime::now());
-    let mut report = match plan(view, topology, master, cluster, history) {
+    let report = match plan(view, topology, master, cluster, history) {
         Err(refusal) => {
             // A refusal leaves a journal too: it is a decision to explain.
             let journal_path = state.journal_path(&id).ok();
@@ -41,7 +41,7 @@ pub async fn fail_over(
                 let mut journal = Journal::open(p);
                 journal.write(
                     "start",
-                    serde_json::json!({ "id": id, "cluster": cluster.name, "trigger": trigger, "dead_master": master, "considered": refusal.considered }),
+                    serde_json::json!({ "id": id, "cluster": cluster.name, "trigger": trigger, "old_master": master, "considered": refusal.considered }),
                 );
                 journal.write("end", serde_json::json!({ "outcome": { "outcome": "refused", "why": refusal.why }, "duration_ms": 0 }));
             }
@@ -58,7 +58,7 @@ pub async fn fail_over(
         }
         Ok(plan) => {
             tracing::info!(cluster = %cluster.name, "failover plan:\n{}", plan.describe());
-            match state.lock() {
+            match locked_execute(&state, cluster, view, &plan, id.clone(), trigger).await {
                 Err(why) => Report::refused(
                     id,
                     &cluster.name,
@@ -67,16 +67,7 @@ pub async fn fail_over(
                     why,
                     plan.considered.clone(),
                 ),
-                Ok(_lock) => {
-                    let mut journal = match state.journal_path(&id) {
-                        Ok(p) => Journal::open(&p),
-                        Err(e) => {
-                            tracing::error!("cannot create the journal directory: {e}");
-                            Journal::open(std::path::Path::new("/dev/null"))
-                        }
-                    };
-                    let report =
-                        execute::execute(cluster, view, &plan, id, trigger, &mut journal).await;
+                Ok(report) => {
                     let record = LastFailover {
                         id: report.id.clone(),
                         at: state::unix_seconds(report.started_at),
@@ -96,6 +87,38 @@ pub async fn fail_over(
             }
         }
     };
+    finish(agent, &state, report, started).await
+}
+
+/// Runs `plan` under the cluster's lock with a journal; Err when the lock
+/// is held (nothing was done).
+pub async fn locked_execute(
+    state: &ClusterState,
+    cluster: &ClusterConfig,
+    view: &ClusterView,
+    plan: &crate::plan::Plan,
+    id: String,
+    trigger: Trigger,
+) -> Result<Report, String> {
+    let _lock = state.lock()?;
+    let mut journal = match state.journal_path(&id) {
+        Ok(p) => Journal::open(&p),
+        Err(e) => {
+            tracing::error!("cannot create the journal directory: {e}");
+            Journal::open(std::path::Path::new("/dev/null"))
+        }
+    };
+    Ok(execute::execute(cluster, view, plan, id, trigger, &mut journal).await)
+}
+
+/// Writes the report to the state directory, logs its summary and hands it
+/// to the notify command.
+pub async fn finish(
+    agent: &AgentConfig,
+    state: &ClusterState,
+    mut report: Report,
+    started: Instant,
+) -> Report {
     if report.duration_ms == 0 {
         report.finish(started.elapsed());
     }
@@ -109,8 +132,8 @@ pub async fn fail_over(
         }
     }
     match &report.outcome {
-        Outcome::Success => tracing::info!(cluster = %cluster.name, "{}", report.summary()),
-        _ => tracing::error!(cluster = %cluster.name, "{}", report.summary()),
+        Outcome::Success => tracing::info!(cluster = %report.cluster, "{}", report.summary()),
+        _ => tracing::error!(cluster = %report.cluster, "{}", report.summary()),
     }
     notify::notify(agent, &report, path.as_deref()).await;
     report

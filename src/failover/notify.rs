@@ -19,7 +19,7 @@ pub async fn notify(agent: &AgentConfig, report: &Report, report_path: Option<&s
         .env("VIPKEEPER_CLUSTER", &report.cluster)
         .env("VIPKEEPER_FAILOVER_ID", &report.id)
         .env("VIPKEEPER_OUTCOME", report.outcome.label())
-        .env("VIPKEEPER_OLD_MASTER", &report.dead_master)
+        .env("VIPKEEPER_OLD_MASTER", &report.old_master)
         .env(
             "VIPKEEPER_NEW_MASTER",
             report.new_master.as_deref().unwrap_or(""),

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::candidate::Considered;
-use crate::plan::{Plan, Step};
+use crate::plan::{Kind, Plan, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,6 +30,14 @@ pub enum Outcome {
     Refused {
         why: String,
     },
+    /// A switchover stopped at `step` and was undone: the old master is
+    /// the writable master again, the VIP points at it, replicas unchanged.
+    #[serde(rename = "rolled-back")]
+    RolledBack {
+        step: String,
+        node: Option<String>,
+        error: String,
+    },
 }
 
 impl Outcome {
@@ -38,6 +46,7 @@ impl Outcome {
             Outcome::Success => "success",
             Outcome::Failed { .. } => "failed",
             Outcome::Refused { .. } => "refused",
+            Outcome::RolledBack { .. } => "rolled-back",
         }
     }
 }
@@ -63,6 +72,7 @@ pub struct StepRecord {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub kind: Kind,
     pub id: String,
     pub cluster: String,
     pub trigger: Trigger,
@@ -71,7 +81,7 @@ pub struct Report {
     pub duration_ms: u64,
     #[serde(flatten)]
     pub outcome: Outcome,
-    pub dead_master: String,
+    pub old_master: String,
     pub new_master: Option<String>,
     pub why: Option<String>,
     pub considered: Vec<Considered>,
@@ -86,18 +96,19 @@ impl Report {
         id: String,
         cluster: &str,
         trigger: Trigger,
-        dead_master: &str,
+        old_master: &str,
         why: String,
         considered: Vec<Considered>,
     ) -> Self {
         Report {
+            kind: Kind::Failover,
             id,
             cluster: cluster.to_string(),
             trigger,
             started_at: SystemTime::now(),
             duration_ms: 0,
             outcome: Outcome::Refused { why: why.clone() },
-            dead_master: dead_master.to_string(),
+            old_master: old_master.to_string(),
             new_master: None,
             why: Some(why),
             considered,
@@ -109,13 +120,14 @@ impl Report {
 
     pub fn from_plan(id: String, plan: &Plan, trigger: Trigger) -> Self {
         Report {
+            kind: plan.kind,
             id,
             cluster: plan.cluster.clone(),
             trigger,
             started_at: SystemTime::now(),
             duration_ms: 0,
             outcome: Outcome::Success,
-            dead_master: plan.dead_master.clone(),
+            old_master: plan.old_master.clone(),
             new_master: None,
             why: Some(plan.why.clone()),
             considered: plan.considered.clone(),
@@ -131,25 +143,33 @@ impl Report {
 
     /// A few lines for a terminal or a page.
     pub fn summary(&self) -> String {
+        let kind = self.kind.label();
         let mut out = match &self.outcome {
             Outcome::Success => format!(
-                "failover {} of cluster {}: {} replaced {} in {} ms ({})\n",
+                "{kind} {} of cluster {}: {} replaced {} in {} ms ({})\n",
                 self.id,
                 self.cluster,
                 self.new_master.as_deref().unwrap_or("?"),
-                self.dead_master,
+                self.old_master,
                 self.duration_ms,
                 self.why.as_deref().unwrap_or("")
             ),
             Outcome::Failed { step, node, error, remedy } => format!(
-                "failover {} of cluster {} FAILED at step {step}{}: {error}\nwhat to do: {remedy}\n",
+                "{kind} {} of cluster {} FAILED at step {step}{}: {error}\nwhat to do: {remedy}\n",
                 self.id,
                 self.cluster,
                 node.as_ref().map(|n| format!(" on {n}")).unwrap_or_default()
             ),
             Outcome::Refused { why } => format!(
-                "failover of cluster {} REFUSED (nothing was changed): {why}\n",
+                "{kind} of cluster {} REFUSED (nothing was changed): {why}\n",
                 self.cluster
+            ),
+            Outcome::RolledBack { step, node, error } => format!(
+                "{kind} {} of cluster {} ROLLED BACK after step {step}{}: {error}\n{} is the writable master again; the VIP and the replicas are as they were\n",
+                self.id,
+                self.cluster,
+                node.as_ref().map(|n| format!(" on {n}")).unwrap_or_default(),
+                self.old_master
             ),
         };
         for s in &self.steps {

@@ -18,7 +18,7 @@ pub struct ClusterState {
     dir: PathBuf,
 }
 
-/// Held while a failover of the cluster runs; released when dropped.
+/// Held while a failover or switchover of the cluster runs; released when dropped.
 pub struct FailoverLock {
     _file: File,
 }
@@ -70,7 +70,7 @@ impl ClusterState {
         match file.try_lock() {
             Ok(()) => Ok(FailoverLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(format!(
-                "another failover of this cluster is in progress (lock {} is held)",
+                "a failover or switchover of this cluster is in progress (lock {} is held)",
                 path.display()
             )),
             Err(fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
@@ -137,7 +137,7 @@ mod tests {
         let held = s.lock().unwrap();
         let err = s.lock().err().unwrap();
         assert!(
-            err.starts_with("another failover of this cluster is in progress"),
+            err.starts_with("a failover or switchover of this cluster is in progress"),
             "{err}"
         );
         drop(held);

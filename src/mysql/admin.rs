@@ -13,6 +13,10 @@ use crate::config::Secret;
 pub enum StartFrom {
     /// MySQL auto-position / MariaDB `master_use_gtid=slave_pos`.
     Gtid,
+    /// For a former master: MySQL auto-position / MariaDB
+    /// `master_use_gtid=current_pos`, which counts what it wrote itself
+    /// (its `gtid_slave_pos` is as old as its last time as a replica).
+    GtidIncludingOwn,
     /// A binlog file and position of the new source.
     Position(BinlogCoord),
 }
@@ -82,7 +86,9 @@ pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFr
     match v.syntax() {
         Syntax::MysqlModern => {
             let position = match from {
-                StartFrom::Gtid => "SOURCE_AUTO_POSITION=1".to_string(),
+                StartFrom::Gtid | StartFrom::GtidIncludingOwn => {
+                    "SOURCE_AUTO_POSITION=1".to_string()
+                }
                 StartFrom::Position(c) => format!(
                     "SOURCE_AUTO_POSITION=0, SOURCE_LOG_FILE={}, SOURCE_LOG_POS={}",
                     quote(&c.file),
@@ -96,7 +102,9 @@ pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFr
         }
         Syntax::MysqlLegacy => {
             let position = match from {
-                StartFrom::Gtid => "MASTER_AUTO_POSITION=1".to_string(),
+                StartFrom::Gtid | StartFrom::GtidIncludingOwn => {
+                    "MASTER_AUTO_POSITION=1".to_string()
+                }
                 StartFrom::Position(c) => format!(
                     "MASTER_AUTO_POSITION=0, MASTER_LOG_FILE={}, MASTER_LOG_POS={}",
                     quote(&c.file),
@@ -111,6 +119,7 @@ pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFr
         Syntax::Mariadb => {
             let position = match from {
                 StartFrom::Gtid => "MASTER_USE_GTID=slave_pos".to_string(),
+                StartFrom::GtidIncludingOwn => "MASTER_USE_GTID=current_pos".to_string(),
                 StartFrom::Position(c) => format!(
                     "MASTER_USE_GTID=no, MASTER_LOG_FILE={}, MASTER_LOG_POS={}",
                     quote(&c.file),
@@ -166,6 +175,38 @@ pub async fn kill_client_connections(s: &mut Session) -> Result<usize, DbError> 
         }
     }
     Ok(killed)
+}
+
+/// Transactions open on the server (other than this session's), oldest
+/// first: (connection id, age in seconds, state, rows modified).
+pub async fn open_transactions(s: &mut Session) -> Result<Vec<(u64, u64, String, u64)>, DbError> {
+    let rows = s
+        .rows(
+            "SELECT trx_mysql_thread_id AS id, \
+             GREATEST(TIMESTAMPDIFF(SECOND, trx_started, NOW()), 0) AS age, \
+             trx_state AS state, trx_rows_modified AS modified \
+             FROM information_schema.INNODB_TRX \
+             WHERE trx_mysql_thread_id <> CONNECTION_ID() ORDER BY trx_started",
+        )
+        .await?;
+    let num = |r: &std::collections::BTreeMap<String, Option<String>>, k: &str| {
+        r.get(k)
+            .cloned()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                num(r, "id"),
+                num(r, "age"),
+                r.get("state").cloned().flatten().unwrap_or_default(),
+                num(r, "modified"),
+            )
+        })
+        .collect())
 }
 
 /// Current binlog file and position.

@@ -41,7 +41,9 @@ pub struct Timeline {
     pub cluster: String,
     pub trigger: String,
     pub started: SystemTime,
-    pub dead_master: String,
+    /// failover or switchover.
+    pub kind: String,
+    pub old_master: String,
     pub candidate: Option<String>,
     pub why: Option<String>,
     /// Every node the failover concerned, dead master first.
@@ -72,17 +74,23 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
         .and_then(|t| humantime::parse_rfc3339(t).ok())
         .ok_or("the start line has no valid \"ts\"")?;
     let plan = &start["plan"];
-    let dead_master = plan["dead_master"]
-        .as_str()
-        .or(start["dead_master"].as_str())
+    // Journals before 0.1 said "dead_master".
+    let old_master = ["old_master", "dead_master"]
+        .iter()
+        .find_map(|k| plan[*k].as_str().or(start[*k].as_str()))
         .unwrap_or("?")
+        .to_string();
+    let kind = plan["kind"]
+        .as_str()
+        .or(start["kind"].as_str())
+        .unwrap_or("failover")
         .to_string();
     let considered = if plan.is_object() {
         &plan["considered"]
     } else {
         &start["considered"]
     };
-    let mut nodes = vec![dead_master.clone()];
+    let mut nodes = vec![old_master.clone()];
     for c in considered.as_array().into_iter().flatten() {
         if let Some(n) = c["name"].as_str() {
             if !nodes.iter().any(|x| x == n) {
@@ -144,7 +152,8 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
         candidate: plan["candidate"].as_str().map(str::to_string),
         why: plan["why"].as_str().map(str::to_string),
         has_vip: plan_steps.iter().any(|s| s["step"] == "move-vip"),
-        dead_master,
+        old_master,
+        kind,
         nodes,
         steps,
         outcome,
@@ -190,7 +199,8 @@ pub fn read_client(text: &str, failover_start: SystemTime) -> Result<Vec<ClientE
 /// A few lines for the terminal.
 pub fn summary(t: &Timeline) -> String {
     let mut out = format!(
-        "failover {} of cluster {} ({}), started {}: {}",
+        "{} {} of cluster {} ({}), started {}: {}",
+        t.kind,
         t.id,
         t.cluster,
         t.trigger,
@@ -200,9 +210,10 @@ pub fn summary(t: &Timeline) -> String {
     match (&t.candidate, t.outcome.as_str()) {
         (Some(c), "success") => out.push_str(&format!(
             ", {c} replaced {} in {:.0} ms",
-            t.dead_master, t.duration_ms
+            t.old_master, t.duration_ms
         )),
-        _ => out.push_str(&format!(" (dead master {})", t.dead_master)),
+        _ if t.kind == "switchover" => out.push_str(&format!(" (master {})", t.old_master)),
+        _ => out.push_str(&format!(" (dead master {})", t.old_master)),
     }
     out.push('\n');
     if let Some(d) = &t.outcome_detail {

@@ -48,14 +48,15 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let title = format!(
-        "failover {} of {}: {}{}",
+        "{} {} of {}: {}{}",
+        t.kind,
         t.id,
         t.cluster,
         t.outcome,
         match (&t.candidate, t.outcome.as_str()) {
             (Some(c), "success") => format!(
                 " — {c} replaced {} in {:.0} ms",
-                t.dead_master, t.duration_ms
+                t.old_master, t.duration_ms
             ),
             _ => String::new(),
         }
@@ -185,107 +186,122 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
 
 /// Each node's lane, then the VIP's, from the plan and what the steps did.
 fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
-    let done = |name: &str, node: Option<&str>| {
+    // When each step that did not fail ended, by step name and node.
+    let ends = |name: &'static str, node: &str| -> Vec<f64> {
         t.steps
             .iter()
-            .find(|s| {
-                s.name == name
-                    && s.outcome != "failed"
-                    && (node.is_none() || s.node.as_deref() == node)
-            })
+            .filter(|s| s.name == name && s.outcome != "failed" && s.node.as_deref() == Some(node))
             .map(|s| s.end_ms)
+            .collect()
     };
+    let old = t.old_master.as_str();
     let mut out = Vec::new();
     for n in &t.nodes {
-        let mut segs = Vec::new();
-        if *n == t.dead_master {
-            let label = match done("fence-old-master", Some(n)) {
-                Some(_)
-                    if t.steps
-                        .iter()
-                        .any(|s| s.name == "fence-old-master" && s.outcome == "ok") =>
-                {
-                    "old master: fenced"
-                }
-                _ => "old master: dead",
+        let mut changes = Vec::new();
+        let first = if n == old && t.kind == "switchover" {
+            changes.extend(
+                ends("stop-writes", n)
+                    .into_iter()
+                    .map(|e| (e, "read-only".to_string(), READ_ONLY)),
+            );
+            if let Some(c) = &t.candidate {
+                changes.extend(
+                    ends("repoint", n)
+                        .into_iter()
+                        .map(|e| (e, format!("replica of {c}"), REPLICA)),
+                );
+            }
+            changes.extend(
+                ends("make-writable", n)
+                    .into_iter()
+                    .map(|e| (e, "master, writable again".to_string(), MASTER)),
+            );
+            ("master, writable".to_string(), MASTER)
+        } else if n == old {
+            let fenced = t
+                .steps
+                .iter()
+                .any(|s| s.name == "fence-old-master" && s.outcome == "ok");
+            let label = if fenced {
+                "old master: fenced"
+            } else {
+                "old master: dead"
             };
-            segs.push(Segment {
-                from: t0,
-                to: t1,
-                label: label.into(),
-                color: DEAD,
-            });
+            (label.to_string(), DEAD)
         } else if Some(n) == t.candidate.as_ref() {
-            let detached = done("detach", Some(n));
-            let writable = done("make-writable", Some(n));
-            let d = detached.unwrap_or(t1);
-            segs.push(Segment {
-                from: t0,
-                to: d,
-                label: format!("replica of {}", t.dead_master),
-                color: REPLICA,
-            });
-            if let Some(d) = detached {
-                let w = writable.unwrap_or(t1);
-                segs.push(Segment {
-                    from: d,
-                    to: w,
-                    label: "detached, read-only".into(),
-                    color: READ_ONLY,
-                });
-                if let Some(w) = writable {
-                    segs.push(Segment {
-                        from: w,
-                        to: t1,
-                        label: "master, writable".into(),
-                        color: MASTER,
-                    });
-                }
-            }
+            changes.extend(
+                ends("detach", n)
+                    .into_iter()
+                    .map(|e| (e, "detached, read-only".to_string(), READ_ONLY)),
+            );
+            changes.extend(
+                ends("make-writable", n)
+                    .into_iter()
+                    .map(|e| (e, "master, writable".to_string(), MASTER)),
+            );
+            changes.extend(
+                ends("reattach", n)
+                    .into_iter()
+                    .map(|e| (e, format!("replica of {old} again"), REPLICA)),
+            );
+            (format!("replica of {old}"), REPLICA)
         } else {
-            match (done("repoint", Some(n)), &t.candidate) {
-                (Some(r), Some(c)) => {
-                    segs.push(Segment {
-                        from: t0,
-                        to: r,
-                        label: format!("replica of {}", t.dead_master),
-                        color: REPLICA,
-                    });
-                    segs.push(Segment {
-                        from: r,
-                        to: t1,
-                        label: format!("replica of {c}"),
-                        color: REPLICA,
-                    });
+            match &t.candidate {
+                Some(c) if !ends("repoint", n).is_empty() => {
+                    changes.extend(
+                        ends("repoint", n)
+                            .into_iter()
+                            .map(|e| (e, format!("replica of {c}"), REPLICA)),
+                    );
+                    (format!("replica of {old}"), REPLICA)
                 }
-                _ => segs.push(Segment {
-                    from: t0,
-                    to: t1,
-                    label: "unchanged".into(),
-                    color: LEFT_ALONE,
-                }),
+                _ => ("unchanged".to_string(), LEFT_ALONE),
             }
-        }
-        out.push((n.clone(), segs));
+        };
+        out.push((n.clone(), segments(t0, t1, first, changes)));
     }
     if t.has_vip {
-        let moved = done("move-vip", None);
-        let mut segs = vec![Segment {
-            from: t0,
-            to: moved.unwrap_or(t1),
-            label: format!("VIP → {}", t.dead_master),
-            color: DEAD,
-        }];
-        if let (Some(m), Some(c)) = (moved, &t.candidate) {
-            segs.push(Segment {
-                from: m,
-                to: t1,
-                label: format!("VIP → {c}"),
-                color: MASTER,
-            });
-        }
-        out.push(("VIP".into(), segs));
+        let moves = t
+            .steps
+            .iter()
+            .filter(|s| s.name == "move-vip" && s.outcome != "failed")
+            .filter_map(|s| Some((s.end_ms, format!("VIP → {}", s.node.as_deref()?), MASTER)))
+            .collect();
+        let color = if t.kind == "switchover" { MASTER } else { DEAD };
+        out.push((
+            "VIP".into(),
+            segments(t0, t1, (format!("VIP → {old}"), color), moves),
+        ));
     }
+    out
+}
+
+/// A lane from `t0` to `t1` that starts as `first` and changes at each
+/// (time, label, colour).
+fn segments(
+    t0: f64,
+    t1: f64,
+    first: (String, &'static str),
+    mut changes: Vec<(f64, String, &'static str)>,
+) -> Vec<Segment> {
+    changes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::new();
+    let (mut from, mut label, mut color) = (t0, first.0, first.1);
+    for (at, next_label, next_color) in changes {
+        out.push(Segment {
+            from,
+            to: at,
+            label,
+            color,
+        });
+        (from, label, color) = (at, next_label, next_color);
+    }
+    out.push(Segment {
+        from,
+        to: t1,
+        label,
+        color,
+    });
     out
 }
 

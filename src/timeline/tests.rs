@@ -22,7 +22,7 @@ fn a_successful_failover() {
     assert_eq!(
         (
             t.cluster.as_str(),
-            t.dead_master.as_str(),
+            t.old_master.as_str(),
             t.candidate.as_deref()
         ),
         ("main", "db1", Some("db2"))

@@ -1,6 +1,9 @@
 //! Runs a plan's steps in order, each under a deadline, writing a journal
 //! line per step. A step that fails stops the failover (unless it is best
 //! effort) and the report says which step, on which node, and what to do.
+//! A switchover that fails before its candidate is writable is rolled back.
+
+mod switch_steps;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ use crate::mysql::gtid::GtidSet;
 use crate::mysql::probe::read_state;
 use crate::mysql::replica_status::{IoThread, ReplicaStatus};
 use crate::mysql::{NodeState, Session};
-use crate::plan::{Plan, Positioning, Step};
+use crate::plan::{Kind, Plan, Positioning, Step};
 use crate::topology::observe::target;
 use crate::topology::ClusterView;
 
@@ -48,6 +51,30 @@ impl Done {
     }
 }
 
+/// What a stopped master had written when its writes stopped.
+#[derive(Debug, Clone)]
+struct Stopped {
+    binlog: Option<BinlogCoord>,
+    gtids: Option<GtidSet>,
+}
+
+impl Stopped {
+    /// Has a replica that executed `gtids` (or, without GTIDs, up to the
+    /// master's binlog coordinate `executed`) applied all of it?
+    fn reached_by(&self, gtids: Option<&GtidSet>, executed: Option<&BinlogCoord>) -> bool {
+        match (&self.gtids, gtids) {
+            (Some(wrote), Some(has)) => has.contains(wrote),
+            _ => match (&self.binlog, executed) {
+                (Some(wrote), Some(at)) => matches!(
+                    at.compare(wrote),
+                    Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater)
+                ),
+                _ => false,
+            },
+        }
+    }
+}
+
 struct Executor<'a> {
     cluster: &'a ClusterConfig,
     plan: &'a Plan,
@@ -57,6 +84,10 @@ struct Executor<'a> {
     /// The new master's binlog position and GTIDs as of its promotion.
     candidate_binlog: Option<BinlogCoord>,
     candidate_state: Option<NodeState>,
+    /// Switchover: the old master's final position once writes stopped.
+    stopped: Option<Stopped>,
+    /// Switchover: when the write block reaches `switchover.deadline`.
+    write_block_deadline: Option<Instant>,
 }
 
 /// Executes `plan`; the caller holds the cluster's failover lock.
@@ -99,6 +130,8 @@ pub async fn execute(
         sessions: HashMap::new(),
         candidate_binlog: None,
         candidate_state: None,
+        stopped: None,
+        write_block_deadline: None,
     };
 
     // A second manager (another host) must not fail over the same cluster at
@@ -115,34 +148,45 @@ pub async fn execute(
         return report;
     }
 
+    // A switchover can be undone until its candidate is writable.
+    let mut undoable = plan.kind == Kind::Switchover;
+    let mut tried: Vec<Step> = Vec::new();
     for step in &plan.steps {
+        if undoable && matches!(step, Step::StopWrites { .. }) {
+            exec.write_block_deadline = Some(Instant::now() + cluster.switchover.deadline);
+        }
+        tried.push(step.clone());
         let t0 = Instant::now();
-        let result = exec.run(step).await;
-        let (outcome, detail) = match &result {
-            Ok(d) if d.skipped => (StepOutcome::Skipped, d.detail.clone()),
-            Ok(d) => (StepOutcome::Ok, d.detail.clone()),
-            Err(e) => (StepOutcome::Failed, e.clone()),
+        let result = if undoable {
+            exec.run_within_block(step).await
+        } else {
+            exec.run(step).await
         };
-        let record = StepRecord {
-            step: step.clone(),
-            outcome,
-            detail,
-            at_ms: (t0 - started).as_millis() as u64,
-            elapsed_ms: t0.elapsed().as_millis() as u64,
-        };
-        tracing::info!(cluster = %cluster.name, "failover step {}: {:?}: {}", step, record.outcome, record.detail);
-        journal.write("step", &record);
-        report.steps.push(record);
+        record_step(step, &result, (started, t0), journal, &mut report);
+        if result.is_ok()
+            && *step
+                == (Step::MakeWritable {
+                    node: plan.candidate.clone(),
+                })
+        {
+            undoable = false;
+        }
         if let Err(error) = result {
-            if !step.best_effort() {
-                report.outcome = Outcome::Failed {
+            if step.best_effort() {
+                continue;
+            }
+            report.outcome = if undoable {
+                exec.roll_back(plan, &tried, step, error, started, journal, &mut report)
+                    .await
+            } else {
+                Outcome::Failed {
                     step: step.name().into(),
                     node: step_node(step),
                     error,
                     remedy: remedy(step, plan),
-                };
-                break;
-            }
+                }
+            };
+            break;
         }
     }
     if report.outcome == Outcome::Success {
@@ -166,6 +210,34 @@ pub async fn execute(
     report
 }
 
+/// Logs, journals and reports one step; `times` are the start of the
+/// failover and of the step.
+fn record_step(
+    step: &Step,
+    result: &Result<Done, String>,
+    times: (Instant, Instant),
+    journal: &mut Journal,
+    report: &mut Report,
+) {
+    let (started, t0) = times;
+    let (outcome, detail) = match result {
+        Ok(d) if d.skipped => (StepOutcome::Skipped, d.detail.clone()),
+        Ok(d) => (StepOutcome::Ok, d.detail.clone()),
+        Err(e) => (StepOutcome::Failed, e.clone()),
+    };
+    let record = StepRecord {
+        step: step.clone(),
+        outcome,
+        detail,
+        at_ms: (t0 - started).as_millis() as u64,
+        elapsed_ms: t0.elapsed().as_millis() as u64,
+    };
+    let kind = report.kind.label();
+    tracing::info!(cluster = %report.cluster, "{kind} step {}: {:?}: {}", step, record.outcome, record.detail);
+    journal.write("step", &record);
+    report.steps.push(record);
+}
+
 fn step_node(step: &Step) -> Option<String> {
     match step {
         Step::FenceOldMaster { node }
@@ -173,7 +245,11 @@ fn step_node(step: &Step) -> Option<String> {
         | Step::CatchUp { node, .. }
         | Step::Detach { node }
         | Step::MakeWritable { node }
-        | Step::Repoint { node, .. } => Some(node.clone()),
+        | Step::Repoint { node, .. }
+        | Step::StopWrites { node }
+        | Step::WaitReached { node, .. }
+        | Step::DisconnectClients { node }
+        | Step::Reattach { node, .. } => Some(node.clone()),
         Step::MoveVip { to, .. } => Some(to.clone()),
     }
 }
@@ -193,6 +269,10 @@ fn remedy(step: &Step, plan: &Plan) -> String {
             "the VIP points at {node} but it is read-only: make it writable by hand (SET GLOBAL read_only=OFF), or {again}"
         ),
         Step::FenceOldMaster { .. } | Step::Repoint { .. } => "repoint or fence the node by hand".into(),
+        Step::DisconnectClients { node } => format!("kill the client connections left on {node} by hand"),
+        Step::StopWrites { node } | Step::WaitReached { master: node, .. } | Step::Reattach { to: node, .. } => format!(
+            "check with `vipkeeper status` which node is writable and where the VIP points; {node} should be the writable master again"
+        ),
     }
 }
 
@@ -341,6 +421,74 @@ impl Executor<'_> {
                 Ok(Done::ok("read_only off"))
             }
             Step::Repoint { node, to } => self.repoint(node, to).await,
+            Step::StopWrites { node } => self.stop_writes(node).await,
+            Step::WaitReached { node, master } => self.wait_reached(node, master).await,
+            Step::DisconnectClients { node } => self.disconnect_clients(node).await,
+            Step::Reattach { node, to } => self.reattach(node, to).await,
+        }
+    }
+
+    /// Runs a switchover step while writes are blocked: it fails when the
+    /// block would outlast `switchover.deadline`.
+    async fn run_within_block(&mut self, step: &Step) -> Result<Done, String> {
+        let Some(left) = self.block_left() else {
+            return self.run(step).await;
+        };
+        let deadline = self.cluster.switchover.deadline;
+        let exceeded = || {
+            format!(
+                "writes have been blocked for {} (switchover.deadline)",
+                humantime::format_duration(deadline)
+            )
+        };
+        if left.is_zero() {
+            return Err(exceeded());
+        }
+        match tokio::time::timeout(left, self.run(step)).await {
+            Ok(r) => r,
+            Err(_) => Err(exceeded()),
+        }
+    }
+
+    /// Undoes what a switchover did before `failed` and says how it ended.
+    #[allow(clippy::too_many_arguments)]
+    async fn roll_back(
+        &mut self,
+        plan: &Plan,
+        tried: &[Step],
+        failed: &Step,
+        error: String,
+        started: Instant,
+        journal: &mut Journal,
+        report: &mut Report,
+    ) -> Outcome {
+        tracing::warn!(cluster = %plan.cluster, "switchover failed at {failed}: {error}; rolling back");
+        // A session that broke with the failure must not fail the undo.
+        self.sessions.clear();
+        for step in crate::switchover::rollback_steps(plan, tried) {
+            let t0 = Instant::now();
+            let result = self.run(&step).await;
+            record_step(&step, &result, (started, t0), journal, report);
+            if let Err(undo_error) = result {
+                return Outcome::Failed {
+                    step: failed.name().into(),
+                    node: step_node(failed),
+                    error: format!("{error}; then rolling back failed at \"{step}\": {undo_error}"),
+                    remedy: format!(
+                        "finish the rollback by hand: {}; check with `vipkeeper status` and `vipkeeper vip status`",
+                        crate::switchover::rollback_steps(plan, tried)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", then ")
+                    ),
+                };
+            }
+        }
+        Outcome::RolledBack {
+            step: failed.name().into(),
+            node: step_node(failed),
+            error,
         }
     }
 
@@ -353,6 +501,32 @@ impl Executor<'_> {
             .map_err(|e| e.to_string())?;
         let row = row.ok_or_else(|| format!("{node} is not a replica"))?;
         ReplicaStatus::from_row(&row, v.flavor).map_err(|e| e.to_string())
+    }
+
+    /// Waits until `node` executed up to the stopped master's binlog position.
+    async fn wait_replica_reached(&mut self, node: &str, stopped: &Stopped) -> Result<(), String> {
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            if stopped.reached_by(None, r.executed.as_ref()) {
+                return Ok(());
+            }
+            if !r.sql_running || Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not reach the old master's last position {}: {}",
+                    stopped
+                        .binlog
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .unwrap_or_default(),
+                    r.problem().unwrap_or_else(|| format!(
+                        "executed up to {:?}",
+                        r.executed.map(|e| e.to_string())
+                    ))
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     async fn wait_applied(&mut self, node: &str) -> Result<Done, String> {
@@ -425,10 +599,18 @@ impl Executor<'_> {
     }
 
     async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
-        if self.plan.positioning == Positioning::SamePosition {
-            self.wait_applied(node).await?;
+        let former_master = node == self.plan.old_master;
+        if self.plan.positioning == Positioning::SamePosition && !former_master {
+            match self.stopped.clone() {
+                // A switchover: the replica must reach the old master's last write.
+                Some(stopped) => self.wait_replica_reached(node, &stopped).await?,
+                None => {
+                    self.wait_applied(node).await?;
+                }
+            }
         }
         let start = match self.plan.positioning {
+            Positioning::Gtid if former_master => StartFrom::GtidIncludingOwn,
             Positioning::Gtid => StartFrom::Gtid,
             Positioning::SamePosition => StartFrom::Position(
                 self.candidate_binlog

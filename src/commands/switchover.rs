@@ -1,0 +1,97 @@
+//! `vipkeeper switchover CLUSTER [--to NODE] [--dry-run] [--yes]`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::cli::SwitchoverArgs;
+use crate::config::{ClusterConfig, Config};
+use crate::failover::report::StepOutcome;
+use crate::failover::Outcome;
+use crate::switchover::{gather_facts, preflight, switch_over, Preflight};
+use crate::topology::{observe, ClusterView, Topology};
+
+pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCode {
+    let (config, clusters) = match super::load_clusters(config_path, Some(&args.cluster)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let cluster = &clusters[0];
+    let (_, check) = look(&config, cluster, args).await;
+    print!("{}", check.describe());
+    let Some(plan) = check.plan.filter(|_| check.checks.iter().all(|c| c.ok)) else {
+        println!("switchover refused: nothing was changed");
+        return ExitCode::FAILURE;
+    };
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+        return ExitCode::SUCCESS;
+    }
+    if !args.yes {
+        if let Err(why) = confirm(&plan.old_master, &plan.candidate, cluster) {
+            println!("{why}; nothing was changed");
+            return ExitCode::FAILURE;
+        }
+        // The answer may have taken a while: check again, on what is true now.
+        let (_, again) = look(&config, cluster, args).await;
+        match again.plan {
+            Some(p) if again.passed() && p.candidate == plan.candidate => {}
+            _ => {
+                print!("{}", again.describe());
+                println!("the cluster changed while waiting for confirmation; nothing was changed");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // The freshest view: the executor reads versions and server ids from it.
+    let view = observe(cluster).await;
+    let report = switch_over(&config.agent, cluster, &view, &plan).await;
+    print!("{}", report.summary());
+    match report.outcome {
+        Outcome::Success
+            if report
+                .steps
+                .iter()
+                .any(|s| s.outcome == StepOutcome::Failed) =>
+        {
+            ExitCode::from(2)
+        }
+        Outcome::Success => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
+async fn look(
+    config: &Config,
+    cluster: &ClusterConfig,
+    args: &SwitchoverArgs,
+) -> (ClusterView, Preflight) {
+    let view = observe(cluster).await;
+    let topology = Topology::derive(&view, cluster.failover.max_lag.as_secs());
+    let facts = gather_facts(&config.agent, cluster, &topology).await;
+    let check = preflight(&view, &topology, cluster, args.to.as_deref(), &facts);
+    (view, check)
+}
+
+fn confirm(from: &str, to: &str, cluster: &ClusterConfig) -> Result<(), String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "not confirmed: standard input is not a terminal (pass --yes to switch without asking)"
+                .into(),
+        );
+    }
+    print!(
+        "Switch the master of cluster {} from {from} to {to}? Writes pause for up to {}. [y/N] ",
+        cluster.name,
+        humantime::format_duration(cluster.switchover.deadline)
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    match answer.trim() {
+        "y" | "Y" | "yes" => Ok(()),
+        _ => Err("not confirmed".into()),
+    }
+}

@@ -1,0 +1,129 @@
+//! The steps only a switchover takes: stopping writes on a live master,
+//! waiting for the candidate to apply all it wrote, disconnecting clients
+//! left on it, and re-attaching the candidate when rolling back.
+
+use std::time::{Duration, Instant};
+
+use super::{Done, Executor, Stopped, POLL};
+use crate::mysql::admin::{self, StartFrom};
+use crate::mysql::probe::read_state;
+
+impl Executor<'_> {
+    /// Read-only, a grace for running statements, then every client
+    /// connection killed; records what the master wrote.
+    pub(super) async fn stop_writes(&mut self, node: &str) -> Result<Done, String> {
+        let v = self.version.clone();
+        let grace = self.cluster.switchover.kill_grace;
+        let s = self.session(node).await?;
+        let e = |e: crate::mysql::DbError| e.to_string();
+        admin::set_read_only(s, &v, true).await.map_err(e)?;
+        tokio::time::sleep(grace).await;
+        let killed = admin::kill_client_connections(s).await.map_err(e)?;
+        let binlog = admin::binlog_position(s, &v).await.map_err(e)?;
+        let state = read_state(s).await.map_err(e)?;
+        if state.writable() {
+            return Err(format!(
+                "{node} is still writable after SET GLOBAL read_only=ON"
+            ));
+        }
+        let detail = format!(
+            "read-only; {killed} client connection(s) killed after {}; wrote up to {}{}",
+            humantime::format_duration(grace),
+            binlog
+                .as_ref()
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "-".into()),
+            state
+                .gtid
+                .executed
+                .as_ref()
+                .map(|g| format!(" ({g})"))
+                .unwrap_or_default()
+        );
+        self.stopped = Some(Stopped {
+            binlog,
+            gtids: state.gtid.executed,
+        });
+        Ok(Done::ok(detail))
+    }
+
+    /// Waits until `node` has applied everything the stopped master wrote.
+    pub(super) async fn wait_reached(&mut self, node: &str, master: &str) -> Result<Done, String> {
+        let stopped = self
+            .stopped
+            .clone()
+            .ok_or_else(|| format!("{master}'s final position is unknown"))?;
+        let limit = self.cluster.failover.apply_timeout;
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.session(node).await?;
+            let state = read_state(s).await.map_err(|e| e.to_string())?;
+            let r = state
+                .replica
+                .as_ref()
+                .ok_or_else(|| format!("{node} no longer replicates"))?;
+            if !r.sql_running || r.last_io_errno != 0 {
+                return Err(format!(
+                    "{node}: {}",
+                    r.problem().unwrap_or_else(|| "replication stopped".into())
+                ));
+            }
+            if stopped.reached_by(state.gtid.executed.as_ref(), r.executed.as_ref()) {
+                return Ok(Done::ok(format!(
+                    "applied all {master} wrote (up to {})",
+                    r.executed
+                        .as_ref()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not apply all {master} wrote within {} (failover.apply_timeout); applied up to {}",
+                    humantime::format_duration(limit),
+                    r.executed.as_ref().map(|e| e.to_string()).unwrap_or_default()
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub(super) async fn disconnect_clients(&mut self, node: &str) -> Result<Done, String> {
+        let s = self.session(node).await?;
+        let killed = admin::kill_client_connections(s)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Done::ok(format!("{killed} client connection(s) killed")))
+    }
+
+    /// Rollback: `node` read-only and replicating from `to` where it left off.
+    pub(super) async fn reattach(&mut self, node: &str, to: &str) -> Result<Done, String> {
+        let v = self.version.clone();
+        let s = self.session(node).await?;
+        admin::set_read_only(s, &v, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let start = match (&self.plan.positioning, &self.stopped) {
+            (crate::plan::Positioning::Gtid, _) => StartFrom::Gtid,
+            (
+                _,
+                Some(Stopped {
+                    binlog: Some(b), ..
+                }),
+            ) => StartFrom::Position(b.clone()),
+            _ => {
+                return Err(format!(
+                    "{to}'s binlog position is unknown: repoint {node} by hand"
+                ))
+            }
+        };
+        self.replicate_from(node, to, &start).await?;
+        Ok(Done::ok(format!("read-only, replicates from {to} again")))
+    }
+
+    /// How long writes may still stay blocked.
+    pub(super) fn block_left(&self) -> Option<Duration> {
+        self.write_block_deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+}
