@@ -307,10 +307,12 @@ fn vip_points_at(placements: &[Result<Placement, String>], master: &str) -> Resu
         match p {
             Err(e) => return Err(format!("{e}; fix the VIP backend before a switchover")),
             Ok(p) => match &p.node {
-                Some(n) if n != master => return Err(format!(
+                Some(n) if n != master => {
+                    return Err(format!(
                     "{} points at {n} ({}), not at the master {master}; see `vipkeeper vip status`",
                     p.backend, p.target
-                )),
+                ))
+                }
                 Some(_) => seen.push(format!("{} -> {master}", p.backend)),
                 None => {}
             },
@@ -361,16 +363,19 @@ fn plan(
     steps.push(Step::MakeWritable {
         node: candidate.clone(),
     });
-    steps.push(Step::Repoint {
-        node: master.into(),
-        to: candidate.clone(),
-    });
+    // The old master last: once it replicates from the candidate, its own
+    // replicas would receive the new master's writes through it, and with
+    // file/position replication repointing them would then apply those twice.
     for r in replicas.iter().filter(|r| **r != candidate) {
         steps.push(Step::Repoint {
             node: r.clone(),
             to: candidate.clone(),
         });
     }
+    steps.push(Step::Repoint {
+        node: master.into(),
+        to: candidate.clone(),
+    });
     steps.push(Step::DisconnectClients {
         node: master.into(),
     });

@@ -60,8 +60,8 @@ fn a_healthy_cluster_gets_the_whole_plan_in_order() {
             "stop and reset replication on db2",
             "move the VIP from db1 to db2",
             "make db2 writable",
-            "repoint db1 to db2 and verify it replicates",
             "repoint db3 to db2 and verify it replicates",
+            "repoint db1 to db2 and verify it replicates",
             "disconnect the clients still on db1",
         ]
     );
@@ -216,7 +216,10 @@ fn rollback_undoes_only_what_was_tried_in_reverse() {
     let upto = |n: usize| plan.steps[..n].to_vec();
     let make_db1_writable = Step::MakeWritable { node: "db1".into() };
     // Failed while waiting for the candidate: only the old master to restore.
-    assert_eq!(rollback_steps(&plan, &upto(2)), std::slice::from_ref(&make_db1_writable));
+    assert_eq!(
+        rollback_steps(&plan, &upto(2)),
+        std::slice::from_ref(&make_db1_writable)
+    );
     // Failed moving the VIP: move it back, re-attach the candidate, restore.
     assert_eq!(
         rollback_steps(&plan, &upto(4)),

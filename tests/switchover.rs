@@ -1,0 +1,320 @@
+//! `vipkeeper switchover` against real 3-node MariaDB 10.11 and MySQL 9
+//! clusters with a client writing continuously through the VIP script: no
+//! acknowledged write lost, the old master replicating from the new one, and
+//! a clean rollback when the candidate dies or the write block runs long.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+use support::writer::Writer;
+use support::{per_flavor, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+per_flavor!(
+    a_switchover_and_back_with_a_client_writing_loses_nothing,
+    a_file_position_cluster_switches_over_too,
+    the_candidate_killed_during_catch_up_rolls_back,
+    a_write_block_past_the_deadline_rolls_back,
+    a_long_running_transaction_fails_preflight_with_its_id_and_age,
+);
+
+const LONG: Duration = Duration::from_secs(40);
+
+struct Setup {
+    cluster: TestCluster,
+    config: PathBuf,
+}
+
+async fn setup(flavor: Flavor, gtid: bool, switchover_toml: &str) -> Setup {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.semi_sync = true;
+    spec.gtid = gtid;
+    let cluster = TestCluster::start(spec).await.unwrap();
+    cluster
+        .master()
+        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+        .await
+        .unwrap();
+    cluster.wait_replicated(LONG).await.unwrap();
+    let extras = ConfigExtras {
+        cluster_toml: format!(
+            "{}\n[cluster.switchover]\n{switchover_toml}\n",
+            cluster.vip_script_toml().unwrap()
+        ),
+        agent_toml: cluster.notify_toml().unwrap(),
+        ..Default::default()
+    };
+    let config = cluster.write_config_with("main", &extras).unwrap();
+    Setup { cluster, config }
+}
+
+fn switchover(s: &Setup, extra: &[&str]) -> (i32, String, String) {
+    let config = s.config.to_str().unwrap();
+    let mut args = vec!["-c", config, "switchover", "main", "--yes"];
+    args.extend_from_slice(extra);
+    vipkeeper(&args)
+}
+
+/// The port `node` replicates from, if its IO and SQL threads both run.
+async fn replicating_from(c: &TestCluster, node: &str) -> Option<u16> {
+    let row = c
+        .node(node)
+        .query_row(c.spec.flavor.replica_status_sql())
+        .await
+        .unwrap()?;
+    let get = |names: &[&str]| {
+        row.iter()
+            .find(|(n, _)| names.contains(&n.as_str()))
+            .and_then(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let running = get(&["Slave_IO_Running", "Replica_IO_Running"]) == "Yes"
+        && get(&["Slave_SQL_Running", "Replica_SQL_Running"]) == "Yes";
+    running
+        .then(|| get(&["Master_Port", "Source_Port"]).parse().ok())
+        .flatten()
+}
+
+/// Waits until `node` replicates (both threads running) from `master`.
+async fn wait_replicating(c: &TestCluster, node: &str, master: &str) {
+    let want = c.node(master).port;
+    let deadline = std::time::Instant::now() + LONG;
+    while replicating_from(c, node).await != Some(want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node} does not replicate from {master}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn read_only(c: &TestCluster, node: &str) -> bool {
+    c.node(node)
+        .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
+        .await
+        .unwrap()
+        .as_deref()
+        == Some("1")
+}
+
+fn vip_port(c: &TestCluster) -> u16 {
+    std::fs::read_to_string(c.vip_target())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+async fn rows(c: &TestCluster, node: &str) -> String {
+    c.node(node)
+        .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Hands the master role from `from` to `to` with the writer running and
+/// checks the layout that results.
+async fn switch_and_check(s: &Setup, writer: &Writer, from: &str, to: &str) {
+    let c = &s.cluster;
+    writer.wait_for_more(100, LONG).await;
+    let (code, out, err) = switchover(s, &["--to", to]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("switchover main-"))
+            && out.contains(&format!("{to} replaced {from}")),
+        "{out}"
+    );
+    writer.wait_for_more(100, LONG).await;
+    assert_eq!(
+        vip_port(c),
+        c.node(to).port,
+        "the VIP follows the new master"
+    );
+    assert!(!read_only(c, to).await);
+    assert!(read_only(c, from).await);
+    for other in ["db1", "db2", "db3"].into_iter().filter(|n| *n != to) {
+        wait_replicating(c, other, to).await;
+    }
+}
+
+async fn a_switchover_and_back_with_a_client_writing_loses_nothing(flavor: Flavor) {
+    let s = setup(flavor, true, "").await;
+    let c = &s.cluster;
+    let writer = Writer::start(c.vip_target());
+    switch_and_check(&s, &writer, "db1", "db2").await;
+    switch_and_check(&s, &writer, "db2", "db1").await;
+    let writes = writer.stop().await;
+    writes.assert_none_lost(c.node("db1")).await;
+    let ports: std::collections::BTreeSet<u16> = writes.ack_ports.iter().copied().collect();
+    assert!(
+        ports.contains(&c.node("db2").port),
+        "some writes were acknowledged by db2 while it was master: {ports:?}"
+    );
+    c.wait_replicated_from("db1", LONG).await.unwrap();
+    for n in ["db2", "db3"] {
+        assert_eq!(rows(c, n).await, rows(c, "db1").await, "{n} has every row");
+    }
+    // Healthy, no errant transaction, the original layout.
+    let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "status"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("master: db1"), "{out}");
+}
+
+async fn a_file_position_cluster_switches_over_too(flavor: Flavor) {
+    let s = setup(flavor, false, "").await;
+    let c = &s.cluster;
+    let writer = Writer::start(c.vip_target());
+    switch_and_check(&s, &writer, "db1", "db3").await;
+    let writes = writer.stop().await;
+    writes.assert_none_lost(c.node("db3")).await;
+    c.wait_replicated_from("db3", LONG).await.unwrap();
+    for n in ["db1", "db2"] {
+        assert_eq!(rows(c, n).await, rows(c, "db3").await, "{n} has every row");
+    }
+}
+
+/// Holds a global read lock on `node`: its SQL thread cannot apply, so the
+/// candidate cannot catch up while the lock is held.
+async fn block_applier(c: &TestCluster, node: &str) -> mysql_async::Conn {
+    let mut conn = c.node(node).root().await.unwrap();
+    conn.query_drop("FLUSH TABLES WITH READ LOCK")
+        .await
+        .unwrap();
+    conn
+}
+
+fn report_json(c: &TestCluster) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(c.dir.join("notified.json")).unwrap()).unwrap()
+}
+
+/// After a rollback: db1 is the writable master behind the VIP, the replicas
+/// still replicate from it, and the client's writes land there again.
+async fn assert_rolled_back(s: &Setup, writer: &Writer, alive: &[&str]) {
+    let c = &s.cluster;
+    assert!(!read_only(c, "db1").await, "db1 is writable again");
+    assert_eq!(vip_port(c), c.node("db1").port, "the VIP never left db1");
+    for n in alive {
+        wait_replicating(c, n, "db1").await;
+    }
+    writer.wait_for_more(50, LONG).await;
+    let report = report_json(c);
+    assert_eq!(report["kind"], "switchover");
+    assert_eq!(report["outcome"], "rolled-back", "{report:#}");
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps.last(), Some(&"make-writable"), "{steps:?}");
+    assert!(!steps.contains(&"move-vip"), "{steps:?}");
+}
+
+async fn the_candidate_killed_during_catch_up_rolls_back(flavor: Flavor) {
+    let mut s = setup(flavor, true, "deadline = \"20s\"").await;
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let _lock = block_applier(&s.cluster, "db2").await;
+    writer.wait_for_more(20, LONG).await;
+    let config = s.config.clone();
+    let run = std::thread::spawn(move || {
+        vipkeeper(&[
+            "-c",
+            config.to_str().unwrap(),
+            "switchover",
+            "main",
+            "--to",
+            "db2",
+            "--yes",
+        ])
+    });
+    // Writes stop on db1 within the first few hundred milliseconds; the
+    // candidate then waits on its read lock until it dies.
+    let deadline = std::time::Instant::now() + LONG;
+    while !read_only(&s.cluster, "db1").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "db1 never turned read-only"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.cluster.node_mut("db2").kill9();
+    let (code, out, err) = run.join().unwrap();
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("ROLLED BACK after step wait-reached on db2"),
+        "{out}"
+    );
+    assert!(out.contains("db1 is the writable master again"), "{out}");
+    assert_rolled_back(&s, &writer, &["db3"]).await;
+    let writes = writer.stop().await;
+    writes.assert_none_lost(s.cluster.node("db1")).await;
+}
+
+async fn a_write_block_past_the_deadline_rolls_back(flavor: Flavor) {
+    let s = setup(flavor, true, "deadline = \"1s\"").await;
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let lock = block_applier(&s.cluster, "db2").await;
+    writer.wait_for_more(20, LONG).await;
+    let (code, out, err) = switchover(&s, &["--to", "db2"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("ROLLED BACK after step wait-reached on db2: writes have been blocked for 1s (switchover.deadline)"),
+        "{out}"
+    );
+    assert_rolled_back(&s, &writer, &["db2", "db3"]).await;
+    drop(lock);
+    let writes = writer.stop().await;
+    writes.assert_none_lost(s.cluster.node("db1")).await;
+    s.cluster.wait_replicated(LONG).await.unwrap();
+}
+
+async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: Flavor) {
+    let s = setup(flavor, true, "max_transaction_age = \"1s\"").await;
+    let mut trx = s.cluster.node("db1").root().await.unwrap();
+    let id: u64 = trx
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
+    trx.query_drop("BEGIN").await.unwrap();
+    trx.query_drop("INSERT INTO app.w VALUES (-1, 0)")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    for extra in [&["--dry-run"][..], &[]] {
+        let (code, out, err) = switchover(&s, extra);
+        assert_eq!(code, 1, "{out}\n{err}");
+        assert!(
+            out.contains(&format!(
+                "on db1: connection {id} has had a transaction open for "
+            )),
+            "{out}"
+        );
+        let age: u64 = out
+            .split(&format!("connection {id} has had a transaction open for "))
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!((2..60).contains(&age), "age {age} s: {out}");
+        assert!(
+            out.contains("switchover refused: nothing was changed"),
+            "{out}"
+        );
+    }
+    assert!(!read_only(&s.cluster, "db1").await);
+    assert_eq!(vip_port(&s.cluster), s.cluster.node("db1").port);
+    trx.query_drop("ROLLBACK").await.unwrap();
+    // INNODB_TRX is a cache InnoDB refreshes at most every 100 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, out, _) = switchover(&s, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
+}
