@@ -123,8 +123,7 @@ async fn switch_and_check(s: &Setup, writer: &Writer, from: &str, to: &str) {
     let (code, out, err) = switchover(s, &["--to", to]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.contains(&format!("switchover main-"))
-            && out.contains(&format!("{to} replaced {from}")),
+        out.contains("switchover main-") && out.contains(&format!("{to} replaced {from}")),
         "{out}"
     );
     writer.wait_for_more(100, LONG).await;
