@@ -17,7 +17,9 @@ use support::{per_flavor, Flavor, TestCluster};
 
 per_flavor!(
     writes_through_the_vip_follow_a_crashed_master,
-    writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the_emulator
+    writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the_emulator,
+    a_switchover_and_back_moves_the_router_route,
+    a_switchover_and_back_moves_every_route_table_in_the_emulator,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -137,4 +139,87 @@ async fn follow_a_crashed_master(flavor: Flavor, tables: RouteTables) {
 
     // Every acknowledged write is on the new master (semi-sync).
     writes.assert_none_lost(cluster.node(new_master)).await;
+}
+
+async fn a_switchover_and_back_moves_the_router_route(flavor: Flavor) {
+    switch_over_and_back(flavor, RouteTables::Router).await
+}
+
+async fn a_switchover_and_back_moves_every_route_table_in_the_emulator(flavor: Flavor) {
+    if support::available_or_skip("the AWS tests", Moto::available()) {
+        switch_over_and_back(flavor, RouteTables::Emulator).await
+    }
+}
+
+/// `vipkeeper switchover` run on the router (the manager's host) while the
+/// agents run: the client's writes through the VIP move to the new master
+/// and back, and nothing is lost.
+async fn switch_over_and_back(flavor: Flavor, tables: RouteTables) {
+    if !support::available_or_skip("the namespace test", Netns::available()) {
+        return;
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vipkeeper"));
+    let VpcCluster {
+        vpc,
+        cluster,
+        manager,
+        hosts,
+        config,
+    } = VpcCluster::start_with(flavor, bin, "main", tables)
+        .await
+        .unwrap();
+    let writer = Writer::start_to(
+        WriteTarget::Address(VIP.into(), 3306),
+        Some(vpc.client.name.clone()),
+    );
+    for (from, to, i) in [("db1", "db2", 1), ("db2", "db1", 0)] {
+        writer.wait_for_more(100, LONG).await;
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &vpc.router.name])
+            .arg(bin)
+            .args([
+                "-c",
+                config.to_str().unwrap(),
+                "switchover",
+                "main",
+                "--to",
+                to,
+                "--yes",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(&format!("{to} replaced {from}")), "{text}");
+        assert_eq!(vpc.vip_node().as_deref(), Some(to), "{}", vpc.vip_route());
+        if let Some(aws) = &vpc.aws {
+            let eni = &aws.seeded.enis[i];
+            let targets = aws.vip_targets().unwrap();
+            assert!(
+                targets.iter().all(|t| t.as_ref() == Some(eni)),
+                "every route table targets {to}'s ENI {eni}: {targets:?}"
+            );
+        }
+        hosts[i].wait_for_log(
+            &format!("{to} is the master: VIP 10.254.0.10 held on lo"),
+            LONG,
+        );
+        hosts[1 - i].wait_for_log(
+            &format!("{from} is not the master: VIP 10.254.0.10 released from lo"),
+            LONG,
+        );
+        assert!(!lo_holds_vip(&vpc.hosts[1 - i].0));
+        // Only the new master accepts writes: the old one is a read-only replica.
+        writer.wait_for_more(100, LONG).await;
+    }
+    let writes = writer.stop().await;
+    writes.assert_none_lost(cluster.node("db1")).await;
+    assert!(
+        !manager.log_text().contains("failover plan"),
+        "the agent did not mistake the switchover for a failure"
+    );
 }
