@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::agent::Agent;
 use support::proxy::Proxy;
 use support::writer::Writer;
-use support::{per_flavor, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use support::{per_flavor, report_of, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 per_flavor!(
     crash_with_semi_sync_loses_no_acknowledged_write,
@@ -151,15 +151,6 @@ fn report(c: &TestCluster) -> serde_json::Value {
 
 /// `vipkeeper report JOURNAL --svg`: its summary, and the SVG, which must be
 /// well-formed XML.
-fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
-    let svg_path = dir.join("timeline.svg");
-    let (code, out, err) = vipkeeper(&["report", journal, "--svg", svg_path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}{err}");
-    let svg = std::fs::read_to_string(&svg_path).unwrap();
-    roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("not well-formed XML ({e})"));
-    (out, svg)
-}
-
 fn other_replica(new_master: &str) -> &'static str {
     if new_master == "db2" {
         "db3"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 use support::writer::Writer;
-use support::{per_flavor, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use support::{per_flavor, report_of, vipkeeper, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 per_flavor!(
     a_switchover_and_back_with_a_client_writing_loses_nothing,
@@ -144,6 +144,20 @@ async fn a_switchover_and_back_with_a_client_writing_loses_nothing(flavor: Flavo
     let c = &s.cluster;
     let writer = Writer::start(c.vip_target());
     switch_and_check(&s, &writer, "db1", "db2").await;
+    let report = report_json(c);
+    assert_eq!(
+        (&report["kind"], &report["outcome"]),
+        (&"switchover".into(), &"success".into())
+    );
+    let (summary, svg) = report_of(report["journal"].as_str().unwrap(), &c.dir);
+    assert!(
+        summary.contains(": success, db2 replaced db1 in "),
+        "{summary}"
+    );
+    assert!(
+        svg.contains("replica of db2"),
+        "the picture shows db1 repointed"
+    );
     switch_and_check(&s, &writer, "db2", "db1").await;
     let writes = writer.stop().await;
     writes.assert_none_lost(c.node("db1")).await;
@@ -210,6 +224,13 @@ async fn assert_rolled_back(s: &Setup, writer: &Writer, alive: &[&str]) {
         .collect();
     assert_eq!(steps.last(), Some(&"make-writable"), "{steps:?}");
     assert!(!steps.contains(&"move-vip"), "{steps:?}");
+    let (summary, svg) = report_of(report["journal"].as_str().unwrap(), &c.dir);
+    assert!(summary.starts_with("switchover main-"), "{summary}");
+    assert!(summary.contains(": rolled-back (master db1)"), "{summary}");
+    assert!(
+        svg.contains("master, writable again"),
+        "the picture shows db1 restored"
+    );
 }
 
 async fn the_candidate_killed_during_catch_up_rolls_back(flavor: Flavor) {

@@ -65,6 +65,18 @@ pub fn available_or_skip(what: &str, check: Result<(), String>) -> bool {
     }
 }
 
+/// `vipkeeper report JOURNAL --svg`: the summary it prints and the SVG,
+/// checked to be well-formed XML.
+#[cfg(test)]
+pub fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
+    let svg_path = dir.join("timeline.svg");
+    let (code, out, err) = vipkeeper(&["report", journal, "--svg", svg_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("not well-formed XML ({e})"));
+    (out, svg)
+}
+
 /// Runs the vipkeeper binary; returns (exit code, stdout, stderr).
 /// (Integration tests only: the sandbox example shares this module.)
 #[cfg(test)]
