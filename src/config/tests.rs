@@ -291,3 +291,29 @@ fn the_shipped_example_config_is_valid() {
     assert!(other.is_empty(), "{other:#?}");
     assert_eq!(problems.len(), 3, "{problems:#?}");
 }
+
+#[test]
+fn switchover_limits_have_defaults_and_bad_ones_are_located() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let c = load(&f.config(&good_config(&secret), 0o600))
+        .unwrap()
+        .config;
+    assert_eq!(c.clusters[0].switchover, SwitchoverPolicy::default());
+
+    let text = good_config(&secret).replacen(
+        "[[cluster.node]]",
+        "[cluster.switchover]\ndeadline = \"2s\"\nkill_grace = \"soon\"\n\n[[cluster.node]]",
+        1,
+    );
+    let problems = load(&f.config(&text, 0o600)).unwrap_err().problems;
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0]
+            .message
+            .starts_with("switchover.kill_grace = \"soon\" is not a duration"),
+        "{}",
+        problems[0].message
+    );
+    assert!(problems[0].location.is_some());
+}

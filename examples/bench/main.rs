@@ -12,8 +12,9 @@
 //! master. Default agent settings (1 s probes and timeouts, 3 misses),
 //! semi-sync AFTER_SYNC.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
+mod switchover;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -79,7 +80,7 @@ async fn main() -> Result<()> {
             "--only" => {
                 only = Some(
                     args.get(i + 1)
-                        .context("--only failover|route-tables|vpc")?
+                        .context("--only failover,route-tables,vpc,switchover (any of them)")?
                         .clone(),
                 )
             }
@@ -89,9 +90,12 @@ async fn main() -> Result<()> {
     }
     let bin = release_binary()?;
     let mut sections = Vec::new();
-    let wants = |s: &str| only.as_deref().is_none_or(|o| o == s);
+    let wants = |s: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == s));
     if wants("route-tables") {
         sections.push(route_tables(runs).await?);
+    }
+    if wants("switchover") {
+        sections.push(switchover::switchovers(&bin, &flavors, runs).await?);
     }
     if wants("vpc") {
         sections.push(vpc_failovers(&bin, runs).await?);
