@@ -337,4 +337,17 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
     let (code, out, _) = switchover(&s, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("dry run: nothing was changed"), "{out}");
+    assert!(
+        out.contains("5. make db2 writable"),
+        "the plan is shown: {out}"
+    );
+
+    // Without --yes it asks, and with no terminal to ask on it does nothing.
+    let (code, out, _) = vipkeeper(&["-c", s.config.to_str().unwrap(), "switchover", "main"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not confirmed: standard input is not a terminal (pass --yes"),
+        "{out}"
+    );
+    assert!(!read_only(&s.cluster, "db1").await);
 }

@@ -90,6 +90,11 @@ const MARIADB_CONNECTION_ADMIN: Requirement = req(
     &["SUPER"],
     "KILL client connections when fencing",
 );
+const MARIADB_REPLICATION_MASTER_ADMIN: Requirement = req(
+    "REPLICATION MASTER ADMIN",
+    &["SUPER"],
+    "SET GLOBAL rpl_semi_sync_master_enabled when a node is promoted or demoted",
+);
 const MARIADB_READ_ONLY_ADMIN_OR_SUPER: Requirement =
     req("READ_ONLY ADMIN", &["SUPER"], "SET GLOBAL read_only");
 // From 11.0.1 SUPER no longer implies READ_ONLY ADMIN.
@@ -121,6 +126,7 @@ pub fn required(role: UserRole, version: &ServerVersion) -> Vec<Requirement> {
             MARIADB_BINLOG_MONITOR,
             MARIADB_PROCESS,
             MARIADB_REPLICATION_SLAVE_ADMIN,
+            MARIADB_REPLICATION_MASTER_ADMIN,
             MARIADB_CONNECTION_ADMIN,
             if version.at_least(11, 0, 1) {
                 MARIADB_READ_ONLY_ADMIN

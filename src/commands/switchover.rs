@@ -8,7 +8,7 @@ use crate::config::{ClusterConfig, Config};
 use crate::failover::report::StepOutcome;
 use crate::failover::Outcome;
 use crate::switchover::{gather_facts, preflight, switch_over, Preflight};
-use crate::topology::{observe, ClusterView, Topology};
+use crate::topology::{observe, Topology};
 
 pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCode {
     let (config, clusters) = match super::load_clusters(config_path, Some(&args.cluster)) {
@@ -16,9 +16,10 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
         Err(code) => return code,
     };
     let cluster = &clusters[0];
-    let (_, check) = look(&config, cluster, args).await;
+    let check = look(&config, cluster, args).await;
     print!("{}", check.describe());
-    let Some(plan) = check.plan.filter(|_| check.checks.iter().all(|c| c.ok)) else {
+    let passed = check.passed();
+    let Some(plan) = check.plan.filter(|_| passed) else {
         println!("switchover refused: nothing was changed");
         return ExitCode::FAILURE;
     };
@@ -32,7 +33,7 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
             return ExitCode::FAILURE;
         }
         // The answer may have taken a while: check again, on what is true now.
-        let (_, again) = look(&config, cluster, args).await;
+        let again = look(&config, cluster, args).await;
         match again.plan {
             Some(p) if again.passed() && p.candidate == plan.candidate => {}
             _ => {
@@ -60,16 +61,12 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
     }
 }
 
-async fn look(
-    config: &Config,
-    cluster: &ClusterConfig,
-    args: &SwitchoverArgs,
-) -> (ClusterView, Preflight) {
+/// Observes the cluster and runs the preflight checks on what it saw.
+async fn look(config: &Config, cluster: &ClusterConfig, args: &SwitchoverArgs) -> Preflight {
     let view = observe(cluster).await;
     let topology = Topology::derive(&view, cluster.failover.max_lag.as_secs());
     let facts = gather_facts(&config.agent, cluster, &topology).await;
-    let check = preflight(&view, &topology, cluster, args.to.as_deref(), &facts);
-    (view, check)
+    preflight(&view, &topology, cluster, args.to.as_deref(), &facts)
 }
 
 fn confirm(from: &str, to: &str, cluster: &ClusterConfig) -> Result<(), String> {

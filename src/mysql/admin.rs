@@ -134,6 +134,34 @@ pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFr
     }
 }
 
+/// The semi-sync source (master) side on or off. MySQL names the variable
+/// after its plugin (`rpl_semi_sync_source_enabled` from 8.0.26, else
+/// `rpl_semi_sync_master_enabled`): the first one the server knows is set.
+pub async fn set_semi_sync_source(
+    s: &mut Session,
+    v: &ServerVersion,
+    on: bool,
+) -> Result<(), DbError> {
+    let names: &[&str] = match v.syntax() {
+        Syntax::Mariadb => &["rpl_semi_sync_master_enabled"],
+        _ => &[
+            "rpl_semi_sync_source_enabled",
+            "rpl_semi_sync_master_enabled",
+        ],
+    };
+    let value = if on { "ON" } else { "OFF" };
+    let mut last = None;
+    for name in names {
+        match s.exec(&format!("SET GLOBAL {name}={value}")).await {
+            Ok(()) => return Ok(()),
+            // ER_UNKNOWN_SYSTEM_VARIABLE: the other plugin is loaded.
+            Err(e) if e.code == Some(1193) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("at least one name"))
+}
+
 /// Read-only for clients (super_read_only on MySQL, which implies read_only).
 pub async fn set_read_only(s: &mut Session, v: &ServerVersion, on: bool) -> Result<(), DbError> {
     s.exec(read_only_sql(v, on)).await

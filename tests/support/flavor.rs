@@ -281,8 +281,9 @@ impl Flavor {
         match self {
             Flavor::Mariadb => UserGrants {
                 monitor: "REPLICA MONITOR, BINLOG MONITOR, PROCESS",
-                admin: "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, BINLOG ADMIN, BINLOG MONITOR, \
-                        REPLICA MONITOR, CONNECTION ADMIN, PROCESS, RELOAD",
+                admin: "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, \
+                        BINLOG ADMIN, BINLOG MONITOR, REPLICA MONITOR, CONNECTION ADMIN, PROCESS, \
+                        RELOAD",
                 replication: "REPLICATION SLAVE",
             },
             Flavor::Mysql => UserGrants {

@@ -84,6 +84,8 @@ struct Executor<'a> {
     /// The new master's binlog position and GTIDs as of its promotion.
     candidate_binlog: Option<BinlogCoord>,
     candidate_state: Option<NodeState>,
+    /// Each reachable node's semi-sync settings as the view saw them.
+    semi_sync: HashMap<String, crate::mysql::node_state::SemiSync>,
     /// Switchover: the old master's final position once writes stopped.
     stopped: Option<Stopped>,
     /// Switchover: when the write block reaches `switchover.deadline`.
@@ -126,6 +128,11 @@ pub async fn execute(
             .nodes
             .iter()
             .filter_map(|n| Some((n.name.clone(), n.state()?.server_id)))
+            .collect(),
+        semi_sync: view
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.state()?.semi_sync.clone())))
             .collect(),
         sessions: HashMap::new(),
         candidate_binlog: None,
@@ -418,7 +425,10 @@ impl Executor<'_> {
                         "{node} is still read-only after SET GLOBAL read_only=OFF"
                     ));
                 }
-                Ok(Done::ok("read_only off"))
+                Ok(Done::ok(format!(
+                    "read_only off{}",
+                    self.semi_sync_source(node, true).await
+                )))
             }
             Step::Repoint { node, to } => self.repoint(node, to).await,
             Step::StopWrites { node } => self.stop_writes(node).await,
@@ -618,6 +628,14 @@ impl Executor<'_> {
                     .ok_or("the new master's binlog position is unknown")?,
             ),
         };
+        // A demoted master keeps no semi-sync source role: with no replica
+        // to acknowledge, each transaction it applies would wait out
+        // rpl_semi_sync_*_timeout.
+        let semi_sync = if former_master {
+            self.semi_sync_source(node, false).await
+        } else {
+            String::new()
+        };
         self.replicate_from(node, to, &start).await?;
         let to_id = self.server_ids.get(to).copied();
         let deadline = Instant::now() + self.cluster.failover.statement_timeout;
@@ -646,7 +664,38 @@ impl Executor<'_> {
                 "replicates from {to}, but has errant transactions {errant}"
             ));
         }
-        Ok(Done::ok(format!("replicates from {to}")))
+        Ok(Done::ok(format!("replicates from {to}{semi_sync}")))
+    }
+
+    /// Gives `node` the semi-sync source role (`on`: it is the new master, and
+    /// the cluster uses semi-sync) or takes it away, when that changes
+    /// anything. Never fails the step: returns a note for its detail.
+    async fn semi_sync_source(&mut self, node: &str, on: bool) -> String {
+        let Some(mine) = self.semi_sync.get(node).cloned() else {
+            return String::new();
+        };
+        let cluster_uses_it = self
+            .semi_sync
+            .iter()
+            .any(|(n, s)| n != node && (s.source_enabled || s.replica_enabled));
+        if mine.source_enabled == on || (on && !cluster_uses_it) {
+            return String::new();
+        }
+        let v = self.version.clone();
+        let result = match self.session(node).await {
+            Ok(s) => admin::set_semi_sync_source(s, &v, on)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let word = if on { "on" } else { "off" };
+        match result {
+            Ok(()) => format!("; semi-sync source {word}"),
+            Err(e) => {
+                tracing::warn!(cluster = %self.cluster.name, "cannot turn the semi-sync source side {word} on {node}: {e}");
+                format!("; semi-sync source NOT turned {word}: {e}")
+            }
+        }
     }
 
     /// Points `node` at `source` and starts replicating.
