@@ -205,6 +205,12 @@ impl ClusterLoop {
             let mut s = Session::connect(&t).await?;
             admin::set_read_only(&mut s, &state.version, true).await?;
             let killed = admin::kill_client_connections(&mut s).await?;
+            // Not the master: no semi-sync source role (see failover/execute).
+            if state.semi_sync.source_enabled {
+                if let Err(e) = admin::set_semi_sync_source(&mut s, &state.version, false).await {
+                    tracing::warn!(cluster = %self.cluster.name, "cannot turn the semi-sync source side off on {}: {e}", last.dead_master);
+                }
+            }
             s.close().await;
             Ok::<usize, crate::mysql::DbError>(killed)
         }

@@ -51,11 +51,13 @@ impl Session {
 
     /// All rows of `sql` as column → text maps.
     pub async fn rows(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
+        let started = std::time::Instant::now();
         let rows: Vec<mysql_async::Row> =
             tokio::time::timeout(self.query_timeout, self.conn.query(sql))
                 .await
                 .map_err(|_| DbError::timeout(Phase::Query, self.query_timeout))?
                 .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql))?;
+        tracing::trace!("{sql}: {} ms", started.elapsed().as_millis());
         Ok(rows.iter().map(to_row).collect())
     }
 
@@ -63,12 +65,17 @@ impl Session {
         Ok(self.rows(sql).await?.into_iter().next())
     }
 
-    /// Runs a statement that returns no rows.
+    /// Runs a statement that returns no rows. Its duration is logged at
+    /// debug level: an administrative statement that takes long is worth
+    /// seeing (STOP REPLICA waiting on a thread, SET GLOBAL on a lock).
     pub async fn exec(&mut self, sql: &str) -> Result<(), DbError> {
-        tokio::time::timeout(self.query_timeout, self.conn.query_drop(sql))
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.query_timeout, self.conn.query_drop(sql))
             .await
             .map_err(|_| DbError::timeout(Phase::Query, self.query_timeout))?
-            .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql))
+            .map_err(|e| with_statement(DbError::classify(&e, Phase::Query), sql));
+        tracing::debug!("{sql}: {} ms", started.elapsed().as_millis());
+        result
     }
 
     /// Runs a statement that contains a secret: on failure the error names
