@@ -101,15 +101,6 @@ async fn ids(c: &TestCluster, node: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-async fn read_only(c: &TestCluster, node: &str) -> bool {
-    c.node(node)
-        .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
-        .await
-        .unwrap()
-        .as_deref()
-        == Some("1")
-}
-
 async fn checksum(c: &TestCluster, node: &str) -> String {
     c.node(node)
         .query_value("CHECKSUM TABLE app.w", "Checksum")
@@ -173,11 +164,11 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
     let new_master = vip_node(&s.cluster);
     assert_ne!(new_master, "db1");
     assert!(
-        !read_only(&s.cluster, &new_master).await,
+        !s.cluster.read_only(&new_master).await,
         "{new_master} is writable"
     );
     let other = other_replica(&new_master);
-    assert!(read_only(&s.cluster, other).await);
+    assert!(s.cluster.read_only(other).await);
     assert_eq!(
         source_port(&s.cluster, other).await,
         Some(s.cluster.node(&new_master).port)
@@ -248,7 +239,7 @@ async fn a_lagging_replica_is_not_chosen(flavor: Flavor) {
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
     assert_eq!(vip_node(&s.cluster), "db3");
-    assert!(!read_only(&s.cluster, "db3").await);
+    assert!(!s.cluster.read_only("db3").await);
     // db2 was repointed and caught up from db3.
     s.cluster.wait_replicated_from("db3", LONG).await.unwrap();
     assert_eq!(ids(&s.cluster, "db2").await.len(), 30);
@@ -276,7 +267,7 @@ async fn a_preferred_replica_that_is_behind_is_caught_up_then_chosen(flavor: Fla
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
     assert_eq!(vip_node(&s.cluster), "db2");
-    assert!(!read_only(&s.cluster, "db2").await);
+    assert!(!s.cluster.read_only("db2").await);
     assert_eq!(
         ids(&s.cluster, "db2").await.len(),
         30,
@@ -337,8 +328,8 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         "{}",
         agent.log_text()
     );
-    assert!(!read_only(&s.cluster, "db1").await);
-    assert!(read_only(&s.cluster, "db2").await && read_only(&s.cluster, "db3").await);
+    assert!(!s.cluster.read_only("db1").await);
+    assert!(s.cluster.read_only("db2").await && s.cluster.read_only("db3").await);
     writer.wait_for_more(20, LONG).await;
 
     proxy.heal();
@@ -372,7 +363,7 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
     s.cluster.master().resume();
     agent.wait_for_log("came back writable: fenced it", LONG);
     assert!(
-        read_only(&s.cluster, "db1").await,
+        s.cluster.read_only("db1").await,
         "the old master is read-only"
     );
     let writes = writer.stop().await;
@@ -435,7 +426,7 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     agent.wait_for_log("within the block period", LONG);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        read_only(&s.cluster, last).await,
+        s.cluster.read_only(last).await,
         "no automatic failover before ack"
     );
     assert!(!agent.log_text().contains(&format!("replaced {first}")));
@@ -444,7 +435,7 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("acknowledged failover main-"), "{out}");
     agent.wait_for_log(&format!("replaced {first}"), LONG);
-    assert!(!read_only(&s.cluster, last).await);
+    assert!(!s.cluster.read_only(last).await);
     assert_eq!(vip_node(&s.cluster), last);
 }
 
@@ -494,13 +485,13 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
         "{summary}"
     );
     assert!(svg.contains("make db2 writable") && svg.contains("detached, read-only"));
-    assert!(read_only(&s.cluster, "db3").await);
+    assert!(s.cluster.read_only("db3").await);
     s.cluster.node_mut("db2").kill9(); // reap: the hook killed it
 
     let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("db3 replaced db1"), "{out}");
-    assert!(!read_only(&s.cluster, "db3").await);
+    assert!(!s.cluster.read_only("db3").await);
     assert_eq!(vip_node(&s.cluster), "db3");
 }
 
@@ -545,7 +536,7 @@ async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("db1 is dead: connection refused"), "{out}");
     assert!(
-        read_only(&s.cluster, "db3").await && read_only(&s.cluster, "db2").await,
+        s.cluster.read_only("db3").await && s.cluster.read_only("db2").await,
         "nothing changed"
     );
     assert_eq!(vip_node(&s.cluster), "db1");

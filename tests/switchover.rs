@@ -90,28 +90,11 @@ async fn wait_replicating(c: &TestCluster, node: &str, master: &str) {
     }
 }
 
-async fn read_only(c: &TestCluster, node: &str) -> bool {
-    c.node(node)
-        .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
-        .await
-        .unwrap()
-        .as_deref()
-        == Some("1")
-}
-
 fn vip_port(c: &TestCluster) -> u16 {
     std::fs::read_to_string(c.vip_target())
         .unwrap()
         .trim()
         .parse()
-        .unwrap()
-}
-
-async fn rows(c: &TestCluster, node: &str) -> String {
-    c.node(node)
-        .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
-        .await
-        .unwrap()
         .unwrap()
 }
 
@@ -132,8 +115,8 @@ async fn switch_and_check(s: &Setup, writer: &Writer, from: &str, to: &str) {
         c.node(to).port,
         "the VIP follows the new master"
     );
-    assert!(!read_only(c, to).await);
-    assert!(read_only(c, from).await);
+    assert!(!c.read_only(to).await);
+    assert!(c.read_only(from).await);
     for other in ["db1", "db2", "db3"].into_iter().filter(|n| *n != to) {
         wait_replicating(c, other, to).await;
     }
@@ -168,7 +151,11 @@ async fn a_switchover_and_back_with_a_client_writing_loses_nothing(flavor: Flavo
     );
     c.wait_replicated_from("db1", LONG).await.unwrap();
     for n in ["db2", "db3"] {
-        assert_eq!(rows(c, n).await, rows(c, "db1").await, "{n} has every row");
+        assert_eq!(
+            c.row_count(n).await,
+            c.row_count("db1").await,
+            "{n} has every row"
+        );
     }
     // Healthy, no errant transaction, the original layout.
     let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "status"]);
@@ -185,7 +172,11 @@ async fn a_file_position_cluster_switches_over_too(flavor: Flavor) {
     writes.assert_none_lost(c.node("db3")).await;
     c.wait_replicated_from("db3", LONG).await.unwrap();
     for n in ["db1", "db2"] {
-        assert_eq!(rows(c, n).await, rows(c, "db3").await, "{n} has every row");
+        assert_eq!(
+            c.row_count(n).await,
+            c.row_count("db3").await,
+            "{n} has every row"
+        );
     }
 }
 
@@ -207,7 +198,7 @@ fn report_json(c: &TestCluster) -> serde_json::Value {
 /// still replicate from it, and the client's writes land there again.
 async fn assert_rolled_back(s: &Setup, writer: &Writer, alive: &[&str]) {
     let c = &s.cluster;
-    assert!(!read_only(c, "db1").await, "db1 is writable again");
+    assert!(!c.read_only("db1").await, "db1 is writable again");
     assert_eq!(vip_port(c), c.node("db1").port, "the VIP never left db1");
     for n in alive {
         wait_replicating(c, n, "db1").await;
@@ -254,7 +245,7 @@ async fn the_candidate_killed_during_catch_up_rolls_back(flavor: Flavor) {
     // Writes stop on db1 within the first few hundred milliseconds; the
     // candidate then waits on its read lock until it dies.
     let deadline = std::time::Instant::now() + LONG;
-    while !read_only(&s.cluster, "db1").await {
+    while !s.cluster.read_only("db1").await {
         assert!(
             std::time::Instant::now() < deadline,
             "db1 never turned read-only"
@@ -329,7 +320,7 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
             "{out}"
         );
     }
-    assert!(!read_only(&s.cluster, "db1").await);
+    assert!(!s.cluster.read_only("db1").await);
     assert_eq!(vip_port(&s.cluster), s.cluster.node("db1").port);
     trx.query_drop("ROLLBACK").await.unwrap();
     // INNODB_TRX is a cache InnoDB refreshes at most every 100 ms.
@@ -349,5 +340,5 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
         out.contains("not confirmed: standard input is not a terminal (pass --yes"),
         "{out}"
     );
-    assert!(!read_only(&s.cluster, "db1").await);
+    assert!(!s.cluster.read_only("db1").await);
 }

@@ -13,7 +13,7 @@ use support::moto::Moto;
 use support::netns::Netns;
 use support::vpc::{RouteTables, VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
-use support::{per_flavor, Flavor, TestCluster};
+use support::{per_flavor, Flavor};
 
 per_flavor!(
     writes_through_the_vip_follow_a_crashed_master,
@@ -28,16 +28,6 @@ fn lo_holds_vip(ns: &Netns) -> bool {
     ns.ip(&["-4", "addr", "show", "dev", "lo"])
         .unwrap()
         .contains(&format!("{VIP}/32"))
-}
-
-async fn count(c: &TestCluster, node: &str) -> usize {
-    c.node(node)
-        .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
-        .await
-        .unwrap()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 async fn writes_through_the_vip_follow_a_crashed_master(flavor: Flavor) {
@@ -118,11 +108,11 @@ async fn follow_a_crashed_master(flavor: Flavor, tables: RouteTables) {
     // The old master comes back: fenced, and no VIP traffic reaches it.
     cluster.node_mut("db1").start().unwrap();
     manager.wait_for_log("came back writable: fenced it", LONG);
-    let rows_on_old = count(&cluster, "db1").await;
+    let rows_on_old = cluster.row_count("db1").await;
     writer.wait_for_more(100, LONG).await;
     let writes = writer.stop().await;
     assert_eq!(
-        count(&cluster, "db1").await,
+        cluster.row_count("db1").await,
         rows_on_old,
         "no write reached the old master"
     );
@@ -174,19 +164,12 @@ async fn switch_over_and_back(flavor: Flavor, tables: RouteTables) {
     );
     for (from, to, i) in [("db1", "db2", 1), ("db2", "db1", 0)] {
         writer.wait_for_more(100, LONG).await;
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", &vpc.router.name])
-            .arg(bin)
-            .args([
-                "-c",
-                config.to_str().unwrap(),
-                "switchover",
-                "main",
-                "--to",
-                to,
-                "--yes",
-            ])
-            .output()
+        let config = config.to_str().unwrap();
+        let out = vpc
+            .run_on_router(
+                bin,
+                &["-c", config, "switchover", "main", "--to", to, "--yes"],
+            )
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -80,17 +80,11 @@ async fn series(
         let to = if run % 2 == 1 { "db2" } else { "db1" };
         let started = writer.started.elapsed();
         let t = Instant::now();
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", &vpc.router.name])
-            .arg(bin)
-            .args([
-                "-c",
-                config.to_str().unwrap_or_default(),
-                "switchover",
-                "bench",
-            ])
-            .args(["--to", to, "--yes"])
-            .output()?;
+        let config = config.to_str().unwrap_or_default();
+        let out = vpc.run_on_router(
+            bin,
+            &["-c", config, "switchover", "bench", "--to", to, "--yes"],
+        )?;
         let command = t.elapsed().as_secs_f64() * 1000.0;
         if !out.status.success() {
             bail!(

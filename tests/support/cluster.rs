@@ -238,6 +238,27 @@ impl TestCluster {
         Ok(Some((get(file_col), get(pos_col).parse().unwrap_or(0))))
     }
 
+    /// Whether `node` refuses client writes (read_only on).
+    pub async fn read_only(&self, node: &str) -> bool {
+        self.node(node)
+            .query_value("SELECT @@GLOBAL.read_only AS ro", "ro")
+            .await
+            .unwrap()
+            .as_deref()
+            == Some("1")
+    }
+
+    /// The rows of the test table `app.w` on `node`.
+    pub async fn row_count(&self, node: &str) -> usize {
+        self.node(node)
+            .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// Waits until every running replica has executed the master's binlog.
     pub async fn wait_replicated(&self, timeout: Duration) -> Result<()> {
         self.wait_replicated_from(&self.master().name, timeout)

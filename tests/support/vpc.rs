@@ -60,6 +60,20 @@ impl Vpc {
         Some(format!("db{}", i + 1))
     }
 
+    /// Runs `bin` (vipkeeper) with `args` on the router, where the manager
+    /// agent runs.
+    pub fn run_on_router(
+        &self,
+        bin: &std::path::Path,
+        args: &[&str],
+    ) -> Result<std::process::Output> {
+        Ok(std::process::Command::new("ip")
+            .args(["netns", "exec", &self.router.name])
+            .arg(bin)
+            .args(args)
+            .output()?)
+    }
+
     /// (namespace name, address) pairs for `ClusterSpec::hosts`.
     pub fn cluster_hosts(&self) -> Vec<(String, String)> {
         self.hosts
