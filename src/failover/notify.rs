@@ -15,7 +15,7 @@ pub async fn notify(agent: &AgentConfig, report: &Report, report_path: Option<&s
     let json = serde_json::to_vec_pretty(report).expect("reports serialize");
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(words)
-        .env("VIPKEEPER_EVENT", "failover")
+        .env("VIPKEEPER_EVENT", report.kind.label())
         .env("VIPKEEPER_CLUSTER", &report.cluster)
         .env("VIPKEEPER_FAILOVER_ID", &report.id)
         .env("VIPKEEPER_OUTCOME", report.outcome.label())
