@@ -130,6 +130,8 @@ fn report(c: &TestCluster) -> serde_json::Value {
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            let event = std::fs::read_to_string(c.dir.join("notified.event")).unwrap();
+            assert_eq!(event.trim(), "failover", "VIPKEEPER_EVENT");
             return v;
         }
         assert!(

@@ -207,6 +207,12 @@ async fn assert_rolled_back(s: &Setup, writer: &Writer, alive: &[&str]) {
     let report = report_json(c);
     assert_eq!(report["kind"], "switchover");
     assert_eq!(report["outcome"], "rolled-back", "{report:#}");
+    let event = std::fs::read_to_string(c.dir.join("notified.event")).unwrap();
+    assert_eq!(
+        event.trim(),
+        "switchover",
+        "the notify command is told what happened"
+    );
     let steps: Vec<&str> = report["steps"]
         .as_array()
         .unwrap()

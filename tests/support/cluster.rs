@@ -379,12 +379,16 @@ impl TestCluster {
         self.dir.join("vip-target")
     }
 
-    /// A notify command that saves the report it is given to `notified.json`.
+    /// A notify command that saves the report it is given to `notified.json`
+    /// and its VIPKEEPER_EVENT to `notified.event`.
     pub fn notify_toml(&self) -> Result<String> {
         let script = self.dir.join("notify.sh");
         fs::write(
             &script,
-            format!("#!/bin/sh\ncat > {}/notified.json\n", self.dir.display()),
+            format!(
+                "#!/bin/sh\necho \"$VIPKEEPER_EVENT\" > {d}/notified.event\ncat > {d}/notified.json\n",
+                d = self.dir.display()
+            ),
         )?;
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
         Ok(format!("notify = \"{}\"", script.display()))
