@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use crate::config::{ClusterConfig, NodeConfig, VipBackend};
+use crate::mysql::flavor::ServerVersion;
 use crate::mysql::probe::read_state;
 use crate::mysql::Session;
 use crate::netlink::Netlink;
@@ -44,11 +45,11 @@ pub async fn run(cluster: ClusterConfig, node: String) {
     let mut held: Option<bool> = None;
     let mut other_master = false;
     let mut last_full = tokio::time::Instant::now() - cluster.timing.probe_interval;
-    let mut session: Option<Session> = None;
+    let mut session: Option<(Session, ServerVersion)> = None;
     loop {
         let started = tokio::time::Instant::now();
-        let own = own_state(&cluster, &me, &mut session).await;
-        let detached = own.as_ref().is_some_and(|s| s.replica.is_none());
+        let own = replicates(&cluster, &me, &mut session).await;
+        let detached = own == Some(false);
         // Detached while the last look saw another master: look again now
         // (a failover detaches the candidate just before moving the route).
         let stale = detached && other_master && started - last_full >= Duration::from_millis(100);
@@ -92,19 +93,23 @@ pub async fn run(cluster: ClusterConfig, node: String) {
     }
 }
 
-/// The node's state over a held connection; `None` when it cannot be read.
-async fn own_state(
+/// Whether the node replicates from a source, over a held connection;
+/// `None` when it cannot be read. One light statement per look: this runs
+/// every LOCAL_POLL on the database host itself.
+async fn replicates(
     cluster: &ClusterConfig,
     me: &NodeConfig,
-    session: &mut Option<Session>,
-) -> Option<crate::mysql::NodeState> {
+    session: &mut Option<(Session, ServerVersion)>,
+) -> Option<bool> {
     if session.is_none() {
         let t = target(cluster, &me.host, me.port, &cluster.users.monitor);
-        *session = Session::connect(&t).await.ok();
+        let mut s = Session::connect(&t).await.ok()?;
+        let version = read_state(&mut s).await.ok()?.version;
+        *session = Some((s, version));
     }
-    let s = session.as_mut()?;
-    match read_state(s).await {
-        Ok(state) => Some(state),
+    let (s, version) = session.as_mut()?;
+    match s.first(version.replica_status_sql()).await {
+        Ok(row) => Some(row.is_some()),
         Err(_) => {
             *session = None;
             None
