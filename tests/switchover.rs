@@ -120,6 +120,24 @@ async fn switch_and_check(s: &Setup, writer: &Writer, from: &str, to: &str) {
     for other in ["db1", "db2", "db3"].into_iter().filter(|n| *n != to) {
         wait_replicating(c, other, to).await;
     }
+    // The new master keeps the semi-sync guarantee: acknowledged by a replica.
+    writer.wait_for_more(100, LONG).await;
+    let (_, out, _) = vipkeeper(&["-c", s.config.to_str().unwrap(), "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let nodes = status["clusters"][0]["nodes"].as_array().unwrap();
+    for n in nodes {
+        let semi_sync = &n["state"]["semi_sync"];
+        let master = n["name"] == to;
+        assert_eq!(
+            semi_sync["source_active"], master,
+            "{}: {semi_sync}",
+            n["name"]
+        );
+        assert_eq!(
+            semi_sync["source_enabled"] == true,
+            master || n["name"] != from
+        );
+    }
 }
 
 async fn a_switchover_and_back_with_a_client_writing_loses_nothing(flavor: Flavor) {
