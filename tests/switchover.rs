@@ -17,6 +17,7 @@ per_flavor!(
     a_file_position_cluster_switches_over_too,
     the_candidate_killed_during_catch_up_rolls_back,
     a_write_block_past_the_deadline_rolls_back,
+    a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate,
     a_long_running_transaction_fails_preflight_with_its_id_and_age,
 );
 
@@ -365,4 +366,61 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
         "{out}"
     );
     assert!(!s.cluster.read_only("db1").await);
+}
+
+async fn a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate(flavor: Flavor) {
+    let s = setup(flavor, true, "").await;
+    let c = &s.cluster;
+    // The VIP script fails to point at db2 (exit 1: abort), and works for db1.
+    let hook = c.dir.join("vip-hook");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--new_master_port={}*) exit 1;; esac\n",
+            c.node("db2").port
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let writer = Writer::start(c.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let (code, out, err) = switchover(&s, &["--to", "db2"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("ROLLED BACK after step move-vip on db2"),
+        "{out}"
+    );
+    let report = report_json(c);
+    let steps: Vec<(&str, &str)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("stop-writes", "ok"),
+            ("wait-reached", "ok"),
+            ("detach", "ok"),
+            ("move-vip", "failed"),
+            ("move-vip", "ok"),
+            ("reattach", "ok"),
+            ("make-writable", "ok"),
+        ]
+    );
+    assert!(!c.read_only("db1").await, "db1 is writable again");
+    assert!(c.read_only("db2").await, "db2 is read-only again");
+    assert_eq!(vip_port(c), c.node("db1").port, "the VIP is back on db1");
+    for n in ["db2", "db3"] {
+        wait_replicating(c, n, "db1").await;
+    }
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+    writes.assert_none_lost(c.node("db1")).await;
+    c.wait_replicated(LONG).await.unwrap();
+    assert_eq!(c.row_count("db2").await, c.row_count("db1").await);
+    // No errant transaction on the re-attached candidate: the cluster is healthy.
+    let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "status"]);
+    assert_eq!(code, 0, "{out}\n{err}");
 }

@@ -352,7 +352,8 @@ impl TestCluster {
     /// A VIP script for the `script` backend: it writes the new master's
     /// port to `vip_target()` (what the test writer follows) and logs each
     /// call to `vip-calls`. If `vip-hook` exists in the cluster directory it
-    /// runs first, with the same arguments. Returns the TOML that configures it.
+    /// runs first, with the same arguments; when it fails, the script fails
+    /// with its exit status. Returns the TOML that configures it.
     pub fn vip_script_toml(&self) -> Result<String> {
         let d = self.dir.display();
         let script = self.dir.join("vip-script.sh");
@@ -360,7 +361,7 @@ impl TestCluster {
             &script,
             format!(
                 "#!/bin/sh\n\
-                 [ -x {d}/vip-hook ] && {d}/vip-hook \"$@\"\n\
+                 if [ -x {d}/vip-hook ]; then {d}/vip-hook \"$@\" || exit $?; fi\n\
                  echo \"$@\" >> {d}/vip-calls\n\
                  for a in \"$@\"; do case \"$a\" in --new_master_port=*) port=\"${{a#*=}}\";; esac; done\n\
                  echo \"$port\" > {d}/vip-target.tmp && mv {d}/vip-target.tmp {d}/vip-target\n"
