@@ -291,14 +291,48 @@ async fn the_candidate_killed_during_catch_up_rolls_back(flavor: Flavor) {
     writes.assert_none_lost(s.cluster.node("db1")).await;
 }
 
+/// Also: Ctrl-C (SIGINT) while writes are blocked does not stop the command
+/// half-way; it still rolls back.
 async fn a_write_block_past_the_deadline_rolls_back(flavor: Flavor) {
     let s = setup(flavor, true, "deadline = \"1s\"").await;
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(100, LONG).await;
     let lock = block_applier(&s.cluster, "db2").await;
     writer.wait_for_more(20, LONG).await;
-    let (code, out, err) = switchover(&s, &["--to", "db2"]);
-    assert_eq!(code, 1, "{out}\n{err}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+        .args([
+            "-c",
+            s.config.to_str().unwrap(),
+            "switchover",
+            "main",
+            "--to",
+            "db2",
+            "--yes",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + LONG;
+    while !s.cluster.read_only("db1").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "db1 never turned read-only"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("the switchover is running and will not be interrupted"),
+        "{err}"
+    );
     assert!(
         out.contains("ROLLED BACK after step wait-reached on db2: writes have been blocked for 1s (switchover.deadline)"),
         "{out}"

@@ -45,7 +45,9 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
     }
     // The freshest view: the executor reads versions and server ids from it.
     let view = observe(cluster).await;
+    let shield = hold_off_interrupts(cluster.switchover.deadline);
     let report = switch_over(&config.agent, cluster, &view, &plan).await;
+    shield.abort();
     print!("{}", report.summary());
     match report.outcome {
         Outcome::Success
@@ -67,6 +69,31 @@ async fn look(config: &Config, cluster: &ClusterConfig, args: &SwitchoverArgs) -
     let topology = Topology::derive(&view, cluster.failover.max_lag.as_secs());
     let facts = gather_facts(&config.agent, cluster, &topology).await;
     preflight(&view, &topology, cluster, args.to.as_deref(), &facts)
+}
+
+/// Ctrl-C or SIGTERM while writes are blocked must not leave the old master
+/// read-only: while the switchover runs they are reported and ignored; it
+/// finishes or rolls back on its own, bounded by `switchover.deadline`.
+fn hold_off_interrupts(deadline: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return tokio::spawn(async {});
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!(
+                "the switchover is running and will not be interrupted: it finishes, or rolls back, within {} of the write block (switchover.deadline)",
+                humantime::format_duration(deadline)
+            );
+        }
+    })
 }
 
 fn confirm(from: &str, to: &str, cluster: &ClusterConfig) -> Result<(), String> {
