@@ -22,7 +22,8 @@ pub async fn switchovers(bin: &Path, flavors: &[Flavor], runs: usize) -> Result<
          The longest gap between two acknowledged writes of a client writing one row at a time \
          through the VIP while `vipkeeper switchover --yes` runs (its last write on the old \
          master to its first on the new one), in the namespace VPC with the agents running; \
-         switching db1 → db2 and back in turn. Defaults: kill_grace 100 ms.\n\n\
+         switching db1 → db2 and back in turn, each time once every replica has caught up and \
+         a second has passed. Defaults: kill_grace 100 ms.\n\n\
          | flavor | VIP | runs | window p50 | p95 | command p50 | p95 |\n|---|---|---|---|---|---|---|\n",
     );
     for flavor in flavors {
@@ -78,6 +79,13 @@ async fn series(
     };
     for run in 1..=runs {
         let to = if run % 2 == 1 { "db2" } else { "db1" };
+        let from = if to == "db2" { "db1" } else { "db2" };
+        // A steady cluster, as an operator would switch over: the demoted
+        // master of the run before has caught up again.
+        cluster
+            .wait_replicated_from(from, Duration::from_secs(30))
+            .await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let started = writer.started.elapsed();
         let t = Instant::now();
         let config = config.to_str().unwrap_or_default();
