@@ -18,6 +18,9 @@ struct Segment {
     color: &'static str,
 }
 
+/// Least distance between two step numbers at the top of the picture.
+const MARK_SPACING: f64 = 18.0;
+
 const MASTER: &str = "#2e7d32";
 const REPLICA: &str = "#1565c0";
 const DEAD: &str = "#9e9e9e";
@@ -143,9 +146,14 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
         }
     }
 
-    // Steps: a numbered mark at each step's end, across every lane.
+    // Steps: a numbered mark at each step's end, across every lane. Steps
+    // that end within a few pixels of each other get their numbers moved
+    // right, one beside the other, so that every number stays readable.
+    let mut last_mark = f64::NEG_INFINITY;
     for (i, st) in t.steps.iter().enumerate() {
         let sx = x(st.end_ms);
+        let mark = sx.max(last_mark + MARK_SPACING);
+        last_mark = mark;
         let color = if st.outcome == "failed" {
             FAILED
         } else {
@@ -153,7 +161,9 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
         };
         let _ = writeln!(
             s,
-            r#"<line x1="{sx:.1}" y1="{:.1}" x2="{sx:.1}" y2="{lanes_bottom:.1}" stroke="{color}" stroke-dasharray="3,3"/><circle cx="{sx:.1}" cy="{:.1}" r="8" fill="{color}"/><text x="{sx:.1}" y="{:.1}" text-anchor="middle" fill="white" font-size="10">{}</text>"#,
+            r#"<line x1="{sx:.1}" y1="{:.1}" x2="{sx:.1}" y2="{lanes_bottom:.1}" stroke="{color}" stroke-dasharray="3,3"/><line x1="{sx:.1}" y1="{:.1}" x2="{mark:.1}" y2="{:.1}" stroke="{color}"/><circle cx="{mark:.1}" cy="{:.1}" r="8" fill="{color}"/><text x="{mark:.1}" y="{:.1}" text-anchor="middle" fill="white" font-size="10">{}</text>"#,
+            top - 4.0,
+            top - 4.0,
             top - 12.0,
             top - 12.0,
             top - 8.5,

@@ -114,3 +114,20 @@ fn not_a_journal() {
         .unwrap_err()
         .starts_with("line 1: not JSON"));
 }
+
+#[test]
+fn step_numbers_that_would_overlap_are_set_apart() {
+    // Steps 2 and 3 end at the same millisecond.
+    let journal = SUCCESS.replace(r#""at_ms":4,"elapsed_ms":5"#, r#""at_ms":3,"elapsed_ms":1"#);
+    let svg = render_svg(&read_journal(&journal).unwrap(), &[]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let marks: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .map(|n| n.attribute("cx").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(marks.len(), 6);
+    for pair in marks.windows(2) {
+        assert!(pair[1] - pair[0] >= 17.9, "{marks:?}");
+    }
+}
