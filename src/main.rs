@@ -5,6 +5,15 @@ use vipkeeper::cli::{Cli, Command};
 use vipkeeper::commands;
 
 fn main() -> ExitCode {
+    // Output piped into `head` or `less` that stops reading ends the process
+    // quietly, as for any Unix tool, instead of a panic in println!.
+    // SAFETY: set once at start, before any thread exists.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
     let cli = Cli::parse();
     // The agent tells what it does: info by default; other commands stay quiet.
     let log = match (&cli.command, cli.log.as_str()) {
