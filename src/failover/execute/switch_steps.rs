@@ -1,12 +1,15 @@
-//! The steps only a switchover takes: stopping writes on a live master,
-//! waiting for the candidate to apply all it wrote, disconnecting clients
-//! left on it, and re-attaching the candidate when rolling back.
+//! What only a switchover does: stopping writes on a live master, waiting
+//! for the candidate to apply all it wrote, disconnecting clients left on
+//! it, holding every step to the write-block deadline, and rolling back.
 
 use std::time::{Duration, Instant};
 
-use super::{Done, Executor, Stopped, POLL};
+use super::{record_step, step_node, Done, Executor, Stopped, POLL};
+use crate::failover::journal::Journal;
+use crate::failover::report::{Outcome, Report};
 use crate::mysql::admin::{self, StartFrom};
 use crate::mysql::probe::read_state;
+use crate::plan::{Plan, Step};
 
 impl Executor<'_> {
     /// Read-only, a grace for running statements, then every client
@@ -125,5 +128,69 @@ impl Executor<'_> {
     pub(super) fn block_left(&self) -> Option<Duration> {
         self.write_block_deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs a switchover step while writes are blocked: it fails when the
+    /// block would outlast `switchover.deadline`.
+    pub(super) async fn run_within_block(&mut self, step: &Step) -> Result<Done, String> {
+        let Some(left) = self.block_left() else {
+            return self.run(step).await;
+        };
+        let deadline = self.cluster.switchover.deadline;
+        let exceeded = || {
+            format!(
+                "writes have been blocked for {} (switchover.deadline)",
+                humantime::format_duration(deadline)
+            )
+        };
+        if left.is_zero() {
+            return Err(exceeded());
+        }
+        match tokio::time::timeout(left, self.run(step)).await {
+            Ok(r) => r,
+            Err(_) => Err(exceeded()),
+        }
+    }
+
+    /// Undoes what a switchover did before `failed` and says how it ended.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn roll_back(
+        &mut self,
+        plan: &Plan,
+        tried: &[Step],
+        failed: &Step,
+        error: String,
+        started: Instant,
+        journal: &mut Journal,
+        report: &mut Report,
+    ) -> Outcome {
+        tracing::warn!(cluster = %plan.cluster, "switchover failed at {failed}: {error}; rolling back");
+        // A session that broke with the failure must not fail the undo.
+        self.sessions.clear();
+        for step in crate::switchover::rollback_steps(plan, tried) {
+            let t0 = Instant::now();
+            let result = self.run(&step).await;
+            record_step(&step, &result, (started, t0), journal, report);
+            if let Err(undo_error) = result {
+                return Outcome::Failed {
+                    step: failed.name().into(),
+                    node: step_node(failed),
+                    error: format!("{error}; then rolling back failed at \"{step}\": {undo_error}"),
+                    remedy: format!(
+                        "finish the rollback by hand: {}; check with `vipkeeper status` and `vipkeeper vip status`",
+                        crate::switchover::rollback_steps(plan, tried)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", then ")
+                    ),
+                };
+            }
+        }
+        Outcome::RolledBack {
+            step: failed.name().into(),
+            node: step_node(failed),
+            error,
+        }
     }
 }

@@ -1,0 +1,273 @@
+//! The executor's replication work: waiting for a replica to apply what it
+//! received, catching one up from another, pointing a node at a new source
+//! and checking that it replicates with no errant transaction, and the
+//! semi-sync source role that follows the master.
+
+use std::time::Instant;
+
+use super::{Done, Executor, Stopped, POLL};
+use crate::mysql::admin::{self, SourceLogin, StartFrom};
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::probe::read_state;
+use crate::mysql::replica_status::{IoThread, ReplicaStatus};
+use crate::plan::Positioning;
+
+impl Executor<'_> {
+    pub(super) async fn replica_status(&mut self, node: &str) -> Result<ReplicaStatus, String> {
+        let v = self.version.clone();
+        let s = self.session(node).await?;
+        let row = s
+            .first(v.replica_status_sql())
+            .await
+            .map_err(|e| e.to_string())?;
+        let row = row.ok_or_else(|| format!("{node} is not a replica"))?;
+        ReplicaStatus::from_row(&row, v.flavor).map_err(|e| e.to_string())
+    }
+
+    /// Waits until `node` executed up to the stopped master's binlog position.
+    pub(super) async fn wait_replica_reached(
+        &mut self,
+        node: &str,
+        stopped: &Stopped,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            if stopped.reached_by(None, r.executed.as_ref()) {
+                return Ok(());
+            }
+            if !r.sql_running || Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not reach the old master's last position {}: {}",
+                    stopped
+                        .binlog
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .unwrap_or_default(),
+                    r.problem().unwrap_or_else(|| format!(
+                        "executed up to {:?}",
+                        r.executed.map(|e| e.to_string())
+                    ))
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub(super) async fn wait_applied(&mut self, node: &str) -> Result<Done, String> {
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            if !r.sql_running {
+                return Err(format!("{node}: {}", r.problem().unwrap_or_default()));
+            }
+            if applied(&r) {
+                let at = r.executed.map(|e| e.to_string()).unwrap_or_default();
+                return Ok(Done::ok(format!("applied all it received (up to {at})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not apply its relay log within {} (executed {:?}, received {:?})",
+                    humantime::format_duration(self.cluster.failover.apply_timeout),
+                    r.executed.map(|e| e.to_string()),
+                    r.received.map(|e| e.to_string())
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub(super) async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, String> {
+        let v = self.version.clone();
+        let target_gtids = {
+            let s = self.session(from).await?;
+            read_state(s)
+                .await
+                .map_err(|e| e.to_string())?
+                .gtid
+                .executed
+        }
+        .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
+        self.replicate_from(node, from, &StartFrom::Gtid).await?;
+        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
+        loop {
+            let s = self.session(node).await?;
+            let state = read_state(s).await.map_err(|e| e.to_string())?;
+            if state
+                .gtid
+                .executed
+                .as_ref()
+                .is_some_and(|g| g.contains(&target_gtids))
+            {
+                admin::stop_replication(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(Done::ok(format!(
+                    "has all of {from}'s transactions ({target_gtids})"
+                )));
+            }
+            if let Some(problem) = state.replica.as_ref().and_then(|r| {
+                (r.last_sql_errno != 0 || r.last_io_errno != 0)
+                    .then(|| r.problem())
+                    .flatten()
+            }) {
+                return Err(format!("replicating from {from}: {problem}"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not catch up with {from} within {}",
+                    humantime::format_duration(self.cluster.failover.apply_timeout)
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
+        let former_master = node == self.plan.old_master;
+        if self.plan.positioning == Positioning::SamePosition && !former_master {
+            match self.stopped.clone() {
+                // A switchover: the replica must reach the old master's last write.
+                Some(stopped) => self.wait_replica_reached(node, &stopped).await?,
+                None => {
+                    self.wait_applied(node).await?;
+                }
+            }
+        }
+        let start = match self.plan.positioning {
+            Positioning::Gtid if former_master => StartFrom::GtidIncludingOwn,
+            Positioning::Gtid => StartFrom::Gtid,
+            Positioning::SamePosition => StartFrom::Position(
+                self.candidate_binlog
+                    .clone()
+                    .ok_or("the new master's binlog position is unknown")?,
+            ),
+        };
+        // A demoted master keeps no semi-sync source role: with no replica
+        // to acknowledge, each transaction it applies would wait out
+        // rpl_semi_sync_*_timeout.
+        let semi_sync = if former_master {
+            self.semi_sync_source(node, false).await
+        } else {
+            String::new()
+        };
+        self.replicate_from(node, to, &start).await?;
+        let to_id = self.server_ids.get(to).copied();
+        let deadline = Instant::now() + self.cluster.failover.statement_timeout;
+        loop {
+            let r = self.replica_status(node).await?;
+            let connected =
+                r.io_thread == IoThread::Yes && (to_id.is_none() || r.source_server_id == to_id);
+            if connected && r.sql_running {
+                break;
+            }
+            if r.last_io_errno != 0 && r.last_io_errno != 2003 || !r.sql_running {
+                return Err(r.problem().unwrap_or_else(|| "replication broken".into()));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{node} did not start replicating from {to} within {}: {}",
+                    humantime::format_duration(self.cluster.failover.statement_timeout),
+                    r.problem()
+                        .unwrap_or_else(|| "IO thread not connected".into())
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        if let Some(errant) = self.errant_against_candidate(node).await? {
+            return Err(format!(
+                "replicates from {to}, but has errant transactions {errant}"
+            ));
+        }
+        Ok(Done::ok(format!("replicates from {to}{semi_sync}")))
+    }
+
+    /// Gives `node` the semi-sync source role (`on`: it is the new master, and
+    /// the cluster uses semi-sync) or takes it away, when that changes
+    /// anything. Never fails the step: returns a note for its detail.
+    pub(super) async fn semi_sync_source(&mut self, node: &str, on: bool) -> String {
+        let Some(mine) = self.semi_sync.get(node).cloned() else {
+            return String::new();
+        };
+        let cluster_uses_it = self
+            .semi_sync
+            .iter()
+            .any(|(n, s)| n != node && (s.source_enabled || s.replica_enabled));
+        if mine.source_enabled == on || (on && !cluster_uses_it) {
+            return String::new();
+        }
+        let v = self.version.clone();
+        let result = match self.session(node).await {
+            Ok(s) => admin::set_semi_sync_source(s, &v, on)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let word = if on { "on" } else { "off" };
+        match result {
+            Ok(()) => format!("; semi-sync source {word}"),
+            Err(e) => {
+                tracing::warn!(cluster = %self.cluster.name, "cannot turn the semi-sync source side {word} on {node}: {e}");
+                format!("; semi-sync source NOT turned {word}: {e}")
+            }
+        }
+    }
+
+    /// Points `node` at `source` and starts replicating.
+    pub(super) async fn replicate_from(
+        &mut self,
+        node: &str,
+        source: &str,
+        start: &StartFrom,
+    ) -> Result<(), String> {
+        let v = self.version.clone();
+        let source = self.node(source)?.clone();
+        let repl = self.cluster.users.replication.clone();
+        let login = SourceLogin {
+            host: &source.host,
+            port: source.port,
+            user: &repl.user,
+            password: &repl.password,
+        };
+        let s = self.session(node).await?;
+        let e = |e: crate::mysql::DbError| e.to_string();
+        admin::stop_replication(s, &v).await.map_err(e)?;
+        admin::change_source(s, &v, &login, start)
+            .await
+            .map_err(e)?;
+        admin::start_replication(s, &v).await.map_err(e)
+    }
+
+    pub(super) async fn errant_against_candidate(
+        &mut self,
+        node: &str,
+    ) -> Result<Option<String>, String> {
+        let Some(candidate) = self.candidate_state.clone() else {
+            return Ok(None);
+        };
+        let s = self.session(node).await?;
+        let state = read_state(s).await.map_err(|e| e.to_string())?;
+        Ok(match (&state.gtid.executed, &candidate.gtid.executed) {
+            (Some(mine), Some(theirs)) => mine.errant(
+                theirs,
+                candidate.server_uuid.as_deref(),
+                candidate.server_id,
+            ),
+            _ => None,
+        })
+    }
+}
+
+/// Has the replica applied everything it received?
+fn applied(r: &ReplicaStatus) -> bool {
+    if r.executed.is_some() && r.executed == r.received {
+        return true;
+    }
+    if r.sql_state.contains("read all relay log") {
+        return true;
+    }
+    match (&r.retrieved_gtids, &r.executed_gtids) {
+        (Some(GtidSet::Mysql(got)), Some(GtidSet::Mysql(done))) => done.contains(got),
+        _ => false,
+    }
+}
