@@ -18,6 +18,7 @@ per_flavor!(
     the_candidate_killed_during_catch_up_rolls_back,
     a_write_block_past_the_deadline_rolls_back,
     a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate,
+    a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_old_master,
     a_long_running_transaction_fails_preflight_with_its_id_and_age,
 );
 
@@ -457,4 +458,63 @@ async fn a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate(f
     // No errant transaction on the re-attached candidate: the cluster is healthy.
     let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "status"]);
     assert_eq!(code, 0, "{out}\n{err}");
+}
+
+async fn a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_old_master(
+    flavor: Flavor,
+) {
+    let s = setup(flavor, true, "").await;
+    let c = &s.cluster;
+    // Asked to point the VIP at db2, the script kills db2 and fails.
+    let pid = c.node("db2").pid().unwrap();
+    let hook = c.dir.join("vip-hook");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--new_master_port={}*) kill -9 {pid}; exit 1;; esac\n",
+            c.node("db2").port
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let writer = Writer::start(c.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let (code, out, err) = switchover(&s, &["--to", "db2"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("FAILED at step move-vip on db2"), "{out}");
+    assert!(
+        out.contains("rolled back, except \"make db2 read-only and replicate from db1 again\""),
+        "{out}"
+    );
+    assert!(out.contains("db1 is the writable master again"), "{out}");
+    let steps: Vec<(String, String)> = report_json(c)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let tail: Vec<(&str, &str)> = steps[3..]
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("move-vip", "failed"),
+            ("move-vip", "ok"),
+            ("reattach", "failed"),
+            ("make-writable", "ok"),
+        ]
+    );
+    assert!(!c.read_only("db1").await, "db1 is writable again");
+    assert_eq!(vip_port(c), c.node("db1").port, "the VIP is back on db1");
+    wait_replicating(c, "db3", "db1").await;
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+    writes.assert_none_lost(c.node("db1")).await;
 }

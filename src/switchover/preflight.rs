@@ -409,6 +409,18 @@ fn plan(
     }
 }
 
+/// Whether a failed undo step must stop the rollback: re-attaching the
+/// candidate failed after it may have been made writable, so making the old
+/// master writable too could leave two writers. Any other undo step that
+/// fails is reported and the rest still run (a candidate that died before
+/// it was writable cannot take writes).
+pub fn undo_must_stop(plan: &Plan, tried: &[Step], failed: &Step) -> bool {
+    let candidate_maybe_writable = tried
+        .iter()
+        .any(|s| matches!(s, Step::MakeWritable { node } if *node == plan.candidate));
+    matches!(failed, Step::Reattach { .. }) && candidate_maybe_writable
+}
+
 /// What undoes the steps tried so far, in order: the VIP back, the
 /// candidate read-only and replicating from the old master again, the old
 /// master writable. Used while the candidate is not yet writable.

@@ -236,3 +236,22 @@ fn rollback_undoes_only_what_was_tried_in_reverse() {
         ]
     );
 }
+
+#[test]
+fn a_failed_reattach_stops_the_undo_only_when_the_candidate_may_be_writable() {
+    let plan = run(&healthy(), None, &facts()).plan.unwrap();
+    let reattach = Step::Reattach {
+        node: "db2".into(),
+        to: "db1".into(),
+    };
+    let upto = |n: usize| plan.steps[..n].to_vec();
+    // Failed at the VIP: db2 was never made writable; db1 may take writes again.
+    assert!(!undo_must_stop(&plan, &upto(4), &reattach));
+    // Failed at make-writable: db2 may be writable; db1 must wait.
+    assert!(undo_must_stop(&plan, &upto(5), &reattach));
+    let vip_back = Step::MoveVip {
+        from: "db2".into(),
+        to: "db1".into(),
+    };
+    assert!(!undo_must_stop(&plan, &upto(5), &vip_back));
+}

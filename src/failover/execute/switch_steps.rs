@@ -167,30 +167,46 @@ impl Executor<'_> {
         tracing::warn!(cluster = %plan.cluster, "switchover failed at {failed}: {error}; rolling back");
         // A session that broke with the failure must not fail the undo.
         self.sessions.clear();
-        for step in crate::switchover::rollback_steps(plan, tried) {
+        let steps = crate::switchover::rollback_steps(plan, tried);
+        let mut undone_not = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
             let t0 = Instant::now();
-            let result = self.run(&step).await;
-            record_step(&step, &result, (started, t0), journal, report);
-            if let Err(undo_error) = result {
+            let result = self.run(step).await;
+            record_step(step, &result, (started, t0), journal, report);
+            let Err(undo_error) = result else { continue };
+            undone_not.push(format!("\"{step}\": {undo_error}"));
+            if crate::switchover::undo_must_stop(plan, tried, step) {
+                let left: Vec<String> = steps[i..].iter().map(ToString::to_string).collect();
                 return Outcome::Failed {
                     step: failed.name().into(),
                     node: step_node(failed),
-                    error: format!("{error}; then rolling back failed at \"{step}\": {undo_error}"),
+                    error: format!("{error}; then rolling back failed at {}", undone_not.join("; ")),
                     remedy: format!(
-                        "finish the rollback by hand: {}; check with `vipkeeper status` and `vipkeeper vip status`",
-                        crate::switchover::rollback_steps(plan, tried)
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", then ")
+                        "{} may be writable: make sure it is read-only before anything else, then by hand: {}; check with `vipkeeper status` and `vipkeeper vip status`",
+                        plan.candidate,
+                        left.join(", then ")
                     ),
                 };
             }
         }
-        Outcome::RolledBack {
+        if undone_not.is_empty() {
+            return Outcome::RolledBack {
+                step: failed.name().into(),
+                node: step_node(failed),
+                error,
+            };
+        }
+        Outcome::Failed {
             step: failed.name().into(),
             node: step_node(failed),
-            error,
+            error: format!(
+                "{error}; rolled back, except {}",
+                undone_not.join("; ")
+            ),
+            remedy: format!(
+                "{} is the writable master again; finish by hand what failed above once the node answers; check with `vipkeeper status` and `vipkeeper vip status`",
+                plan.old_master
+            ),
         }
     }
 }
