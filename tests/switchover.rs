@@ -403,20 +403,40 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
     assert!(!s.cluster.read_only("db1").await);
 }
 
-async fn a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate(flavor: Flavor) {
-    let s = setup(flavor, true, "").await;
-    let c = &s.cluster;
-    // The VIP script fails to point at db2 (exit 1: abort), and works for db1.
+/// Makes the VIP script fail (exit 1: abort) when asked to point at `node`,
+/// after running `before` (shell); moving it anywhere else still works.
+fn fail_vip_move_to(c: &TestCluster, node: &str, before: &str) {
     let hook = c.dir.join("vip-hook");
     std::fs::write(
         &hook,
         format!(
-            "#!/bin/sh\ncase \"$*\" in *--new_master_port={}*) exit 1;; esac\n",
-            c.node("db2").port
+            "#!/bin/sh\ncase \"$*\" in *--new_master_port={}*) {before} exit 1;; esac\n",
+            c.node(node).port
         ),
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// (step, outcome) of each step the report records, undo steps included.
+fn steps_of(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+async fn a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate(flavor: Flavor) {
+    let s = setup(flavor, true, "").await;
+    let c = &s.cluster;
+    fail_vip_move_to(c, "db2", "");
     let writer = Writer::start(c.vip_target());
     writer.wait_for_more(100, LONG).await;
     let (code, out, err) = switchover(&s, &["--to", "db2"]);
@@ -425,15 +445,12 @@ async fn a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate(f
         out.contains("ROLLED BACK after step move-vip on db2"),
         "{out}"
     );
-    let report = report_json(c);
-    let steps: Vec<(&str, &str)> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["step"].as_str().unwrap(), s["outcome"].as_str().unwrap()))
-        .collect();
+    let steps = steps_of(&report_json(c));
     assert_eq!(
-        steps,
+        steps
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect::<Vec<_>>(),
         [
             ("stop-writes", "ok"),
             ("wait-reached", "ok"),
@@ -467,16 +484,7 @@ async fn a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_o
     let c = &s.cluster;
     // Asked to point the VIP at db2, the script kills db2 and fails.
     let pid = c.node("db2").pid().unwrap();
-    let hook = c.dir.join("vip-hook");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *--new_master_port={}*) kill -9 {pid}; exit 1;; esac\n",
-            c.node("db2").port
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fail_vip_move_to(c, "db2", &format!("kill -9 {pid};"));
     let writer = Writer::start(c.vip_target());
     writer.wait_for_more(100, LONG).await;
     let (code, out, err) = switchover(&s, &["--to", "db2"]);
@@ -487,17 +495,7 @@ async fn a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_o
         "{out}"
     );
     assert!(out.contains("db1 is the writable master again"), "{out}");
-    let steps: Vec<(String, String)> = report_json(c)["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["step"].as_str().unwrap().into(),
-                s["outcome"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let steps = steps_of(&report_json(c));
     let tail: Vec<(&str, &str)> = steps[3..]
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
