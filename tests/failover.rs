@@ -50,12 +50,7 @@ async fn setup(
 
 async fn setup_spec(spec: ClusterSpec, cluster_toml: &str, ports: &[(&str, u16)]) -> Setup {
     let cluster = TestCluster::start(spec).await.unwrap();
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await
-        .unwrap();
-    cluster.wait_replicated(LONG).await.unwrap();
+    cluster.create_writer_table(LONG).await.unwrap();
     let extras = ConfigExtras {
         cluster_toml: format!("{}\n{cluster_toml}", cluster.vip_script_toml().unwrap()),
         agent_toml: cluster.notify_toml().unwrap(),

@@ -34,12 +34,7 @@ async fn setup(flavor: Flavor, gtid: bool, switchover_toml: &str) -> Setup {
     spec.semi_sync = true;
     spec.gtid = gtid;
     let cluster = TestCluster::start(spec).await.unwrap();
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await
-        .unwrap();
-    cluster.wait_replicated(LONG).await.unwrap();
+    cluster.create_writer_table(LONG).await.unwrap();
     let extras = ConfigExtras {
         cluster_toml: format!(
             "{}\n[cluster.switchover]\n{switchover_toml}\n",

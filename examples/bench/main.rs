@@ -306,11 +306,7 @@ async fn one_run(
     let mut spec = ClusterSpec::new(flavor);
     spec.semi_sync = true;
     let mut cluster = TestCluster::start(spec).await?;
-    cluster
-        .master()
-        .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-        .await?;
-    cluster.wait_replicated(Duration::from_secs(30)).await?;
+    cluster.create_writer_table(Duration::from_secs(30)).await?;
 
     // For the black hole, everything reaches db1 through one proxy.
     let proxy = match fault {

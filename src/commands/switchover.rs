@@ -18,8 +18,8 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
     let cluster = &clusters[0];
     let check = look(&config, cluster, args).await;
     print!("{}", check.describe());
-    let passed = check.passed();
-    let Some(plan) = check.plan.filter(|_| passed) else {
+    // Present only when every check passed.
+    let Some(plan) = check.plan else {
         println!("switchover refused: nothing was changed");
         return ExitCode::FAILURE;
     };
@@ -35,7 +35,7 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
         // The answer may have taken a while: check again, on what is true now.
         let again = look(&config, cluster, args).await;
         match again.plan {
-            Some(p) if again.passed() && p.candidate == plan.candidate => {}
+            Some(p) if p.candidate == plan.candidate => {}
             _ => {
                 print!("{}", again.describe());
                 println!("the cluster changed while waiting for confirmation; nothing was changed");

@@ -80,13 +80,11 @@ pub fn preflight(
 ) -> Preflight {
     let mut checks = Vec::new();
     let mut check = |what: &'static str, result: Result<String, String>| {
-        let ok = result.is_ok();
         checks.push(Check {
             what,
-            ok,
+            ok: result.is_ok(),
             detail: result.unwrap_or_else(|e| e),
         });
-        ok
     };
 
     let master = match master(view, topology) {
@@ -110,7 +108,7 @@ pub fn preflight(
     let mut history = History::default();
     history.record(view, topology);
     let candidate = candidate(view, cluster, &master, &replicas, to, &history);
-    let candidate_ok = check(
+    check(
         "candidate",
         candidate
             .as_ref()
@@ -131,8 +129,8 @@ pub fn preflight(
     );
 
     let passed = checks.iter().all(|c| c.ok);
-    let plan = match (candidate, passed && candidate_ok) {
-        (Ok((candidate, why, considered)), true) => Some(plan(
+    let plan = match candidate {
+        Ok((candidate, why, considered)) if passed => Some(plan(
             view, topology, cluster, &master, &replicas, candidate, why, considered,
         )),
         _ => None,

@@ -238,6 +238,15 @@ impl TestCluster {
         Ok(Some((get(file_col), get(pos_col).parse().unwrap_or(0))))
     }
 
+    /// Creates the table the test writer fills (`app.w`) on the master and
+    /// waits until every replica has it.
+    pub async fn create_writer_table(&self, timeout: Duration) -> Result<()> {
+        self.master()
+            .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
+            .await?;
+        self.wait_replicated(timeout).await
+    }
+
     /// Whether `node` refuses client writes (read_only on).
     pub async fn read_only(&self, node: &str) -> bool {
         self.node(node)

@@ -152,11 +152,7 @@ impl VpcCluster {
         spec.hosts = Some(vpc.cluster_hosts());
         let cluster = super::cluster::TestCluster::start(spec).await?;
         cluster
-            .master()
-            .exec(&["CREATE TABLE app.w (id BIGINT PRIMARY KEY, port INT NOT NULL)"])
-            .await?;
-        cluster
-            .wait_replicated(std::time::Duration::from_secs(40))
+            .create_writer_table(std::time::Duration::from_secs(40))
             .await?;
         let extras = match tables {
             RouteTables::Router => {
