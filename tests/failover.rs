@@ -358,7 +358,10 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
     assert_ne!(new_master, "db1");
 
     s.cluster.master().resume();
-    agent.wait_for_log("came back writable: fenced it", LONG);
+    agent.wait_for_log(
+        &format!("db1 was writable beside the master {new_master}: fenced it"),
+        LONG,
+    );
     assert!(
         s.cluster.read_only("db1").await,
         "the old master is read-only"

@@ -3,6 +3,7 @@
 //! observations; the only memory is `History` (for detection) and the state
 //! directory (for the block period).
 
+mod fence;
 pub mod local;
 mod watcher;
 
@@ -33,6 +34,8 @@ pub async fn run_cluster(agent: AgentConfig, cluster: ClusterConfig) {
         last_said: String::new(),
         io_restarted_for: None,
         refused_with: None,
+        fence_said: None,
+        unreachable_said: String::new(),
     };
     tracing::info!(cluster = %l.cluster.name, "watching {} nodes", l.cluster.nodes.len());
     loop {
@@ -61,6 +64,10 @@ struct ClusterLoop {
     io_restarted_for: Option<String>,
     /// The last refusal, to report it once rather than every tick.
     refused_with: Option<String>,
+    /// The last fencing finding logged.
+    fence_said: Option<String>,
+    /// The nodes last logged as unreachable (names, comma-separated).
+    unreachable_said: String,
 }
 
 impl ClusterLoop {
@@ -114,7 +121,8 @@ impl ClusterLoop {
             }
             _ => {}
         }
-        self.fence_returned_old_master(&view, &topology).await;
+        self.say_unreachable(&view);
+        self.fence_writable_beside_master(&view, &topology).await;
         self.history.record(&view, &topology);
         next
     }
@@ -181,51 +189,43 @@ impl ClusterLoop {
         }
     }
 
-    /// The master of the last failover, back and writable: make it read-only
-    /// and drop its clients, so that it never takes writes beside the new one.
-    async fn fence_returned_old_master(&mut self, view: &ClusterView, topology: &Topology) {
-        let Some(last) = self.state.last_failover() else {
-            return;
-        };
-        if topology.master.as_deref() == Some(last.dead_master.as_str()) {
-            return;
-        }
-        let Some(state) = view.node(&last.dead_master).and_then(|n| n.state()) else {
-            return;
-        };
-        if !state.writable() {
-            return;
-        }
-        let Some(n) = self.cluster.node(&last.dead_master) else {
-            return;
-        };
-        let mut t = target(&self.cluster, &n.host, n.port, &self.cluster.users.admin);
-        t.query_timeout = self.cluster.failover.statement_timeout;
-        let result = async {
-            let mut s = Session::connect(&t).await?;
-            admin::set_read_only(&mut s, &state.version, true).await?;
-            let killed = admin::kill_client_connections(&mut s).await?;
-            // Not the master: no semi-sync source role (see failover/execute).
-            if state.semi_sync.source_enabled {
-                if let Err(e) = admin::set_semi_sync_source(&mut s, &state.version, false).await {
-                    tracing::warn!(cluster = %self.cluster.name, "cannot turn the semi-sync source side off on {}: {e}", last.dead_master);
-                }
+    /// Fences nodes writable beside the current master (see `fence`),
+    /// logging each finding once.
+    async fn fence_writable_beside_master(&mut self, view: &ClusterView, topology: &Topology) {
+        let said = fence::fence_beside_master(&self.cluster, &self.state, view, topology).await;
+        match said {
+            Some(s) if self.fence_said.as_ref() != Some(&s) => {
+                tracing::warn!(cluster = %self.cluster.name, "{s}");
+                self.fence_said = Some(s);
             }
-            s.close().await;
-            Ok::<usize, crate::mysql::DbError>(killed)
+            Some(_) => {}
+            None => self.fence_said = None,
         }
-        .await;
-        match result {
-            Ok(killed) => tracing::warn!(
-                cluster = %self.cluster.name,
-                "{} (the old master of failover {}) came back writable: fenced it read-only and killed {killed} client connection(s)",
-                last.dead_master,
-                last.id
-            ),
-            Err(e) => {
-                tracing::error!(cluster = %self.cluster.name, "cannot fence the returned old master {}: {e}", last.dead_master)
-            }
+    }
+
+    /// Logs once per change which nodes cannot be reached.
+    fn say_unreachable(&mut self, view: &ClusterView) {
+        let now: Vec<String> = view
+            .nodes
+            .iter()
+            .filter_map(|n| Some(format!("{} ({})", n.name, n.error()?)))
+            .collect();
+        let names: Vec<&str> = view
+            .nodes
+            .iter()
+            .filter(|n| n.state().is_none())
+            .map(|n| n.name.as_str())
+            .collect();
+        let key = names.join(",");
+        if key == self.unreachable_said {
+            return;
         }
+        if now.is_empty() {
+            tracing::info!(cluster = %self.cluster.name, "every node is reachable again");
+        } else {
+            tracing::warn!(cluster = %self.cluster.name, "unreachable: {}", now.join(", "));
+        }
+        self.unreachable_said = key;
     }
 }
 

@@ -47,6 +47,15 @@ impl ClusterConfig {
     pub fn node(&self, name: &str) -> Option<&NodeConfig> {
         self.nodes.iter().find(|n| n.name == name)
     }
+
+    /// vipkeeper's own accounts: their sessions are never killed as clients.
+    pub fn own_users(&self) -> [&str; 3] {
+        [
+            self.users.monitor.user.as_str(),
+            self.users.admin.user.as_str(),
+            self.users.replication.user.as_str(),
+        ]
+    }
 }
 
 #[derive(Debug, Clone)]

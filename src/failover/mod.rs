@@ -1,7 +1,9 @@
 //! Carrying out a failover: plan (pure) → lock → execute (journal) →
 //! report → notify. Used by the agent and by `vipkeeper failover`.
 
+pub mod cluster_lock;
 mod execute;
+pub mod guard;
 mod journal;
 pub mod notify;
 pub mod report;
@@ -16,7 +18,7 @@ use crate::topology::{ClusterView, Topology};
 
 pub use journal::Journal;
 pub use report::{Outcome, Report, Trigger};
-pub use state::{ClusterState, LastFailover};
+pub use state::{ClusterState, LastFailover, MasterRecord};
 
 /// Replaces `master` (already confirmed dead): plans, runs the plan under
 /// the cluster's lock, records and reports. Returns the report, which is
@@ -129,6 +131,24 @@ pub async fn finish(
             serde_json::to_vec_pretty(&report).expect("reports serialize"),
         ) {
             tracing::error!("cannot write the report {}: {e}", p.display());
+        }
+    }
+    let master = match &report.outcome {
+        Outcome::Success => report.new_master.clone(),
+        Outcome::RolledBack { .. } => Some(report.old_master.clone()),
+        _ => None,
+    };
+    if let Some(master) = master {
+        let record = MasterRecord {
+            master,
+            at: state::unix_seconds(SystemTime::now()),
+            by: report.id.clone(),
+        };
+        if let Err(e) = state.record_master(&record) {
+            tracing::error!(
+                "cannot record the new master in {}: {e}",
+                state.dir().display()
+            );
         }
     }
     match &report.outcome {

@@ -30,13 +30,14 @@ pub enum Outcome {
     Refused {
         why: String,
     },
-    /// A switchover stopped at `step` and was undone: the old master is
-    /// the writable master again, the VIP points at it, replicas unchanged.
+    /// A switchover stopped at `step` and was undone: read back, the old
+    /// master is the only writable node again (`found` says what was read).
     #[serde(rename = "rolled-back")]
     RolledBack {
         step: String,
         node: Option<String>,
         error: String,
+        found: String,
     },
 }
 
@@ -164,8 +165,8 @@ impl Report {
                 "{kind} of cluster {} REFUSED (nothing was changed): {why}\n",
                 self.cluster
             ),
-            Outcome::RolledBack { step, node, error } => format!(
-                "{kind} {} of cluster {} ROLLED BACK after step {step}{}: {error}\n{} is the writable master again; the VIP and the replicas are as they were\n",
+            Outcome::RolledBack { step, node, error, found } => format!(
+                "{kind} {} of cluster {} ROLLED BACK after step {step}{}: {error}\n{} is the writable master again; read back: {found}\n",
                 self.id,
                 self.cluster,
                 node.as_ref().map(|n| format!(" on {n}")).unwrap_or_default(),

@@ -4,6 +4,7 @@
 //!
 //!   <state_dir>/<cluster>/lock
 //!   <state_dir>/<cluster>/last-failover.json
+//!   <state_dir>/<cluster>/master.json      the master the last change made
 //!   <state_dir>/<cluster>/journal/<id>.jsonl
 //!   <state_dir>/<cluster>/reports/<id>.json
 
@@ -33,6 +34,18 @@ pub struct LastFailover {
     pub new_master: Option<String>,
     pub outcome: String,
     pub acked: bool,
+}
+
+/// The master that this manager's last completed change (failover,
+/// switchover, or a switchover's rollback) left behind: the agent's
+/// tie-breaker when two nodes are writable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterRecord {
+    pub master: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The failover or switchover that made it master.
+    pub by: String,
 }
 
 impl ClusterState {
@@ -95,6 +108,21 @@ impl ClusterState {
         let tmp = dir.join("last-failover.json.tmp");
         fs::write(&tmp, serde_json::to_vec_pretty(last).expect("serializable"))?;
         fs::rename(tmp, dir.join("last-failover.json"))
+    }
+
+    pub fn master_record(&self) -> Option<MasterRecord> {
+        let text = fs::read_to_string(self.dir.join("master.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn record_master(&self, record: &MasterRecord) -> io::Result<()> {
+        let dir = self.ensure("")?;
+        let tmp = dir.join("master.json.tmp");
+        fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(record).expect("serializable"),
+        )?;
+        fs::rename(tmp, dir.join("master.json"))
     }
 
     /// The unacknowledged failover that blocks another automatic one, if any.

@@ -176,15 +176,25 @@ pub fn read_only_sql(v: &ServerVersion, on: bool) -> &'static str {
     }
 }
 
-/// Kills every client connection but our own and the server's own threads
-/// (replication, event scheduler). Returns how many were killed.
-pub async fn kill_client_connections(s: &mut Session) -> Result<usize, DbError> {
+/// Kills every client connection but our own, the server's own threads
+/// (replication, event scheduler) and those of `keep_users`: vipkeeper's
+/// own accounts, whose sessions hold the cluster lock (another manager's
+/// included: killing its lock session would let a third actor in).
+/// Returns how many were killed.
+pub async fn kill_client_connections(
+    s: &mut Session,
+    keep_users: &[&str],
+) -> Result<usize, DbError> {
+    let keep: String = keep_users
+        .iter()
+        .map(|u| format!(", {}", quote(u)))
+        .collect();
     let rows = s
-        .rows(
+        .rows(&format!(
             "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
-             AND USER NOT IN ('system user', 'event_scheduler', 'system_user') \
-             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Killed')",
-        )
+             AND USER NOT IN ('system user', 'event_scheduler', 'system_user'{keep}) \
+             AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Killed')"
+        ))
         .await?;
     let mut killed = 0;
     for id in rows
@@ -248,15 +258,6 @@ pub async fn binlog_position(
         let pos = r.get("Position")?.as_deref()?.parse().ok()?;
         Some(BinlogCoord::new(file, pos))
     }))
-}
-
-/// A named server-side lock held as long as the session lives; false if
-/// another session holds it.
-pub async fn try_lock(s: &mut Session, name: &str) -> Result<bool, DbError> {
-    let row = s
-        .first(&format!("SELECT GET_LOCK({}, 0) AS got", quote(name)))
-        .await?;
-    Ok(row.and_then(|mut r| r.remove("got").flatten()).as_deref() == Some("1"))
 }
 
 /// A string literal, quoted and escaped for MySQL and MariaDB.

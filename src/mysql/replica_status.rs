@@ -25,6 +25,16 @@ pub enum IoThread {
     No,
 }
 
+impl IoThread {
+    pub fn label(self) -> &'static str {
+        match self {
+            IoThread::Yes => "running",
+            IoThread::Connecting => "connecting",
+            IoThread::No => "stopped",
+        }
+    }
+}
+
 /// How the replica finds its place in the source's stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -34,6 +34,7 @@ pub mod flavor;
 pub mod imds;
 pub mod moto;
 pub mod netns;
+pub mod poller;
 pub mod probe;
 pub mod proxy;
 pub mod report;

@@ -12,6 +12,8 @@ use remedy::{remedy, step_node};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::cluster_lock::ClusterLock;
+use super::guard;
 use super::journal::Journal;
 use super::report::{Outcome, Report, StepOutcome, StepRecord, Trigger};
 use crate::config::{ClusterConfig, NodeConfig};
@@ -93,6 +95,8 @@ struct Executor<'a> {
     stopped: Option<Stopped>,
     /// Switchover: when the write block reaches `switchover.deadline`.
     write_block_deadline: Option<Instant>,
+    /// The cluster lock, held from before the first step to the end.
+    lock: Option<ClusterLock>,
 }
 
 /// Executes `plan`; the caller holds the cluster's failover lock.
@@ -142,18 +146,18 @@ pub async fn execute(
         candidate_state: None,
         stopped: None,
         write_block_deadline: None,
+        lock: None,
     };
 
-    // A second manager (another host) must not fail over the same cluster at
-    // the same time: hold a server-side lock on the candidate throughout.
-    if let Err(e) = exec.server_lock().await {
-        report.outcome = Outcome::Failed {
-            step: "lock".into(),
-            node: Some(plan.candidate.clone()),
-            error: e,
-            remedy: "another vipkeeper may be failing this cluster over; check the other managers, then retry".into(),
-        };
-        journal.write("end", &report.outcome);
+    // Another actor (a second manager, a switchover, the agent) must not
+    // change this cluster at the same time: take the cluster lock on every
+    // reachable node, then check that the plan still holds.
+    if let Err(why) = exec.lock_and_compare(view).await {
+        report.outcome = Outcome::Refused { why };
+        journal.write(
+            "end",
+            serde_json::json!({ "outcome": &report.outcome, "duration_ms": 0 }),
+        );
         report.finish(started.elapsed());
         return report;
     }
@@ -211,6 +215,9 @@ pub async fn execute(
     }
     for (_, s) in exec.sessions.drain() {
         s.close().await;
+    }
+    if let Some(mut lock) = exec.lock.take() {
+        lock.release().await;
     }
     report.finish(started.elapsed());
     journal.write(
@@ -282,24 +289,46 @@ impl Executor<'_> {
         Ok(self.sessions.get_mut(name).expect("just inserted"))
     }
 
-    async fn server_lock(&mut self) -> Result<(), String> {
-        let lock = format!("vipkeeper-failover-{}", self.cluster.name);
-        let candidate = self.plan.candidate.clone();
-        let s = self.session(&candidate).await?;
-        match admin::try_lock(s, &lock).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!(
-                "the lock {lock} on {candidate} is held by another session"
-            )),
-            Err(e) => Err(format!("taking the lock {lock} on {candidate}: {e}")),
+    /// Takes the cluster lock (the candidate must be lockable, and the old
+    /// master too when it is alive) and re-reads every node: the plan goes
+    /// on only if the cluster is still as it was planned on.
+    async fn lock_and_compare(&mut self, view: &ClusterView) -> Result<(), String> {
+        let down: Vec<String> = view
+            .nodes
+            .iter()
+            .filter(|n| n.state().is_none())
+            .map(|n| n.name.clone())
+            .collect();
+        let mut required = vec![self.plan.candidate.clone()];
+        required.extend(self.plan.catch_up_from.clone());
+        if self.plan.kind == Kind::Switchover {
+            required.push(self.plan.old_master.clone());
         }
+        let action = self.plan.kind.label();
+        let mut lock = ClusterLock::acquire(self.cluster, &down, &required, action)
+            .await
+            .map_err(|e| e.to_string())?;
+        let reread = lock.reread(self.cluster).await;
+        self.lock = Some(lock);
+        guard::plan_holds(self.plan, &reread)
+    }
+
+    /// Compare, then set: right before `node` is made writable, every node
+    /// is read again (see `guard::before_writable`).
+    async fn guard_writable(&mut self, node: &str) -> Result<(), String> {
+        let Some(lock) = self.lock.as_mut() else {
+            return Err("the cluster lock is not held".into());
+        };
+        let reread = lock.reread(self.cluster).await;
+        guard::before_writable(node, &reread)
     }
 
     async fn run(&mut self, step: &Step) -> Result<Done, String> {
         let v = self.version.clone();
         match step {
             Step::FenceOldMaster { node } => {
-                let budget = FENCE_CONNECT_TIMEOUT.min(self.cluster.timing.connect_timeout);
+                let cluster = self.cluster;
+                let budget = FENCE_CONNECT_TIMEOUT.min(cluster.timing.connect_timeout);
                 let s = match self.session_within(node, budget).await {
                     Ok(s) => s,
                     Err(e) => {
@@ -311,7 +340,7 @@ impl Executor<'_> {
                 admin::set_read_only(s, &v, true)
                     .await
                     .map_err(|e| e.to_string())?;
-                let killed = admin::kill_client_connections(s)
+                let killed = admin::kill_client_connections(s, &cluster.own_users())
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(Done::ok(format!(
@@ -380,6 +409,7 @@ impl Executor<'_> {
                 }
             }
             Step::MakeWritable { node } => {
+                self.guard_writable(node).await?;
                 let s = self.session(node).await?;
                 admin::set_read_only(s, &v, false)
                     .await

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{record_step, step_node, Done, Executor, Stopped, POLL};
+use crate::failover::guard;
 use crate::failover::journal::Journal;
 use crate::failover::report::{Outcome, Report};
 use crate::mysql::admin::{self, StartFrom};
@@ -17,11 +18,14 @@ impl Executor<'_> {
     pub(super) async fn stop_writes(&mut self, node: &str) -> Result<Done, String> {
         let v = self.version.clone();
         let grace = self.cluster.switchover.kill_grace;
+        let cluster = self.cluster;
         let s = self.session(node).await?;
         let e = |e: crate::mysql::DbError| e.to_string();
         admin::set_read_only(s, &v, true).await.map_err(e)?;
         tokio::time::sleep(grace).await;
-        let killed = admin::kill_client_connections(s).await.map_err(e)?;
+        let killed = admin::kill_client_connections(s, &cluster.own_users())
+            .await
+            .map_err(e)?;
         let binlog = admin::binlog_position(s, &v).await.map_err(e)?;
         let state = read_state(s).await.map_err(e)?;
         if state.writable() {
@@ -92,8 +96,9 @@ impl Executor<'_> {
     }
 
     pub(super) async fn disconnect_clients(&mut self, node: &str) -> Result<Done, String> {
+        let cluster = self.cluster;
         let s = self.session(node).await?;
-        let killed = admin::kill_client_connections(s)
+        let killed = admin::kill_client_connections(s, &cluster.own_users())
             .await
             .map_err(|e| e.to_string())?;
         Ok(Done::ok(format!("{killed} client connection(s) killed")))
@@ -189,24 +194,64 @@ impl Executor<'_> {
                 };
             }
         }
-        if undone_not.is_empty() {
+        // The truth is what the nodes say now, not what the steps hoped for.
+        let found = self.read_back().await;
+        let old = &plan.old_master;
+        if undone_not.is_empty() && found.old_master_sole_writer {
             return Outcome::RolledBack {
                 step: failed.name().into(),
                 node: step_node(failed),
                 error,
+                found: found.words,
             };
         }
+        let not_undone = if undone_not.is_empty() {
+            String::new()
+        } else {
+            format!(", except {}", undone_not.join("; "))
+        };
+        let state = if found.old_master_sole_writer {
+            format!("{old} is the writable master again")
+        } else {
+            format!("{old} is NOT the only writable node")
+        };
         Outcome::Failed {
             step: failed.name().into(),
             node: step_node(failed),
-            error: format!(
-                "{error}; rolled back, except {}",
-                undone_not.join("; ")
-            ),
+            error: format!("{error}; rolled back{not_undone}; read back: {}", found.words),
             remedy: format!(
-                "{} is the writable master again; finish by hand what failed above once the node answers; check with `vipkeeper status` and `vipkeeper vip status`",
-                plan.old_master
+                "{state}: make exactly one node writable and the VIP point at it, finish by hand what failed above once the node answers; check with `vipkeeper status` and `vipkeeper vip status`"
             ),
         }
     }
+
+    /// Every node and the VIP, read back after a rollback.
+    async fn read_back(&mut self) -> ReadBack {
+        let old = self.plan.old_master.clone();
+        let cluster = self.cluster;
+        let Some(lock) = self.lock.as_mut() else {
+            return ReadBack {
+                words: "nothing could be read back (no cluster lock)".into(),
+                old_master_sole_writer: false,
+            };
+        };
+        let (reread, vip) =
+            futures::future::join(lock.reread(cluster), crate::vip::placements(cluster)).await;
+        let mut words = guard::describe(&reread);
+        for p in vip {
+            words.push_str(&match p {
+                Ok(p) => format!("; VIP ({}) -> {}", p.backend, p.node.unwrap_or(p.target)),
+                Err(e) => format!("; VIP: {e}"),
+            });
+        }
+        ReadBack {
+            words,
+            old_master_sole_writer: guard::sole_writable(&old, &reread),
+        }
+    }
+}
+
+struct ReadBack {
+    words: String,
+    old_master_sole_writer: bool,
 }
