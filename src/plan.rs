@@ -39,6 +39,9 @@ pub enum Step {
     DisconnectClients { node: String },
     /// Rollback: make `node` read-only and replicate from `to` again.
     Reattach { node: String, to: String },
+    /// Stop replication on a replica that cannot be repointed, so that it
+    /// never resumes from a returning old master.
+    StopReplication { node: String },
 }
 
 impl fmt::Display for Step {
@@ -71,6 +74,9 @@ impl fmt::Display for Step {
             Step::Reattach { node, to } => {
                 write!(f, "make {node} read-only and replicate from {to} again")
             }
+            Step::StopReplication { node } => {
+                write!(f, "stop replication on {node}, which cannot be repointed")
+            }
         }
     }
 }
@@ -90,6 +96,7 @@ impl Step {
             Step::WaitReached { .. } => "wait-reached",
             Step::DisconnectClients { .. } => "disconnect-clients",
             Step::Reattach { .. } => "reattach",
+            Step::StopReplication { .. } => "stop-replication",
         }
     }
 
@@ -97,7 +104,10 @@ impl Step {
     pub fn best_effort(&self) -> bool {
         matches!(
             self,
-            Step::FenceOldMaster { .. } | Step::Repoint { .. } | Step::DisconnectClients { .. }
+            Step::FenceOldMaster { .. }
+                | Step::Repoint { .. }
+                | Step::DisconnectClients { .. }
+                | Step::StopReplication { .. }
         )
     }
 }
@@ -143,6 +153,10 @@ pub struct Plan {
     pub positioning: Positioning,
     /// Replicas left alone, with the reason.
     pub not_repointed: Vec<(String, String)>,
+    /// File/position replicas that received less than the candidate, and
+    /// are repointed by GTID instead (MariaDB `master_use_gtid=slave_pos`,
+    /// MySQL auto-position).
+    pub by_gtid: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -215,44 +229,54 @@ pub fn plan(
     let file_pos = reachable
         .iter()
         .any(|r| replica_of(r).is_some_and(|x| x.position_mode == PositionMode::FilePos));
+    // File/position: replicas level with the candidate start at its binlog
+    // position as of its promotion. One that received less has no such
+    // position; it is repointed by GTID where the servers keep GTIDs
+    // (MariaDB always does: `gtid_slave_pos` is exact even in file/position
+    // mode), and otherwise stopped and named.
+    let mut by_gtid = Vec::new();
+    let mut held = Vec::new();
     let positioning = if file_pos {
-        let positions: Vec<String> = reachable
-            .iter()
-            .map(|r| {
-                format!(
-                    "{r} {}",
-                    replica_of(r)
-                        .and_then(|x| x.received.clone())
-                        .map(|c| c.to_string())
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-        let first = reachable
-            .first()
-            .and_then(|r| replica_of(r))
-            .and_then(|x| x.received.clone());
-        if reachable
-            .iter()
-            .any(|r| replica_of(r).and_then(|x| x.received.clone()) != first)
-        {
-            return Err(Refusal {
-                why: format!(
-                    "file/position replication and the replicas received different positions ({}): they cannot all be repointed to one position of the new master. Enable GTIDs, or bring the replicas level and repoint them by hand",
-                    positions.join(", ")
-                ),
-                considered: choice.considered,
-            });
+        let candidate_received = replica_of(&choice.candidate).and_then(|x| x.received.clone());
+        let candidate_gtids = view
+            .node(&choice.candidate)
+            .and_then(|n| n.state())
+            .is_some_and(keeps_gtids);
+        for r in reachable.iter().filter(|r| **r != choice.candidate) {
+            let received = replica_of(r).and_then(|x| x.received.clone());
+            if received == candidate_received {
+                continue;
+            }
+            let state = view.node(r).and_then(|n| n.state());
+            let at = |c: Option<crate::mysql::binlog::BinlogCoord>| {
+                c.map(|c| c.to_string()).unwrap_or_else(|| "nothing".into())
+            };
+            if candidate_gtids && state.is_some_and(keeps_gtids) {
+                by_gtid.push(r.to_string());
+            } else {
+                held.push((
+                    r.to_string(),
+                    format!(
+                        "received less than {} ({} < {}) under file/position replication without GTIDs, so it has no position in {}'s binlog; its replication is stopped. Re-clone it from {}, or apply the events it lacks from {}'s relay log by hand; with gtid_mode=ON it would have been repointed by auto-position",
+                        choice.candidate,
+                        at(received),
+                        at(candidate_received.clone()),
+                        choice.candidate,
+                        choice.candidate,
+                        choice.candidate
+                    ),
+                ));
+            }
         }
         Positioning::SamePosition
     } else {
         Positioning::Gtid
     };
 
-    let mut not_repointed = Vec::new();
+    let mut not_repointed = held.clone();
     let mut repoint = Vec::new();
     for c in &choice.considered {
-        if c.name == choice.candidate {
+        if c.name == choice.candidate || held.iter().any(|(h, _)| *h == c.name) {
             continue;
         }
         match &c.verdict {
@@ -298,6 +322,10 @@ pub fn plan(
         node,
         to: candidate.clone(),
     }));
+    steps.extend(
+        held.into_iter()
+            .map(|(node, _)| Step::StopReplication { node }),
+    );
 
     Ok(Plan {
         kind: Kind::Failover,
@@ -309,8 +337,18 @@ pub fn plan(
         considered: choice.considered,
         positioning,
         not_repointed,
+        by_gtid,
         steps,
     })
+}
+
+/// Whether a server keeps GTIDs a replica can be positioned by: MariaDB
+/// always does; MySQL with `gtid_mode=ON`.
+fn keeps_gtids(s: &crate::mysql::NodeState) -> bool {
+    match s.version.flavor {
+        crate::mysql::flavor::Flavor::Mariadb => s.gtid.executed.is_some(),
+        crate::mysql::flavor::Flavor::Mysql => s.gtid.mode.eq_ignore_ascii_case("ON"),
+    }
 }
 
 #[cfg(test)]
@@ -389,37 +427,56 @@ mod tests {
     }
 
     #[test]
-    fn file_position_replicas_at_different_positions_are_refused() {
-        let file_pos = |mut s: crate::mysql::NodeState| {
+    fn a_lagging_file_position_replica_is_repointed_by_gtid_or_stopped_and_named() {
+        let file_pos = |mut s: crate::mysql::NodeState, gtid_mode: &str| {
             replica(&mut s).position_mode = PositionMode::FilePos;
+            s.gtid.mode = gtid_mode.into();
             s
         };
+        // GTIDs on (every MariaDB, MySQL with gtid_mode=ON): by GTID.
         let (v, t) = dead_master(vec![
-            (2, file_pos(at(state(2, false, Some(1)), 900, 900))),
-            (3, file_pos(at(state(3, false, Some(1)), 800, 800))),
+            (2, file_pos(at(state(2, false, Some(1)), 900, 900), "ON")),
+            (3, file_pos(at(state(3, false, Some(1)), 800, 800), "ON")),
         ]);
-        let r = plan(
-            &v,
-            &t,
-            "db1",
-            &cluster_config(3, false),
-            &History::default(),
-        )
-        .unwrap_err();
-        assert!(r.why.starts_with("file/position replication and the replicas received different positions (db2 mysql-bin.000001:900, db3 mysql-bin.000001:800)"), "{}", r.why);
-
-        let (v, t) = dead_master(vec![
-            (2, file_pos(at(state(2, false, Some(1)), 900, 900))),
-            (3, file_pos(at(state(3, false, Some(1)), 900, 700))),
-        ]);
-        let p = plan(
-            &v,
-            &t,
-            "db1",
-            &cluster_config(3, false),
-            &History::default(),
-        )
-        .unwrap();
+        let c = cluster_config(3, false);
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(p.candidate, "db2", "the one that received the most");
         assert_eq!(p.positioning, Positioning::SamePosition);
+        assert_eq!(p.by_gtid, ["db3"]);
+        assert!(p.not_repointed.is_empty());
+        assert!(p.steps.contains(&Step::Repoint {
+            node: "db3".into(),
+            to: "db2".into()
+        }));
+
+        // MySQL without GTIDs: promoted all the same; db3 stopped and named.
+        let (v, t) = dead_master(vec![
+            (2, file_pos(at(state(2, false, Some(1)), 900, 900), "OFF")),
+            (3, file_pos(at(state(3, false, Some(1)), 800, 800), "OFF")),
+        ]);
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(p.candidate, "db2");
+        assert!(p.by_gtid.is_empty());
+        assert_eq!(p.not_repointed.len(), 1);
+        let (node, why) = &p.not_repointed[0];
+        assert_eq!(node, "db3");
+        assert!(
+            why.starts_with("received less than db2 (mysql-bin.000001:800 < mysql-bin.000001:900)"),
+            "{why}"
+        );
+        assert_eq!(
+            p.steps.last(),
+            Some(&Step::StopReplication { node: "db3".into() })
+        );
+        assert!(!p.steps.iter().any(|s| matches!(s, Step::Repoint { .. })));
+
+        // Level replicas share one position.
+        let (v, t) = dead_master(vec![
+            (2, file_pos(at(state(2, false, Some(1)), 900, 900), "OFF")),
+            (3, file_pos(at(state(3, false, Some(1)), 900, 700), "OFF")),
+        ]);
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(p.positioning, Positioning::SamePosition);
+        assert!(p.by_gtid.is_empty() && p.not_repointed.is_empty());
     }
 }

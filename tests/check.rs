@@ -9,7 +9,60 @@ use std::time::Duration;
 use support::cluster::{write_secret, ADMIN_USER, REPL_USER};
 use support::{per_flavor, vipkeeper, ClusterSpec, Flavor, TestCluster};
 
-per_flavor!(check_passes_then_names_a_missing_privilege_and_a_bad_password);
+per_flavor!(
+    check_passes_then_names_a_missing_privilege_and_a_bad_password,
+    check_names_file_position_replicas_and_writable_replicas_with_the_fix,
+);
+
+/// A file/position cluster whose servers keep GTIDs (every MariaDB; MySQL
+/// here runs gtid_mode=OFF, so only the writable replica is named there).
+async fn check_names_file_position_replicas_and_writable_replicas_with_the_fix(flavor: Flavor) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let cluster = TestCluster::start(spec).await.unwrap();
+    let config = cluster.write_config("main").unwrap();
+    let config = config.to_str().unwrap();
+    let writable = match flavor {
+        Flavor::Mariadb => "SET GLOBAL read_only=OFF",
+        Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
+    };
+    cluster.node("db3").exec(&[writable]).await.unwrap();
+
+    let (code, out, err) = vipkeeper(&["-c", config, "check"]);
+    assert_eq!(code, 0, "warnings only:\n{out}\n{err}");
+    let db2 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("db2 "))
+        .unwrap();
+    assert!(db2.contains("(replicates by file/position)"), "{db2}");
+    let file_pos = "db2: replicates by binlog file and position although the servers keep GTIDs";
+    match flavor {
+        Flavor::Mariadb => {
+            assert!(out.contains(file_pos), "{out}");
+            assert!(
+                out.contains(
+                    "(STOP SLAVE; CHANGE MASTER TO master_use_gtid=slave_pos; START SLAVE)"
+                ),
+                "{out}"
+            );
+        }
+        Flavor::Mysql => assert!(!out.contains(file_pos), "gtid_mode is OFF:\n{out}"),
+    }
+    assert!(
+        out.contains(
+            "warning: db3: a replica with read_only off: clients can write to it beside the master"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("in every node's my.cnf so a restarted old master comes back read-only"),
+        "{out}"
+    );
+    assert!(
+        out.contains("managers: with several vipkeeper managers"),
+        "{out}"
+    );
+}
 
 async fn check_passes_then_names_a_missing_privilege_and_a_bad_password(flavor: Flavor) {
     let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();

@@ -24,6 +24,7 @@ per_flavor!(
     a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes,
     dry_run_prints_the_plan_and_changes_nothing,
     file_position_replicas_are_repointed_to_the_promotion_position,
+    a_file_position_failover_with_a_lagging_replica_promotes_the_most_advanced,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -601,4 +602,83 @@ async fn file_position_replicas_are_repointed_to_the_promotion_position(flavor: 
         checksum(&s.cluster, "db2").await,
         checksum(&s.cluster, "db3").await
     );
+}
+
+/// MHA users' layout: file/position replication, one replica's IO thread
+/// stopped before the master dies. Promoting the replica that received the
+/// most loses nothing, so the failover goes ahead: on MariaDB the lagging
+/// replica is repointed exactly by its GTID position; on MySQL without
+/// GTIDs it is stopped and named with what to do.
+async fn a_file_position_failover_with_a_lagging_replica_promotes_the_most_advanced(
+    flavor: Flavor,
+) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    spec.semi_sync = true;
+    let mut s = setup_spec(spec, "", &[]).await;
+    // db2 stops receiving; db1 and db3 go on (30 rows, then the client's).
+    leave_behind(&s.cluster, "db2").await;
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(50, LONG).await;
+    let writes = writer.stop().await;
+
+    assert_eq!(
+        vip_node(&s.cluster),
+        "db3",
+        "the one that received the most"
+    );
+    assert!(!s.cluster.read_only("db3").await);
+    writes.assert_none_lost(s.cluster.node("db3")).await;
+    let r = report(&s.cluster);
+    assert_eq!(r["outcome"], "success", "{r}");
+    let db2_step = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["node"] == "db2")
+        .cloned()
+        .unwrap_or_default();
+    match flavor {
+        Flavor::Mariadb => {
+            assert_eq!(db2_step["step"], "repoint", "{r}");
+            assert!(
+                db2_step["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("by GTID (master_use_gtid=slave_pos"),
+                "{db2_step}"
+            );
+            s.cluster.wait_replicated_from("db3", LONG).await.unwrap();
+            assert_eq!(
+                checksum(&s.cluster, "db2").await,
+                checksum(&s.cluster, "db3").await
+            );
+        }
+        Flavor::Mysql => {
+            assert_eq!(db2_step["step"], "stop-replication", "{r}");
+            let named = r["not_repointed"].as_array().unwrap();
+            assert_eq!(named[0][0], "db2", "{r}");
+            assert!(
+                named[0][1]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("received less than db3"),
+                "{r}"
+            );
+            assert_eq!(
+                s.cluster
+                    .node("db2")
+                    .query_value(flavor.replica_status_sql(), "Replica_SQL_Running")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("No"),
+                "db2 is left stopped"
+            );
+        }
+    }
 }

@@ -157,7 +157,7 @@ pub fn choose(
                 if gtid_everywhere {
                     "no replica that received the most can serve it"
                 } else {
-                    "file/position replication"
+                    "file/position replication; GTID positioning would allow it: MariaDB `CHANGE MASTER TO master_use_gtid=slave_pos`, MySQL gtid_mode=ON with SOURCE_AUTO_POSITION=1"
                 }
             );
             None
@@ -215,6 +215,9 @@ pub fn choose(
     }
 }
 
+/// What makes catching up possible where replicas use file/position.
+const FILE_POS_FIX: &str = " (file/position replication cannot catch one replica up from another; GTID positioning can: on MariaDB `CHANGE MASTER TO master_use_gtid=slave_pos` on every replica, on MySQL gtid_mode=ON with SOURCE_AUTO_POSITION=1)";
+
 fn refusal_reason(
     facts: &[Facts],
     exclusions: &[Option<String>],
@@ -231,7 +234,7 @@ fn refusal_reason(
     format!(
         "{} received the most but cannot be promoted nor serve as catch-up source{}; promoting a replica that is behind would lose transactions{note}",
         most_advanced.join(", "),
-        if gtid_everywhere { "" } else { " (file/position replication cannot catch up)" }
+        if gtid_everywhere { "" } else { FILE_POS_FIX }
     )
 }
 

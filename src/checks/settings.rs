@@ -49,6 +49,22 @@ pub fn settings(view: &ClusterView) -> Vec<Finding> {
             )),
             _ => {}
         }
+        if let Some(f) = positioning(name, s) {
+            out.push(f);
+        }
+        if s.replica.is_some() && s.writable() {
+            out.push(Finding::warning(
+                node,
+                "a replica with read_only off: clients can write to it beside the master",
+                read_only_fix(s.version.flavor),
+            ));
+        } else if s.version.flavor == Flavor::Mysql && s.read_only && !s.super_read_only {
+            out.push(Finding::warning(
+                node,
+                "read_only is on but super_read_only is off: accounts with SUPER or CONNECTION_ADMIN can still write",
+                read_only_fix(s.version.flavor),
+            ));
+        }
         if s.semi_sync.source_enabled
             && s.semi_sync
                 .wait_point
@@ -104,6 +120,42 @@ pub fn settings(view: &ClusterView) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// A replica that replicates by file and position although its servers
+/// keep GTIDs: a failover with replicas at different positions then has to
+/// repoint it by GTID, and a preferred replica cannot be caught up.
+fn positioning(name: &str, s: &crate::mysql::NodeState) -> Option<Finding> {
+    use crate::mysql::replica_status::PositionMode;
+    let r = s.replica.as_ref()?;
+    if r.position_mode != PositionMode::FilePos {
+        return None;
+    }
+    let (has_gtids, fix) = match s.version.flavor {
+        Flavor::Mariadb => (
+            true,
+            "STOP SLAVE; CHANGE MASTER TO master_use_gtid=slave_pos; START SLAVE",
+        ),
+        Flavor::Mysql => (
+            s.gtid.mode.eq_ignore_ascii_case("ON"),
+            "STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1; START REPLICA",
+        ),
+    };
+    has_gtids.then(|| {
+        Finding::warning(
+            Some(name),
+            "replicates by binlog file and position although the servers keep GTIDs: a failover must then repoint replicas that received less by GTID, and cannot catch a preferred replica up",
+            fix,
+        )
+    })
+}
+
+/// How to keep a node read-only, now and after a restart.
+fn read_only_fix(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Mariadb => "SET GLOBAL read_only=ON, and put read_only=ON in every node's my.cnf so a restarted old master comes back read-only",
+        Flavor::Mysql => "SET GLOBAL super_read_only=ON, and put read_only=ON and super_read_only=ON in every node's my.cnf so a restarted old master comes back read-only",
+    }
 }
 
 fn duplicates<'a>(

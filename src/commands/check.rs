@@ -54,6 +54,7 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
+    println!("{MANAGERS}");
     println!(
         "check: {errors} error(s), {} warning(s)",
         findings.len() - errors
@@ -64,6 +65,9 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+/// What holds with more than one manager, said plainly (docs/FAILOVER.md).
+const MANAGERS: &str = "managers: with several vipkeeper managers and no coordination store, each failover, switchover and fencing takes the cluster lock on every node it reaches: two managers that reach a common node never act at once, and each re-reads every node before making one writable. Managers cut off from each other with no node in common (a partition) are not kept apart: run one manager per cluster until coordination through etcd is configured.";
 
 async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
     println!("cluster {}:", cluster.name);
@@ -102,7 +106,7 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
 fn node_line(node: &NodeView, topology: &Topology) -> String {
     match node.state() {
         Some(s) => format!(
-            "{} {}: reachable ({} ms), {}, {}, server_id {}, binlog {}, gtid {}, semi-sync {}",
+            "{} {}: reachable ({} ms), {}, {}, server_id {}, binlog {}, gtid {}{}, semi-sync {}",
             node.name,
             node.address(),
             node.probe.elapsed.as_millis(),
@@ -111,6 +115,10 @@ fn node_line(node: &NodeView, topology: &Topology) -> String {
             s.server_id,
             if s.log_bin { "on" } else { "OFF" },
             s.gtid.mode,
+            s.replica
+                .as_ref()
+                .map(|r| format!(" (replicates by {})", r.position_mode.label()))
+                .unwrap_or_default(),
             if s.semi_sync.source_enabled || s.semi_sync.replica_enabled {
                 "on"
             } else {

@@ -35,6 +35,17 @@ impl IoThread {
     }
 }
 
+impl PositionMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            PositionMode::AutoPosition => "GTID auto-position",
+            PositionMode::SlavePos => "GTID (slave_pos)",
+            PositionMode::CurrentPos => "GTID (current_pos)",
+            PositionMode::FilePos => "file/position",
+        }
+    }
+}
+
 /// How the replica finds its place in the source's stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

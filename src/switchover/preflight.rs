@@ -403,6 +403,7 @@ fn plan(
             Positioning::Gtid
         },
         not_repointed,
+        by_gtid: Vec::new(),
         steps,
     }
 }

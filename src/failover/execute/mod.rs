@@ -430,6 +430,15 @@ impl Executor<'_> {
             Step::WaitReached { node, master } => self.wait_reached(node, master).await,
             Step::DisconnectClients { node } => self.disconnect_clients(node).await,
             Step::Reattach { node, to } => self.reattach(node, to).await,
+            Step::StopReplication { node } => {
+                let s = self.session(node).await?;
+                admin::stop_replication(s, &v)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::ok(
+                    "replication stopped; see the report for what to do",
+                ))
+            }
         }
     }
 }

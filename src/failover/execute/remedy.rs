@@ -14,7 +14,8 @@ pub(super) fn step_node(step: &Step) -> Option<String> {
         | Step::StopWrites { node }
         | Step::WaitReached { node, .. }
         | Step::DisconnectClients { node }
-        | Step::Reattach { node, .. } => Some(node.clone()),
+        | Step::Reattach { node, .. }
+        | Step::StopReplication { node } => Some(node.clone()),
         Step::MoveVip { to, .. } => Some(to.clone()),
     }
 }
@@ -33,7 +34,9 @@ pub(super) fn remedy(step: &Step, plan: &Plan) -> String {
         Step::MakeWritable { node } => format!(
             "the VIP points at {node} but it is read-only: make it writable by hand (SET GLOBAL read_only=OFF), or {again}"
         ),
-        Step::FenceOldMaster { .. } | Step::Repoint { .. } => "repoint or fence the node by hand".into(),
+        Step::FenceOldMaster { .. } | Step::Repoint { .. } | Step::StopReplication { .. } => {
+            "repoint or fence the node by hand".into()
+        }
         Step::DisconnectClients { node } => format!("kill the client connections left on {node} by hand"),
         Step::StopWrites { node } | Step::WaitReached { master: node, .. } | Step::Reattach { to: node, .. } => format!(
             "check with `vipkeeper status` which node is writable and where the VIP points; {node} should be the writable master again"

@@ -125,7 +125,10 @@ impl Executor<'_> {
 
     pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
         let former_master = node == self.plan.old_master;
-        if self.plan.positioning == Positioning::SamePosition && !former_master {
+        // A file/position replica that received less than the new master:
+        // its GTID position is exact where its binlog position is not.
+        let by_gtid = self.plan.by_gtid.iter().any(|n| n == node);
+        if self.plan.positioning == Positioning::SamePosition && !former_master && !by_gtid {
             match self.stopped.clone() {
                 // A switchover: the replica must reach the old master's last write.
                 Some(stopped) => self.wait_replica_reached(node, &stopped).await?,
@@ -135,6 +138,7 @@ impl Executor<'_> {
             }
         }
         let start = match self.plan.positioning {
+            _ if by_gtid => StartFrom::Gtid,
             Positioning::Gtid if former_master => StartFrom::GtidIncludingOwn,
             Positioning::Gtid => StartFrom::Gtid,
             Positioning::SamePosition => StartFrom::Position(
@@ -179,7 +183,15 @@ impl Executor<'_> {
                 "replicates from {to}, but has errant transactions {errant}"
             ));
         }
-        Ok(Done::ok(format!("replicates from {to}{semi_sync}")))
+        let how = if by_gtid {
+            match self.version.flavor {
+                crate::mysql::flavor::Flavor::Mariadb => " by GTID (master_use_gtid=slave_pos: it received less than the new master, so no binlog position fits it; its GTID position is exact)",
+                crate::mysql::flavor::Flavor::Mysql => " by GTID (auto-position: it received less than the new master, so no binlog position fits it)",
+            }
+        } else {
+            ""
+        };
+        Ok(Done::ok(format!("replicates from {to}{how}{semi_sync}")))
     }
 
     /// Gives `node` the semi-sync source role (`on`: it is the new master, and
