@@ -3,6 +3,7 @@
 //! The flow is one-directional: probe → ClusterView → analyze → plan → execute.
 
 pub mod checks;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;

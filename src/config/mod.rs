@@ -6,6 +6,7 @@ mod load;
 mod model;
 mod problem;
 mod raw;
+pub mod redact;
 pub mod secret;
 mod validate;
 

@@ -341,6 +341,13 @@ fn credentials(
             }
         }
     };
+    super::redact::remember(
+        &password,
+        match &source {
+            SecretSource::Env(v) => Some(v.as_str()),
+            _ => None,
+        },
+    );
     (!user.is_empty()).then(|| Credentials {
         user: user.clone(),
         password,

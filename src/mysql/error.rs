@@ -116,7 +116,8 @@ impl DbError {
             kind,
             phase,
             code,
-            message,
+            // A server may echo what it was sent, a password included.
+            message: crate::config::redact::scrub(&message),
         }
     }
 }

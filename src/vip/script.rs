@@ -7,7 +7,7 @@
 //! _PORT and VIPKEEPER_VIP. Exit 0: moved; 10: failed, but the failover may
 //! proceed; anything else: abort.
 
-use std::process::Stdio;
+use crate::child::last_line;
 use std::time::Duration;
 
 use super::Moved;
@@ -47,27 +47,14 @@ pub async fn run(
         .env("VIPKEEPER_NEW_MASTER_HOST", &to.host)
         .env("VIPKEEPER_NEW_MASTER_IP", &new_ip)
         .env("VIPKEEPER_NEW_MASTER_PORT", to.port.to_string())
-        .env("VIPKEEPER_VIP", vip.address.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let out = tokio::time::timeout(timeout, child.wait_with_output())
+        .env("VIPKEEPER_VIP", vip.address.to_string());
+    let out = crate::child::run(program, cmd, None, timeout)
         .await
-        .map_err(|_| {
-            format!(
-                "{program} did not finish within {}",
-                humantime::format_duration(timeout)
-            )
-        })?
-        .map_err(|e| format!("{program} failed: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let said = last_line(&out.stderr)
         .or_else(|| last_line(&out.stdout))
         .unwrap_or_default();
-    match out.status.code() {
+    match out.code {
         Some(0) => Ok(Moved::Done(
             format!("{program} moved the VIP to {} {said}", to.name)
                 .trim()
@@ -79,14 +66,6 @@ pub async fn run(
         Some(code) => Err(format!("{program} exited {code}: {said}")),
         None => Err(format!("{program} was killed by a signal")),
     }
-}
-
-fn last_line(bytes: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().chars().take(300).collect())
 }
 
 /// The host's address (the host itself when it does not resolve within 1 s).

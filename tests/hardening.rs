@@ -1,0 +1,131 @@
+//! What vipkeeper leaks, trusts or accepts, tried as an operator would:
+//! hooks that outlive their timeout, secrets in children's environments,
+//! unusable state directories, files others can write, odd names and
+//! hosts, oversized config files. These need no database server: the
+//! nodes are closed loopback ports.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::cluster::write_secret;
+
+/// A config for cluster `main` with three nodes on closed ports and a
+/// script VIP backend running `script`; `extra` goes into the cluster.
+fn config(dir: &Path, script: &Path, users: &str, extra: &str) -> PathBuf {
+    let secret = dir.join("pw");
+    write_secret(&secret, "file-Secret-1").unwrap();
+    let s = secret.display();
+    let users = if users.is_empty() {
+        format!(
+            "[cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
+             [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
+             [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n"
+        )
+    } else {
+        users.to_string()
+    };
+    let text = format!(
+        "[agent]\nstate_dir = \"{d}/state\"\n\n[[cluster]]\nname = \"main\"\n{users}\
+         [cluster.timing]\nconnect_timeout = \"200ms\"\nquery_timeout = \"200ms\"\n\
+         [cluster.vip]\naddress = \"10.254.0.10\"\nbackends = [\"script\"]\n\
+         [cluster.vip.script]\ncommand = \"{script}\"\ntimeout = \"500ms\"\n{extra}\n\
+         [[cluster.node]]\nname = \"db1\"\nhost = \"127.0.0.1\"\nport = 1\n\
+         [[cluster.node]]\nname = \"db2\"\nhost = \"127.0.0.1\"\nport = 2\n\
+         [[cluster.node]]\nname = \"db3\"\nhost = \"127.0.0.1\"\nport = 3\n",
+        d = dir.display(),
+        script = script.display()
+    );
+    let path = dir.join("vipkeeper.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn script(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("vip.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn run(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_hook_past_its_timeout_is_killed_with_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let orphan = dir.path().join("orphan-moved-the-vip");
+    // A shell wrapper whose slow `aws …` would finish after the timeout.
+    let s = script(
+        dir.path(),
+        &format!(
+            "( sleep 1.5; echo late > {} ) &\nsleep 30",
+            orphan.display()
+        ),
+    );
+    let c = config(dir.path(), &s, "", "");
+    let started = std::time::Instant::now();
+    let (code, out) = run(&c, &["vip", "move", "--to", "db2", "--force"], &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("did not finish within 500ms: killed it and every process it started"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{out}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !orphan.exists(),
+        "a process the hook started ran on after it was killed"
+    );
+}
+
+#[test]
+fn secrets_from_the_environment_never_reach_a_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("env-seen-by-hook");
+    let s = script(dir.path(), &format!("env > {}", dump.display()));
+    let pw = dir.path().join("pw2");
+    write_secret(&pw, "file-Secret-1").unwrap();
+    let users = format!(
+        "[cluster.users.monitor]\nuser = \"m\"\npassword_env = \"VK_MONITOR_PW\"\n\
+         [cluster.users.admin]\nuser = \"a\"\npassword_env = \"VK_ADMIN_PW\"\n\
+         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{}\"\n",
+        pw.display()
+    );
+    let c = config(dir.path(), &s, &users, "");
+    let (code, out) = run(
+        &c,
+        &["vip", "move", "--to", "db2", "--force"],
+        &[
+            ("VK_MONITOR_PW", "env-Secret-monitor"),
+            ("VK_ADMIN_PW", "env-Secret-admin"),
+            // The same secret under a name vipkeeper was not told about.
+            ("SOME_COPY", "env-Secret-admin"),
+            ("HARMLESS", "kept"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(env.contains("HARMLESS=kept"), "{env}");
+    for leaked in ["VK_MONITOR_PW", "VK_ADMIN_PW", "SOME_COPY", "Secret"] {
+        assert!(!env.contains(leaked), "{leaked} reached the hook:\n{env}");
+    }
+}
