@@ -196,6 +196,26 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
         summary.contains(&format!("{new_master} replaced db1")),
         "{summary}"
     );
+    // What vipkeeper wrote is its own: 0600 files in 0700 directories.
+    let state = s.cluster.dir.join("state").join("main");
+    let report_file = state
+        .join("reports")
+        .join(journal.file_stem().unwrap())
+        .with_extension("json");
+    for (path, want) in [
+        (state.clone(), 0o700),
+        (state.join("journal"), 0o700),
+        (state.join("reports"), 0o700),
+        (journal.clone(), 0o600),
+        (report_file, 0o600),
+        (state.join("lock"), 0o600),
+        (state.join("master.json"), 0o600),
+        (state.join("last-failover.json"), 0o600),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
     for step in [
         format!("make {new_master} writable"),
         "move the VIP from db1".to_string(),

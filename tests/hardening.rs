@@ -129,3 +129,149 @@ fn secrets_from_the_environment_never_reach_a_hook() {
         assert!(!env.contains(leaked), "{leaked} reached the hook:\n{env}");
     }
 }
+
+#[test]
+fn an_unusable_state_dir_fails_check_and_the_agent_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "exit 0");
+    let c = config(dir.path(), &s, "", "");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let text = std::fs::read_to_string(&c).unwrap().replace(
+        &format!("{}/state", dir.path().display()),
+        &format!("{}/state", file.display()),
+    );
+    std::fs::write(&c, text).unwrap();
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "the state directory {}/state cannot be used",
+            file.display()
+        )),
+        "{out}"
+    );
+    let started = std::time::Instant::now();
+    let (code, out) = run(&c, &["agent"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot be used"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_config_or_hook_others_can_write_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "exit 0");
+    let c = config(dir.path(), &s, "", "");
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 0, "{out}");
+    // The state directory `check` made is private.
+    let mode = std::fs::metadata(dir.path().join("state"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("is writable by group or others (mode 0666), and names commands vipkeeper runs: run `chmod go-w"),
+        "{out}"
+    );
+    let (code, out) = run(&c, &["agent"], &[]);
+    assert_eq!(
+        code, 1,
+        "the agent starts on a config anyone can edit:\n{out}"
+    );
+    std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, out) = run(&c, &["vip", "move", "--to", "db2", "--force"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the VIP script"), "{out}");
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Owned by another user (nobody).
+    nix::unistd::chown(&c, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is owned by uid 65534"), "{out}");
+}
+
+#[test]
+fn names_and_hosts_that_could_escape_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "exit 0");
+    let c = config(dir.path(), &s, "", "");
+    let good = std::fs::read_to_string(&c).unwrap();
+    let cases = [
+        (
+            "name = \"main\"",
+            "name = \"..\"",
+            "cluster name `..` is not allowed",
+        ),
+        (
+            "name = \"main\"",
+            "name = \".\"",
+            "cluster name `.` is not allowed",
+        ),
+        (
+            "host = \"127.0.0.1\"\nport = 2",
+            "host = \"$(reboot)\"\nport = 2",
+            "host `$(reboot)` is not a host name or IP address",
+        ),
+        (
+            "host = \"127.0.0.1\"\nport = 2",
+            "host = \"-oProxyCommand=x\"\nport = 2",
+            "host `-oProxyCommand=x` is not a host name or IP address",
+        ),
+        (
+            "host = \"127.0.0.1\"\nport = 2",
+            "host = \"a\\u0000b\"\nport = 2",
+            "host `a\\0b` is not a host name or IP address",
+        ),
+    ];
+    for (from, to, said) in cases {
+        std::fs::write(&c, good.replacen(from, to, 1)).unwrap();
+        let (code, out) = run(&c, &["check", "--offline"], &[]);
+        assert_eq!(code, 1, "{to}: {out}");
+        assert!(out.contains(said), "{to}: {out}");
+    }
+    let long = format!("host = \"{}.example\"\nport = 2", "a".repeat(300));
+    std::fs::write(
+        &c,
+        good.replacen("host = \"127.0.0.1\"\nport = 2", &long, 1),
+    )
+    .unwrap();
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not a host name or IP address"), "{out}");
+    assert!(
+        out.len() < 2000,
+        "the error repeats a 300-character host:\n{out}"
+    );
+    // A port that is not a number: said so, in a config reader's words,
+    // and not taken for a missing node.
+    std::fs::write(&c, good.replacen("port = 2", "port = \"abc\"", 1)).unwrap();
+    let (code, out) = run(&c, &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("expected a whole number"), "{out}");
+    assert!(out.contains("port = 3306"), "{out}");
+    assert!(
+        !out.contains("i64") && !out.contains("single node"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_config_path_to_an_endless_file_is_refused_quickly() {
+    let started = std::time::Instant::now();
+    let (code, out) = run(Path::new("/dev/zero"), &["check", "--offline"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the config file is larger than 4 MiB"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -99,7 +99,7 @@ fn file_position_replicas_cannot_be_caught_up() {
     assert_eq!(c.candidate, "db3");
     assert!(
         c.why.contains(
-            "preferred db2 is behind and cannot be caught up (file/position replication)"
+            "preferred db2 is behind and cannot be caught up (file/position replication; GTID positioning would allow it: MariaDB `CHANGE MASTER TO master_use_gtid=slave_pos`"
         ),
         "{}",
         c.why

@@ -9,6 +9,9 @@ pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::ready_to_act(&config) {
+        return code;
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for c in clusters {
         match &args.local_node {

@@ -33,6 +33,22 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // What the agent refuses to start on is an error here too.
+    let mut local = crate::config::trust::problems(&config);
+    if let Err(e) = crate::failover::state::usable_state_dir(&config.agent.state_dir) {
+        local.push(e);
+    }
+    if !local.is_empty() {
+        for p in &local {
+            println!("error: {p}");
+        }
+        println!(
+            "check: {} error(s) in {} and the files it names",
+            local.len(),
+            config_path.display()
+        );
+        return ExitCode::FAILURE;
+    }
     let nodes: usize = config.clusters.iter().map(|c| c.nodes.len()).sum();
     println!(
         "{}: configuration ok ({} cluster(s), {nodes} node(s))",

@@ -19,6 +19,9 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::ready_to_act(&config) {
+        return code;
+    }
     let cluster = &clusters[0];
     let (view, topology, analysis, history) = look(cluster).await;
     let (view, topology, analysis, history) = match &analysis {

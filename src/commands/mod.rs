@@ -45,6 +45,23 @@ pub fn load_clusters(
     Ok((config, clusters))
 }
 
+/// For commands that run hooks or act on the cluster: the config and its
+/// hooks must be trusted (`config::trust`) and the state directory usable.
+/// Every problem is printed; `Err` carries the exit code.
+pub fn ready_to_act(config: &Config) -> Result<(), ExitCode> {
+    let mut problems = config::trust::problems(config);
+    if let Err(e) = crate::failover::state::usable_state_dir(&config.agent.state_dir) {
+        problems.push(e);
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    Err(ExitCode::FAILURE)
+}
+
 /// The clusters a command works on: all, or the one named.
 pub fn select_clusters<'a>(
     config: &'a Config,

@@ -15,6 +15,9 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::ready_to_act(&config) {
+        return code;
+    }
     let cluster = &clusters[0];
     let check = look(&config, cluster, args).await;
     print!("{}", check.describe());

@@ -118,6 +118,11 @@ async fn move_to(
         Ok(c) => c,
         Err(code) => return code,
     };
+    if !dry_run {
+        if let Err(code) = super::ready_to_act(&config) {
+            return code;
+        }
+    }
     if clusters.len() > 1 {
         eprintln!(
             "error: {} configures several clusters: name one with --cluster",

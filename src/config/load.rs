@@ -44,24 +44,55 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// The largest config file read: a real one is a few kilobytes, and a path
+/// like /dev/zero must not fill the memory.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            let mut p = Problems::new(path, "");
-            p.error(
-                None,
-                format!("cannot read the config file: {e}"),
-                "create it (conf/vipkeeper.toml is a commented example) or pass --config PATH"
-                    .to_string(),
-            );
-            return Err(LoadError {
-                problems: p.into_sorted(),
-            });
+    let text = read_bounded(path).map_err(|(message, hint)| {
+        let mut p = Problems::new(path, "");
+        p.error(None, message, hint);
+        LoadError {
+            problems: p.into_sorted(),
         }
-    };
+    })?;
     load_str(path, &text)
+}
+
+/// The file's text, at most `MAX_CONFIG_BYTES` of it; (message, hint) otherwise.
+fn read_bounded(path: &Path) -> Result<String, (String, String)> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        (
+            format!("cannot read the config file: {e}"),
+            "create it (conf/vipkeeper.toml is a commented example) or pass --config PATH"
+                .to_string(),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err((
+            format!(
+                "the config file is larger than {} MiB: this is not a vipkeeper config",
+                MAX_CONFIG_BYTES / 1024 / 1024
+            ),
+            "pass the path of the TOML config file with --config".to_string(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "the config file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save it as UTF-8 text".to_string(),
+        )
+    })
 }
 
 /// Validates config `text` as if read from `path` (used for locations and
@@ -94,6 +125,8 @@ pub struct RawClusterEntry {
     pub cluster: Option<RawCluster>,
     pub users: RawUsers,
     pub nodes: Vec<Spanned<RawNode>>,
+    /// `[[cluster.node]]` tables that did not deserialize (already reported).
+    pub bad_nodes: usize,
 }
 
 fn parse(text: &str, problems: &mut Problems) -> Option<RawDocument> {
@@ -162,9 +195,9 @@ fn parse_clusters(
             );
             continue;
         };
-        let nodes = match table.remove("node") {
+        let (nodes, bad_nodes) = match table.remove("node") {
             Some(nodes) => parse_nodes(nodes, problems),
-            None => Vec::new(),
+            None => (Vec::new(), 0),
         };
         let users = match table.remove("users") {
             Some(users) => parse_users(users, problems),
@@ -184,6 +217,7 @@ fn parse_clusters(
             cluster,
             users,
             nodes,
+            bad_nodes,
         });
     }
 }
@@ -230,7 +264,11 @@ fn parse_users(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> RawUsers
     users
 }
 
-fn parse_nodes(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> Vec<Spanned<RawNode>> {
+/// The nodes that deserialized, and how many did not.
+fn parse_nodes(
+    value: Spanned<DeValue<'_>>,
+    problems: &mut Problems,
+) -> (Vec<Spanned<RawNode>>, usize) {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
         problems.error(
@@ -238,15 +276,18 @@ fn parse_nodes(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> Vec<Span
             "`node` must be an array of tables",
             "write each node as a [[cluster.node]] table".to_string(),
         );
-        return Vec::new();
+        return (Vec::new(), 1);
     };
-    items
+    let total = items.len();
+    let nodes: Vec<_> = items
         .into_iter()
         .filter_map(|item| {
             let span = item.span();
             deserialize(item, problems).map(|node| Spanned::new(span, node))
         })
-        .collect()
+        .collect();
+    let bad = total - nodes.len();
+    (nodes, bad)
 }
 
 /// Deserializes one value, reporting a failure at its exact place.
@@ -258,11 +299,17 @@ fn deserialize<T: DeserializeOwned>(
     match T::deserialize(ValueDeserializer::from(value)) {
         Ok(v) => Some(v),
         Err(e) => {
-            let message = first_line(e.message());
+            // serde names Rust types; a config's reader knows numbers and text.
+            let message = first_line(e.message())
+                .replace("expected i64", "expected a whole number")
+                .replace("expected u32", "expected a whole number")
+                .replace("expected a string", "expected text in quotes");
             let hint = if message.starts_with("unknown field") {
                 "fix the spelling or remove the key"
             } else if message.starts_with("missing field") {
                 "add it to this table"
+            } else if message.contains("expected a whole number") {
+                "write the number without quotes (a port is 1 to 65535, e.g. port = 3306)"
             } else {
                 "see conf/vipkeeper.toml for the expected form"
             };

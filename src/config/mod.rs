@@ -8,6 +8,7 @@ mod problem;
 mod raw;
 pub mod redact;
 pub mod secret;
+pub mod trust;
 mod validate;
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ fn nodes(entry: &RawClusterEntry, p: &mut Problems) -> Vec<NodeConfig> {
             "this cluster has no nodes",
             "add a [[cluster.node]] table for each server".to_string(),
         );
-    } else if entry.nodes.len() == 1 {
+    } else if entry.nodes.len() == 1 && entry.bad_nodes == 0 {
         p.warning(
             Some(entry.nodes[0].span()),
             "this cluster has a single node: there is no replica to fail over to",
@@ -137,11 +137,14 @@ fn nodes(entry: &RawClusterEntry, p: &mut Problems) -> Vec<NodeConfig> {
             names.insert(name, raw.name.span());
         }
         let host = raw.host.get_ref().trim();
-        if host.is_empty() || host.contains(char::is_whitespace) {
+        if !valid_host(host) {
             p.error(
                 Some(raw.host.span()),
-                format!("node `{name}`: host `{host}` is not a host name or address"),
-                "use the address the manager and the replicas reach it at".to_string(),
+                format!(
+                    "node `{name}`: host `{}` is not a host name or IP address",
+                    host.escape_debug().to_string().chars().take(80).collect::<String>()
+                ),
+                "use the address the manager and the replicas reach it at: an IPv4 or IPv6 address, or a DNS name of letters, digits, '-' and '.'".to_string(),
             );
             ok = false;
         }
@@ -213,20 +216,47 @@ fn aws_id(
     Ok(Some(value.clone()))
 }
 
+/// Names become file names in the state directory and lock names on the
+/// servers: no path tricks (`.`, `..`), nothing but plain characters.
 fn check_identifier(name: &S<String>, what: &str, p: &mut Problems) -> bool {
     let n = name.get_ref();
-    let ok = !n.is_empty()
-        && n.len() <= 64
+    let ok = n.len() <= 64
+        && n.starts_with(|c: char| c.is_ascii_alphanumeric())
         && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
         p.error(
             Some(name.span()),
-            format!("{what} `{n}` is not allowed"),
-            "use 1-64 letters, digits, '-', '_' or '.'".to_string(),
+            format!(
+                "{what} `{}` is not allowed",
+                n.escape_debug()
+                    .to_string()
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            ),
+            "use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+                .to_string(),
         );
     }
     ok
+}
+
+/// An IP literal, or a DNS name (RFC 1123 labels): never an option
+/// (`-x`), a shell fragment or a control character.
+pub fn valid_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.trim_end_matches('.').split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 fn users(path: &Path, raw: &RawUsers, p: &mut Problems) -> Option<Users> {

@@ -126,9 +126,9 @@ pub async fn finish(
     }
     let path = state.report_path(&report.id).ok();
     if let Some(p) = &path {
-        if let Err(e) = std::fs::write(
+        if let Err(e) = state::write_private(
             p,
-            serde_json::to_vec_pretty(&report).expect("reports serialize"),
+            &serde_json::to_vec_pretty(&report).expect("reports serialize"),
         ) {
             tracing::error!("cannot write the report {}: {e}", p.display());
         }

@@ -10,6 +10,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -59,9 +60,10 @@ impl ClusterState {
         &self.dir
     }
 
+    /// The directory `sub` of the cluster's state, made private (0700).
     fn ensure(&self, sub: &str) -> io::Result<PathBuf> {
         let d = self.dir.join(sub);
-        fs::create_dir_all(&d)?;
+        private_dir(&d)?;
         Ok(d)
     }
 
@@ -78,6 +80,7 @@ impl ClusterState {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         match file.try_lock() {
@@ -104,10 +107,18 @@ impl ClusterState {
     }
 
     pub fn record_failover(&self, last: &LastFailover) -> io::Result<()> {
+        self.write_record("last-failover.json", last)
+    }
+
+    /// Replaces the record `name` at once (written aside, then renamed).
+    fn write_record(&self, name: &str, value: &impl Serialize) -> io::Result<()> {
         let dir = self.ensure("")?;
-        let tmp = dir.join("last-failover.json.tmp");
-        fs::write(&tmp, serde_json::to_vec_pretty(last).expect("serializable"))?;
-        fs::rename(tmp, dir.join("last-failover.json"))
+        let tmp = dir.join(format!("{name}.tmp"));
+        write_private(
+            &tmp,
+            &serde_json::to_vec_pretty(value).expect("serializable"),
+        )?;
+        fs::rename(tmp, dir.join(name))
     }
 
     pub fn master_record(&self) -> Option<MasterRecord> {
@@ -116,13 +127,7 @@ impl ClusterState {
     }
 
     pub fn record_master(&self, record: &MasterRecord) -> io::Result<()> {
-        let dir = self.ensure("")?;
-        let tmp = dir.join("master.json.tmp");
-        fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(record).expect("serializable"),
-        )?;
-        fs::rename(tmp, dir.join("master.json"))
+        self.write_record("master.json", record)
     }
 
     /// The unacknowledged failover that blocks another automatic one, if any.
@@ -146,6 +151,50 @@ impl ClusterState {
         })?;
         Ok(Some(last))
     }
+}
+
+/// Creates `dir` and its missing parents as 0700, whatever the umask.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    // An existing directory keeps its mode unless it is too open.
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, readable by its owner only (0600).
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)
+}
+
+/// Whether the state directory can be used: created (0700) if missing,
+/// and written to. Checked before the agent starts and by `check`, so that
+/// an unusable one is found before a master dies.
+pub fn usable_state_dir(state_dir: &Path) -> Result<(), String> {
+    let fail = |e: io::Error| {
+        format!(
+            "the state directory {} cannot be used: {e} (give [agent] state_dir a directory vipkeeper can create and write, e.g. /var/lib/vipkeeper)",
+            state_dir.display()
+        )
+    };
+    private_dir(state_dir).map_err(fail)?;
+    let probe = state_dir.join(".vipkeeper-write-test");
+    write_private(&probe, b"ok").map_err(fail)?;
+    fs::remove_file(&probe).map_err(fail)
 }
 
 pub fn unix_seconds(t: SystemTime) -> u64 {
