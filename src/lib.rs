@@ -10,6 +10,7 @@ pub mod config;
 pub mod failover;
 pub mod mysql;
 pub mod netlink;
+pub mod terminal;
 pub mod timeline;
 pub mod topology;
 pub mod vip;

@@ -275,3 +275,50 @@ fn a_config_path_to_an_endless_file_is_refused_quickly() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A "server" that answers every connection with an error packet whose
+/// text carries terminal escape sequences.
+fn hostile_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            use std::io::Write;
+            let message = b"Host blocked \x1b[2J\x1b]0;owned\x07 now";
+            let mut payload = vec![0xff, 0x6a, 0x04]; // error 1130
+            payload.extend_from_slice(message);
+            let mut packet = vec![payload.len() as u8, 0, 0, 0];
+            packet.extend_from_slice(&payload);
+            let _ = conn.write_all(&packet);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_servers_escape_sequences_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "exit 0");
+    let c = config(dir.path(), &s, "", "");
+    let port = hostile_server();
+    let text =
+        std::fs::read_to_string(&c)
+            .unwrap()
+            .replacen("port = 1\n", &format!("port = {port}\n"), 1);
+    std::fs::write(&c, text).unwrap();
+    for args in [&["status"][..], &["check"][..]] {
+        let (_, out) = run(&c, args, &[]);
+        assert!(
+            out.contains("Host blocked"),
+            "{args:?}: the error is shown:\n{out}"
+        );
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "{args:?}:\n{out:?}"
+        );
+        assert!(
+            out.contains("\\u{1b}[2J"),
+            "{args:?}: shown escaped:\n{out}"
+        );
+    }
+}

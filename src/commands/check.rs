@@ -16,13 +16,13 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
     let config = match config::load(config_path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                println!("{w}");
+                println!("{}", crate::terminal::safe(&w.to_string()));
             }
             loaded.config
         }
         Err(e) => {
             for p in &e.problems {
-                println!("{p}");
+                println!("{}", crate::terminal::safe(&p.to_string()));
             }
             let errors = e.problems.iter().filter(|p| p.is_error()).count();
             let warnings = e.problems.len() - errors;
@@ -40,7 +40,7 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
     }
     if !local.is_empty() {
         for p in &local {
-            println!("error: {p}");
+            println!("error: {}", crate::terminal::safe(p));
         }
         println!(
             "check: {} error(s) in {} and the files it names",
@@ -91,7 +91,7 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
     let topology = Topology::derive(&view, cluster.failover.max_lag.as_secs());
     let mut findings = Vec::new();
     for node in &view.nodes {
-        println!("  {}", node_line(node, &topology));
+        println!("  {}", crate::terminal::safe(&node_line(node, &topology)));
         match node.state() {
             None => findings.push(Finding::error(
                 Some(&node.name),
@@ -114,7 +114,7 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
             .map(|w| Finding::warning(w.node.as_deref(), w.message.clone(), "")),
     );
     for f in &findings {
-        println!("  {f}");
+        println!("  {}", crate::terminal::safe(&f.to_string()));
     }
     findings
 }

@@ -54,7 +54,10 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
             master.clone()
         }
         (other, _) => {
-            println!("not failing over: {}", other.describe());
+            println!(
+                "not failing over: {}",
+                crate::terminal::safe(&other.describe())
+            );
             if let Analysis::Healthy { .. } | Analysis::MasterAlive { .. } = other {
                 println!("(a planned change of a live master is a switchover, not a failover)");
             }
@@ -87,7 +90,7 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         Trigger::Manual,
     )
     .await;
-    print!("{}", report.summary());
+    print!("{}", crate::terminal::safe(&report.summary()));
     match report.outcome {
         Outcome::Success => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

@@ -36,7 +36,7 @@ pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
             if i > 0 {
                 println!();
             }
-            print!("{}", render_text(v, t));
+            print!("{}", crate::terminal::safe(&render_text(v, t)));
         }
     }
 

@@ -20,7 +20,7 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
     }
     let cluster = &clusters[0];
     let check = look(&config, cluster, args).await;
-    print!("{}", check.describe());
+    print!("{}", crate::terminal::safe(&check.describe()));
     // Present only when every check passed.
     let Some(plan) = check.plan else {
         println!("switchover refused: nothing was changed");
@@ -40,7 +40,7 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
         match again.plan {
             Some(p) if p.candidate == plan.candidate => {}
             _ => {
-                print!("{}", again.describe());
+                print!("{}", crate::terminal::safe(&again.describe()));
                 println!("the cluster changed while waiting for confirmation; nothing was changed");
                 return ExitCode::FAILURE;
             }
@@ -51,7 +51,7 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
     let shield = hold_off_interrupts(cluster.switchover.deadline);
     let report = switch_over(&config.agent, cluster, &view, &plan).await;
     shield.abort();
-    print!("{}", report.summary());
+    print!("{}", crate::terminal::safe(&report.summary()));
     match report.outcome {
         Outcome::Success
             if report
