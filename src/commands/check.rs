@@ -154,6 +154,20 @@ async fn check_users(cluster: &ClusterConfig, node: &NodeView, state: &NodeState
         (UserRole::Replication, &cluster.users.replication),
     ];
     let mut out = Vec::new();
+    if let Some(problem) = state
+        .version
+        .replication_password_problem(cluster.users.replication.password.expose())
+    {
+        out.push(Finding::error(
+            Some(&node.name),
+            problem,
+            format!(
+                "give {} a password of at most {} characters",
+                cluster.users.replication.user,
+                state.version.max_replication_password()
+            ),
+        ));
+    }
     for (role, creds) in users {
         if let Err(f) = check_user(cluster, node, &state.version, role, creds).await {
             out.push(f);

@@ -92,6 +92,15 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
     .await;
     print!("{}", crate::terminal::safe(&report.summary()));
     match report.outcome {
+        // Promoted, but a best-effort step (fencing, repointing) failed.
+        Outcome::Success
+            if report
+                .steps
+                .iter()
+                .any(|s| s.outcome == crate::failover::report::StepOutcome::Failed) =>
+        {
+            ExitCode::from(2)
+        }
         Outcome::Success => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     }

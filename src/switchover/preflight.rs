@@ -33,6 +33,8 @@ pub struct Facts {
     pub vip: Vec<Result<Placement, String>>,
     /// Err when a failover or another switchover holds the cluster's lock.
     pub lock: Result<(), String>,
+    /// Each node's admin login, tried: a switchover acts on every node.
+    pub admin_logins: Vec<(String, Result<(), String>)>,
 }
 
 /// One preflight check, as printed.
@@ -120,6 +122,8 @@ pub fn preflight(
         transactions(&facts.open_transactions, cluster, &master),
     );
     check("vip", vip_points_at(&facts.vip, &master));
+    check("admin", admin_logins(&facts.admin_logins, cluster));
+    check("password", replication_password(view, cluster));
     check(
         "lock",
         facts
@@ -136,6 +140,41 @@ pub fn preflight(
         _ => None,
     };
     Preflight { checks, plan }
+}
+
+fn admin_logins(
+    logins: &[(String, Result<(), String>)],
+    cluster: &ClusterConfig,
+) -> Result<String, String> {
+    let failed: Vec<String> = logins
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n}: {e}")))
+        .collect();
+    if failed.is_empty() {
+        Ok(format!(
+            "{} logs in on every node",
+            cluster.users.admin.user
+        ))
+    } else {
+        Err(format!(
+            "the admin user {} cannot log in on {}: fix the account before a switchover, which acts on every node",
+            cluster.users.admin.user,
+            failed.join("; ")
+        ))
+    }
+}
+
+fn replication_password(view: &ClusterView, cluster: &ClusterConfig) -> Result<String, String> {
+    let password = cluster.users.replication.password.expose();
+    for n in &view.nodes {
+        if let Some(problem) = n
+            .state()
+            .and_then(|s| s.version.replication_password_problem(password))
+        {
+            return Err(format!("{}: {problem}", n.name));
+        }
+    }
+    Ok("fits every server's limit".into())
 }
 
 fn master(view: &ClusterView, topology: &Topology) -> Result<String, String> {

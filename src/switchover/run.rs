@@ -30,11 +30,30 @@ pub async fn gather_facts(
         None => Vec::new(),
     };
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
+    let (vip, admin_logins) =
+        futures::future::join(crate::vip::placements(cluster), admin_logins(cluster)).await;
     Facts {
         open_transactions,
-        vip: crate::vip::placements(cluster).await,
+        vip,
         lock: state.lock().map(drop),
+        admin_logins,
     }
+}
+
+/// Logs in as the admin user on every node, in parallel.
+async fn admin_logins(cluster: &ClusterConfig) -> Vec<(String, Result<(), String>)> {
+    futures::future::join_all(cluster.nodes.iter().map(|n| async move {
+        let t = target(cluster, &n.host, n.port, &cluster.users.admin);
+        let r = match Session::connect(&t).await {
+            Ok(s) => {
+                s.close().await;
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        (n.name.clone(), r)
+    }))
+    .await
 }
 
 async fn open_transactions(

@@ -27,6 +27,7 @@ fn facts() -> Facts {
         open_transactions: Vec::new(),
         vip: vip_at("db1"),
         lock: Ok(()),
+        admin_logins: (1..=3).map(|n| (format!("db{n}"), Ok(()))).collect(),
     }
 }
 
@@ -254,4 +255,37 @@ fn a_failed_reattach_stops_the_undo_only_when_the_candidate_may_be_writable() {
         to: "db1".into(),
     };
     assert!(!undo_must_stop(&plan, &upto(5), &vip_back));
+}
+
+#[test]
+fn an_admin_login_that_fails_anywhere_or_a_password_too_long_refuses() {
+    let v = view(vec![
+        node(1, Ok(state(1, true, None))),
+        node(2, Ok(state(2, false, Some(1)))),
+        node(3, Ok(state(3, false, Some(1)))),
+    ]);
+    let mut f = facts();
+    f.admin_logins[2].1 = Err("access denied while connecting (error 1045)".into());
+    let p = run(&v, Some("db2"), &f);
+    assert!(p.plan.is_none());
+    assert_eq!(
+        failed(&p),
+        [(
+            "admin",
+            "the admin user admin cannot log in on db3: access denied while connecting (error 1045): fix the account before a switchover, which acts on every node".to_string()
+        )]
+    );
+
+    let mut c = cluster_config(3, true);
+    c.users.replication.password = crate::config::Secret::new("x".repeat(33));
+    let t = Topology::derive(&v, 30);
+    let p = preflight(&v, &t, &c, Some("db2"), &facts());
+    let (what, why) = &failed(&p)[0];
+    assert_eq!(*what, "password");
+    assert!(
+        why.starts_with(
+            "db1: the replication password is 33 characters long; mysql 9.7.4 accepts at most 32"
+        ),
+        "{why}"
+    );
 }

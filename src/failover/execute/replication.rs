@@ -244,9 +244,17 @@ impl Executor<'_> {
         let s = self.session(node).await?;
         let e = |e: crate::mysql::DbError| e.to_string();
         admin::stop_replication(s, &v).await.map_err(e)?;
-        admin::change_source(s, &v, &login, start)
-            .await
-            .map_err(e)?;
+        if let Err(changing) = admin::change_source(s, &v, &login, start).await {
+            // A failed CHANGE leaves the previous source in place: start it
+            // again rather than leave the replica stopped.
+            let restarted = match admin::start_replication(s, &v).await {
+                Ok(()) => "its previous source was kept and replication restarted".to_string(),
+                Err(e) => {
+                    format!("its previous source was kept, but restarting replication failed: {e}")
+                }
+            };
+            return Err(format!("{changing}; {restarted}"));
+        }
         admin::start_replication(s, &v).await.map_err(e)
     }
 
