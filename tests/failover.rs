@@ -25,6 +25,7 @@ per_flavor!(
     dry_run_prints_the_plan_and_changes_nothing,
     file_position_replicas_are_repointed_to_the_promotion_position,
     a_file_position_failover_with_a_lagging_replica_promotes_the_most_advanced,
+    a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_password,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -701,4 +702,80 @@ async fn a_file_position_failover_with_a_lagging_replica_promotes_the_most_advan
             );
         }
     }
+}
+
+/// A backslash and a quote in the replication password, and a replica whose
+/// sql_mode has NO_BACKSLASH_ESCAPES: the repointed replica logs in.
+async fn a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_password(
+    flavor: Flavor,
+) {
+    use mysql_async::prelude::*;
+    use vipkeeper::mysql::admin::{quote_in, Quoting};
+    let mut s = setup(flavor, false, "", &[]).await;
+    let password = "Repl\\pw'x\\0";
+    for server in &s.cluster.servers {
+        let (open, close) = match (flavor, server.name.as_str()) {
+            (Flavor::Mysql, "db2" | "db3") => (
+                "SET GLOBAL super_read_only=OFF",
+                "SET GLOBAL super_read_only=ON",
+            ),
+            _ => ("DO 0", "DO 0"),
+        };
+        server
+            .exec(&[
+                open,
+                "SET sql_log_bin=0",
+                &format!(
+                    "ALTER USER '{}'@'%' IDENTIFIED BY {}",
+                    support::cluster::REPL_USER,
+                    quote_in(password, Quoting::Backslash)
+                ),
+                "SET sql_log_bin=1",
+                close,
+            ])
+            .await
+            .unwrap();
+        // The quoting reads back as the password in both modes.
+        let mut conn = server.root().await.unwrap();
+        for (mode, quoting) in [
+            ("''", Quoting::Backslash),
+            ("'NO_BACKSLASH_ESCAPES'", Quoting::NoBackslashEscapes),
+        ] {
+            conn.query_drop(format!("SET SESSION sql_mode={mode}"))
+                .await
+                .unwrap();
+            let back: Option<String> = conn
+                .query_first(format!("SELECT {}", quote_in(password, quoting)))
+                .await
+                .unwrap();
+            assert_eq!(back.as_deref(), Some(password), "{mode}");
+        }
+        conn.disconnect().await.unwrap();
+    }
+    support::cluster::write_secret(
+        &s.cluster.dir.join("secrets/replication.password"),
+        password,
+    )
+    .unwrap();
+    s.cluster
+        .node("db3")
+        .exec(&["SET GLOBAL sql_mode=CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')"])
+        .await
+        .unwrap();
+    s.cluster.node_mut("db1").kill9();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let config = s.config.to_str().unwrap().to_string();
+    let (code, out, err) = vipkeeper(&["-c", &config, "failover", "main"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.cluster
+        .node("db2")
+        .exec(&["INSERT INTO app.w VALUES (7, 0)"])
+        .await
+        .unwrap();
+    s.cluster.wait_replicated_from("db2", LONG).await.unwrap();
+    assert_eq!(
+        ids(&s.cluster, "db3").await.len(),
+        1,
+        "db3 logged in to db2"
+    );
 }

@@ -72,7 +72,15 @@ pub async fn change_source(
     to: &SourceLogin<'_>,
     from: &StartFrom,
 ) -> Result<(), DbError> {
-    let sql = change_source_sql(v, to, from);
+    // A backslash in the password means one thing or another depending on
+    // the session's sql_mode: quote for the mode the server will parse in.
+    let mode = s
+        .first("SELECT @@SESSION.sql_mode AS m")
+        .await?
+        .and_then(|mut r| r.remove("m").flatten())
+        .unwrap_or_default();
+    let quoting = Quoting::for_sql_mode(&mode);
+    let sql = change_source_sql(v, to, from, quoting);
     s.exec_secret(
         &sql,
         &format!("change replication source to {}:{}", to.host, to.port),
@@ -80,7 +88,13 @@ pub async fn change_source(
     .await
 }
 
-pub fn change_source_sql(v: &ServerVersion, to: &SourceLogin<'_>, from: &StartFrom) -> String {
+pub fn change_source_sql(
+    v: &ServerVersion,
+    to: &SourceLogin<'_>,
+    from: &StartFrom,
+    quoting: Quoting,
+) -> String {
+    let quote = |value: &str| quote_in(value, quoting);
     let (host, user, password) = (quote(to.host), quote(to.user), quote(to.password.expose()));
     let port = to.port;
     match v.syntax() {
@@ -260,16 +274,46 @@ pub async fn binlog_position(
     }))
 }
 
-/// A string literal, quoted and escaped for MySQL and MariaDB.
+/// How the server reads a backslash in a string literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoting {
+    /// The default: a backslash escapes the next character.
+    Backslash,
+    /// `NO_BACKSLASH_ESCAPES` in the session's sql_mode: a backslash is itself.
+    NoBackslashEscapes,
+}
+
+impl Quoting {
+    pub fn for_sql_mode(sql_mode: &str) -> Self {
+        if sql_mode
+            .split(',')
+            .any(|m| m.trim().eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES"))
+        {
+            Quoting::NoBackslashEscapes
+        } else {
+            Quoting::Backslash
+        }
+    }
+}
+
+/// A string literal for the default sql_mode. Used for values vipkeeper
+/// made itself (lock names, validated user names), which hold no backslash
+/// and so read the same in either mode.
 pub fn quote(value: &str) -> String {
+    quote_in(value, Quoting::Backslash)
+}
+
+/// A string literal, quoted and escaped for a session that reads backslashes
+/// as `quoting` says.
+pub fn quote_in(value: &str, quoting: Quoting) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
+        match (c, quoting) {
+            ('\'', _) => out.push_str("''"),
+            ('\\', Quoting::Backslash) => out.push_str("\\\\"),
+            ('\0', Quoting::Backslash) => out.push_str("\\0"),
+            (c, _) => out.push(c),
         }
     }
     out.push('\'');
@@ -293,7 +337,7 @@ mod tests {
             user: "repl",
             password: &pw,
         };
-        let mysql = change_source_sql(&v("9.7.4"), &to, &StartFrom::Gtid);
+        let mysql = change_source_sql(&v("9.7.4"), &to, &StartFrom::Gtid, Quoting::Backslash);
         assert_eq!(
             mysql,
             "CHANGE REPLICATION SOURCE TO SOURCE_HOST='10.0.0.2', SOURCE_PORT=3306, SOURCE_USER='repl', \
@@ -303,6 +347,7 @@ mod tests {
             &v("8.0.20"),
             &to,
             &StartFrom::Position(BinlogCoord::new("b.000002", 154)),
+            Quoting::Backslash,
         );
         assert!(
             legacy.starts_with("CHANGE MASTER TO MASTER_HOST='10.0.0.2'"),
@@ -314,7 +359,13 @@ mod tests {
             ),
             "{legacy}"
         );
-        let maria = change_source_sql(&v("10.11.6-MariaDB"), &to, &StartFrom::Gtid);
+        let maria = change_source_sql(
+            &v("10.11.6-MariaDB"),
+            &to,
+            &StartFrom::Gtid,
+            Quoting::NoBackslashEscapes,
+        );
+        assert!(maria.contains("MASTER_PASSWORD='p''w\\x'"), "{maria}");
         assert!(
             maria.ends_with("MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos"),
             "{maria}"
