@@ -26,6 +26,7 @@ per_flavor!(
     file_position_replicas_are_repointed_to_the_promotion_position,
     a_file_position_failover_with_a_lagging_replica_promotes_the_most_advanced,
     a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_password,
+    a_replica_that_becomes_unreachable_is_logged_once,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -778,4 +779,20 @@ async fn a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_pa
         1,
         "db3 logged in to db2"
     );
+}
+
+async fn a_replica_that_becomes_unreachable_is_logged_once(flavor: Flavor) {
+    let mut s = setup(flavor, false, FAST_TIMING, &[]).await;
+    let agent = start_agent(&s);
+    s.cluster.node_mut("db3").kill9();
+    agent.wait_for_log("unreachable: db3 (connection refused", LONG);
+    // Several ticks later: said once, not every tick.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        agent.count_in_log("unreachable: db3"),
+        1,
+        "{}",
+        agent.log_text()
+    );
+    assert!(!agent.log_text().contains("failover plan"));
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{ClusterView, NodeView};
+use crate::mysql::replica_status::IoThread;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -153,6 +154,24 @@ fn resolve_source(
     known_ids: &BTreeMap<String, u32>,
 ) -> Option<String> {
     let replica = n.state()?.replica.as_ref()?;
+    let by_address = || {
+        view.nodes
+            .iter()
+            .find(|o| {
+                o.name != n.name
+                    && o.port == replica.source_port
+                    && same_host(&o.host, &replica.source_host)
+            })
+            .map(|o| o.name.clone())
+    };
+    // Master_Server_Id is that of the last connection: once a replica is
+    // repointed and not yet connected, it names the old source. The
+    // configured address is the truth then, when it names a node.
+    if replica.io_thread != IoThread::Yes {
+        if let Some(name) = by_address() {
+            return Some(name);
+        }
+    }
     if let Some(id) = replica.source_server_id {
         let server_id = |o: &NodeView| {
             o.state()
@@ -167,14 +186,7 @@ fn resolve_source(
             return Some(src.name.clone());
         }
     }
-    view.nodes
-        .iter()
-        .find(|o| {
-            o.name != n.name
-                && o.port == replica.source_port
-                && same_host(&o.host, &replica.source_host)
-        })
-        .map(|o| o.name.clone())
+    by_address()
 }
 
 fn same_host(a: &str, b: &str) -> bool {

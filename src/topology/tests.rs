@@ -172,3 +172,27 @@ fn a_dead_master_is_recognised_by_its_remembered_server_id() {
     assert_eq!(t.master.as_deref(), Some("db1"));
     assert_eq!(t.source["db2"].as_deref(), Some("db1"));
 }
+
+#[test]
+fn a_repointed_replica_not_yet_connected_is_shown_under_its_new_source() {
+    // db3 was repointed to db2; its Master_Server_Id still says db1.
+    let mut s3 = state(3, false, Some(2));
+    replica(&mut s3).source_server_id = Some(1);
+    replica(&mut s3).io_thread = IoThread::Connecting;
+    let v = view(vec![
+        node(1, Ok(state(1, false, Some(2)))),
+        node(2, Ok(state(2, true, None))),
+        node(3, Ok(s3.clone())),
+    ]);
+    let t = Topology::derive(&v, 30);
+    assert_eq!(t.source["db3"].as_deref(), Some("db2"));
+    // Connected, the id is current and wins.
+    replica(&mut s3).io_thread = IoThread::Yes;
+    let v = view(vec![
+        node(1, Ok(state(1, true, None))),
+        node(2, Ok(state(2, false, Some(1)))),
+        node(3, Ok(s3)),
+    ]);
+    let t = Topology::derive(&v, 30);
+    assert_eq!(t.source["db3"].as_deref(), Some("db1"));
+}

@@ -27,6 +27,22 @@ use crate::plan::{Kind, Plan, Step};
 use crate::topology::observe::target;
 use crate::topology::ClusterView;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_gtid_set_is_no_gate_positions_decide() {
+        let wrote = BinlogCoord::new("mysql-bin.000001", 900);
+        let empty = GtidSet::Mysql(crate::mysql::gtid::MysqlGtidSet::parse("").unwrap());
+        let stopped = Stopped::new(Some(wrote), Some(empty.clone()));
+        let behind = BinlogCoord::new("mysql-bin.000001", 800);
+        assert!(!stopped.reached_by(Some(&empty), Some(&behind)));
+        let there = BinlogCoord::new("mysql-bin.000001", 900);
+        assert!(stopped.reached_by(Some(&empty), Some(&there)));
+    }
+}
+
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -64,6 +80,15 @@ struct Stopped {
 }
 
 impl Stopped {
+    /// No GTIDs (MySQL with gtid_mode=OFF reports an empty gtid_executed) is
+    /// no gate at all, since every set contains the empty one: positions then.
+    fn new(binlog: Option<BinlogCoord>, gtids: Option<GtidSet>) -> Self {
+        Self {
+            binlog,
+            gtids: gtids.filter(|g| !g.is_empty()),
+        }
+    }
+
     /// Has a replica that executed `gtids` (or, without GTIDs, up to the
     /// master's binlog coordinate `executed`) applied all of it?
     fn reached_by(&self, gtids: Option<&GtidSet>, executed: Option<&BinlogCoord>) -> bool {

@@ -47,10 +47,7 @@ impl Executor<'_> {
                 .map(|g| format!(" ({g})"))
                 .unwrap_or_default()
         );
-        self.stopped = Some(Stopped {
-            binlog,
-            gtids: state.gtid.executed,
-        });
+        self.stopped = Some(Stopped::new(binlog, state.gtid.executed));
         Ok(Done::ok(detail))
     }
 
@@ -76,13 +73,21 @@ impl Executor<'_> {
                 ));
             }
             if stopped.reached_by(state.gtid.executed.as_ref(), r.executed.as_ref()) {
-                return Ok(Done::ok(format!(
-                    "applied all {master} wrote (up to {})",
-                    r.executed
-                        .as_ref()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()
-                )));
+                // Say what was checked: under a multi-threaded applier the
+                // executed binlog position lags the GTIDs actually applied.
+                let how = match (&stopped.gtids, &state.gtid.executed) {
+                    (Some(wrote), Some(_)) => {
+                        format!("its executed GTIDs contain all {master} wrote ({wrote})")
+                    }
+                    _ => format!(
+                        "executed up to {master}'s {}",
+                        r.executed
+                            .as_ref()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default()
+                    ),
+                };
+                return Ok(Done::ok(format!("applied all {master} wrote: {how}")));
             }
             if Instant::now() >= deadline {
                 return Err(format!(
