@@ -48,20 +48,51 @@ pub async fn ec2(t: &AwsTarget) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(t).await)
 }
 
-/// An SDK error as one line: the service's error code and message when it
-/// sent one (e.g. `InvalidRouteTableID.NotFound: The routeTable ID 'rtb-1'
-/// does not exist`), else the whole chain of causes.
+/// An SDK error as one sentence: the service's error code and message when
+/// it sent one (e.g. `InvalidRouteTableID.NotFound: The routeTable ID
+/// 'rtb-1' does not exist`), else what went wrong on the way, never a
+/// debug dump of the SDK's types.
 pub fn error_text<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    use aws_sdk_ec2::error::ProvideErrorMetadata;
-    match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => format!("{code}: {msg}"),
-        (Some(code), None) => code.to_string(),
-        _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+    use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+    if let (Some(code), message) = (e.code(), e.message()) {
+        return match message {
+            Some(msg) => format!("{code}: {msg}"),
+            None => code.to_string(),
+        };
     }
+    let cause = innermost(e);
+    match e {
+        SdkError::TimeoutError(_) => {
+            "the AWS endpoint did not answer in time (the backend's deadline)".to_string()
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            format!("the AWS endpoint could not be reached in time ({cause})")
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            format!("cannot connect to the AWS endpoint: {cause}")
+        }
+        SdkError::DispatchFailure(_) => format!("the request could not be sent: {cause}"),
+        SdkError::ResponseError(_) => {
+            format!("the AWS endpoint's answer could not be read: {cause}")
+        }
+        SdkError::ConstructionFailure(_) => format!(
+            "the request could not be built (is a region set, and are credentials available?): {cause}"
+        ),
+        _ => cause,
+    }
+}
+
+/// The last cause in an error's chain, as its Display says it.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 /// This host as EC2 sees it, learnt through IMDSv2.
@@ -94,10 +125,12 @@ pub async fn this_instance(within: Duration) -> Result<ThisInstance, String> {
                 })?
                 .map(|v| v.as_ref().trim().to_string())
                 .map_err(|e| {
-                    format!(
-                        "instance metadata: {}",
-                        aws_sdk_ec2::error::DisplayErrorContext(e)
-                    )
+                    let (top, cause) = (e.to_string(), innermost(&e));
+                    if top == cause {
+                        format!("instance metadata: {top}")
+                    } else {
+                        format!("instance metadata: {top}: {cause}")
+                    }
                 })
         }
     };

@@ -12,6 +12,166 @@ use vipkeeper::vip::{move_vip, Moved};
 
 const VIP: &str = "10.254.0.10";
 
+/// A config for the command line: three nodes (nothing listens at their
+/// addresses), the aws-route-table backend at `endpoint` with `tables`.
+fn cli_config(
+    dir: &std::path::Path,
+    endpoint: &str,
+    enis: &[String],
+    tables: &[String],
+    deadline: &str,
+) -> std::path::PathBuf {
+    let secret = dir.join("pw");
+    support::cluster::write_secret(&secret, "pw").unwrap();
+    let s = secret.display();
+    let tables: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
+    let mut text = format!(
+        "[agent]\nstate_dir = \"{d}/state\"\n\n[[cluster]]\nname = \"main\"\n\
+         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
+         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
+         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
+         [cluster.timing]\nconnect_timeout = \"200ms\"\nquery_timeout = \"200ms\"\n\
+         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
+         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\
+         deadline = \"{deadline}\"\nroute_tables = [{}]\n",
+        tables.join(", "),
+        d = dir.display(),
+    );
+    for (i, eni) in enis.iter().enumerate() {
+        text.push_str(&format!("[[cluster.node]]\nname = \"db{}\"\nhost = \"127.0.0.{}\"\nport = 9\neni_id = \"{eni}\"\n", i + 1, i + 2));
+    }
+    let config = dir.join("vipkeeper.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The binary with the emulator's dummy credentials; (code, stdout+stderr, time taken).
+fn vk_aws(config: &std::path::Path, args: &[&str]) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn a_silent_endpoint_ends_every_vip_command_within_its_deadline_with_a_sentence() {
+    // Accepts connections, never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let dir = tempfile::tempdir().unwrap();
+    let enis: Vec<String> = (1..=3)
+        .map(|i| format!("eni-0{i}23456789abcdef0"))
+        .collect();
+    let tables: Vec<String> = (0..50).map(|i| format!("rtb-{i:017x}")).collect();
+    let config = cli_config(dir.path(), &endpoint, &enis, &tables, "2s");
+    let deadline = Duration::from_secs(2);
+    let slack = Duration::from_millis(1500);
+    for (args, bound) in [
+        (&["vip", "status"][..], deadline + slack),
+        (
+            &["vip", "move", "--to", "db2", "--force", "--dry-run"][..],
+            deadline + slack,
+        ),
+        // Where it points now, then the move: each within the deadline.
+        (
+            &["vip", "move", "--to", "db2", "--force"][..],
+            deadline * 2 + slack,
+        ),
+    ] {
+        let (code, out, took) = vk_aws(&config, args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(took < bound, "{args:?} took {took:?}:\n{out}");
+        assert!(out.contains("aws-route-table"), "{args:?}: {out}");
+        for dump in [
+            "DispatchFailure(",
+            "ConnectorError {",
+            "TimeoutError(",
+            "Some(",
+        ] {
+            assert!(!out.contains(dump), "{args:?}: a debug dump:\n{out}");
+        }
+    }
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vip_status_exit_codes_say_the_truth_about_missing_tables_and_routes() {
+    let Some(moto) = moto() else { return };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = "rtb-0123456789abcdef0".to_string();
+    let mut tables = v.route_tables.clone();
+    tables.push(bogus.clone());
+    let config = cli_config(dir.path(), &moto.endpoint(), &v.enis, &tables, "10s");
+    let (code, out, _) = vk_aws(&config, &["vip", "status"]);
+    assert_eq!(code, 1, "a table that does not exist is an error:\n{out}");
+    assert!(
+        out.contains(&format!("route table {bogus}: DescribeRouteTables")),
+        "{out}"
+    );
+    let (code, out, _) = vk_aws(
+        &config,
+        &["vip", "move", "--to", "db1", "--force", "--dry-run"],
+    );
+    assert_eq!(code, 1, "{out}");
+
+    // A table without the VIP route: clients of that subnet reach nobody.
+    let client = vipkeeper::aws::ec2(&moto.target()).await;
+    client
+        .delete_route()
+        .route_table_id(&v.route_tables[0])
+        .destination_cidr_block(format!("{VIP}/32"))
+        .send()
+        .await
+        .unwrap();
+    let config = cli_config(
+        dir.path(),
+        &moto.endpoint(),
+        &v.enis,
+        &v.route_tables,
+        "10s",
+    );
+    let (code, out, _) = vk_aws(&config, &["vip", "status"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}: {VIP}/32 -> no route -> no node: NOT the master",
+            v.route_tables[0]
+        )),
+        "{out}"
+    );
+
+    // A table listed twice is a config error, not counted twice.
+    let twice = vec![v.route_tables[1].clone(), v.route_tables[1].clone()];
+    let config = cli_config(dir.path(), &moto.endpoint(), &v.enis, &twice, "10s");
+    let (code, out, _) = vk_aws(&config, &["check", "--offline"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "route table {} is listed twice",
+            v.route_tables[1]
+        )),
+        "{out}"
+    );
+}
+
 fn moto() -> Option<Moto> {
     support::available_or_skip("the AWS tests", Moto::available())
         .then(|| Moto::start().expect("starting the emulator"))
@@ -285,10 +445,11 @@ async fn vip_status_and_move_through_the_command_line() {
     let (code, out, err) =
         support::vipkeeper(&["-c", cfg, "vip", "move", "--to", "db2", "--force"]);
     assert_eq!(code, 0, "{out}{err}");
+    // It says that it turned db2's source/dest check off.
     assert!(
         out.contains(&format!(
-            "aws-route-table: {VIP}/32 -> {} (db2): 3 switched",
-            v.enis[1]
+            "aws-route-table: turned the source/dest check of {} (db2) off, so that it accepts VIP traffic; {VIP}/32 -> {} (db2): 3 switched",
+            v.enis[1], v.enis[1]
         )),
         "{out}"
     );

@@ -41,21 +41,30 @@ async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCod
             println!("cluster {}: no VIP configured", c.name);
             continue;
         };
-        let master = master_of(c).await;
+        // Everything is asked at once: the command takes as long as the
+        // slowest backend's deadline, not their sum.
+        let (master, places, (details, details_code)) =
+            tokio::join!(master_of(c), placements(c), aws_details(c, vip));
         println!(
             "cluster {}: VIP {}, master {}",
             c.name,
             vip.address,
             master.as_deref().unwrap_or("none")
         );
-        for p in placements(c).await {
+        for p in places {
             match p {
                 Ok(p) => {
                     let verdict = match (&p.node, &master) {
                         (Some(n), Some(m)) if n == m => "the master".to_string(),
                         (Some(n), _) => {
-                            code = ExitCode::from(2);
+                            code = worse(code, 2);
                             format!("{n}, NOT the master")
+                        }
+                        // A route table whose VIP route is missing, or
+                        // points at no node, sends clients nowhere useful.
+                        (None, _) if p.backend == "aws-route-table" => {
+                            code = worse(code, 2);
+                            "no node: NOT the master".to_string()
                         }
                         (None, _) => "no node".to_string(),
                     };
@@ -67,44 +76,72 @@ async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCod
                 }
             }
         }
-        for backend in &vip.backends {
-            if let Some(s) = aws_route_table::Settings::from_backend(backend) {
-                match crate::aws::this_instance(std::time::Duration::from_secs(1)).await {
-                    Ok(me) => {
-                        let node = c
-                            .nodes
-                            .iter()
-                            .find(|n| {
-                                n.instance_id.as_deref() == Some(me.instance_id.as_str())
-                                    || (me.eni_id.is_some() && n.eni_id == me.eni_id)
-                            })
-                            .map(|n| format!(", node {}", n.name))
-                            .unwrap_or_else(|| ", not a node of this cluster".into());
-                        println!(
-                            "  this host (IMDSv2): instance {}, ENI {}{node}",
-                            me.instance_id,
-                            me.eni_id.as_deref().unwrap_or("unknown")
-                        );
-                    }
-                    Err(e) => println!("  this host: not known as an EC2 instance ({e})"),
-                }
-                for (node, r) in aws_route_table::source_dest_checks(&s, &c.nodes).await {
-                    match r {
-                        Ok((eni, Some(false))) => println!("  {node} {eni}: source/dest check off"),
-                        Ok((eni, Some(true))) => println!(
-                            "  {node} {eni}: source/dest check ON (it cannot take VIP traffic until it is off; vipkeeper turns it off when it moves the VIP there)"
-                        ),
-                        Ok((eni, None)) => println!("  {node} {eni}: source/dest check unknown"),
-                        Err(e) => {
-                            println!("  {node}: error: {e}");
-                            code = ExitCode::FAILURE;
-                        }
-                    }
-                }
-            }
+        for line in details {
+            println!("  {line}");
+        }
+        if details_code {
+            code = ExitCode::FAILURE;
         }
     }
     code
+}
+
+/// For the aws-route-table backend: who this host is, and every node's
+/// source/dest check. The lines to print, and whether any was an error.
+async fn aws_details(c: &ClusterConfig, vip: &crate::config::VipConfig) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for backend in &vip.backends {
+        let Some(s) = aws_route_table::Settings::from_backend(backend) else {
+            continue;
+        };
+        let (me, checks) = tokio::join!(
+            crate::aws::this_instance(std::time::Duration::from_secs(1)),
+            aws_route_table::source_dest_checks(&s, &c.nodes)
+        );
+        lines.push(match me {
+            Ok(me) => {
+                let node = c
+                    .nodes
+                    .iter()
+                    .find(|n| {
+                        n.instance_id.as_deref() == Some(me.instance_id.as_str())
+                            || (me.eni_id.is_some() && n.eni_id == me.eni_id)
+                    })
+                    .map(|n| format!(", node {}", n.name))
+                    .unwrap_or_else(|| ", not a node of this cluster".into());
+                format!(
+                    "this host (IMDSv2): instance {}, ENI {}{node}",
+                    me.instance_id,
+                    me.eni_id.as_deref().unwrap_or("unknown")
+                )
+            }
+            Err(e) => format!("this host: not known as an EC2 instance ({e})"),
+        });
+        for (node, r) in checks {
+            lines.push(match r {
+                Ok((eni, Some(false))) => format!("{node} {eni}: source/dest check off"),
+                Ok((eni, Some(true))) => format!(
+                    "{node} {eni}: source/dest check ON (it cannot take VIP traffic until it is off; vipkeeper turns it off when it moves the VIP there)"
+                ),
+                Ok((eni, None)) => format!("{node} {eni}: source/dest check unknown"),
+                Err(e) => {
+                    failed = true;
+                    format!("{node}: error: {e}")
+                }
+            });
+        }
+    }
+    (lines, failed)
+}
+
+/// `code` unless `new` is worse (1, error, outranks 2, not the master).
+fn worse(code: ExitCode, new: u8) -> ExitCode {
+    if code == ExitCode::FAILURE {
+        code
+    } else {
+        ExitCode::from(new)
+    }
 }
 
 async fn move_to(
@@ -174,7 +211,12 @@ async fn move_to(
             "would move the VIP {} to {to} ({}); nothing changed (--dry-run)",
             vip.address, target.host
         );
-        return ExitCode::SUCCESS;
+        // A dry run that could not read where the VIP points found nothing out.
+        return if current.iter().any(Result::is_err) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     match move_vip(vip, &c.nodes, from, target).await {
         Ok(done) => {

@@ -647,8 +647,19 @@ fn backend(
                 .map(|t| t.get_ref())
                 .unwrap_or(&default);
             let mut ok = true;
-            for id in &t.route_tables {
+            for (i, id) in t.route_tables.iter().enumerate() {
                 ok &= prefixed(id, "rtb-", "route table id", p);
+                if t.route_tables[..i]
+                    .iter()
+                    .any(|o| o.get_ref() == id.get_ref())
+                {
+                    p.error(
+                        Some(id.span()),
+                        format!("route table {} is listed twice", id.get_ref()),
+                        "list each route table once".to_string(),
+                    );
+                    ok = false;
+                }
             }
             if let Some(vpc) = &t.vpc_id {
                 ok &= prefixed(vpc, "vpc-", "vpc_id", p);

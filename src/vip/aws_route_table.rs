@@ -56,8 +56,9 @@ impl<'a> Settings<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableRoute {
     pub route_table: String,
-    /// The ENI (or instance) the VIP route targets, if there is such a route.
-    pub target: Option<String>,
+    /// The ENI (or instance) the VIP route targets, if there is such a
+    /// route; Err when the table could not be read.
+    pub target: Result<Option<String>, String>,
     pub node: Option<String>,
 }
 
@@ -76,7 +77,7 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
     let client = ec2(&s.target).await;
     let cidr = format!("{vip}/32");
     let eni = resolve_eni(&client, to).await?;
-    let vpc = ensure_source_dest_check_off(&client, &eni, to).await?;
+    let (vpc, turned_off) = ensure_source_dest_check_off(&client, &eni, to).await?;
     let tables = tables(&client, s, vpc.as_deref(), &cidr).await?;
     if tables.is_empty() {
         return Err(format!(
@@ -119,7 +120,15 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
         }
     }
     let summary = format!(
-        "{cidr} -> {eni} ({}): {} switched{}{}",
+        "{}{cidr} -> {eni} ({}): {} switched{}{}",
+        if turned_off {
+            format!(
+                "turned the source/dest check of {eni} ({}) off, so that it accepts VIP traffic; ",
+                to.name
+            )
+        } else {
+            String::new()
+        },
         to.name,
         changed.len(),
         if changed.is_empty() {
@@ -271,12 +280,12 @@ async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, Strin
 
 /// Source/dest check must be off for the ENI to accept packets for the VIP.
 /// Turns it off when allowed; otherwise fails before anything moved.
-/// Returns the ENI's VPC.
+/// Returns the ENI's VPC, and whether the check was turned off here.
 async fn ensure_source_dest_check_off(
     client: &Client,
     eni: &str,
     node: &NodeConfig,
-) -> Result<Option<String>, String> {
+) -> Result<(Option<String>, bool), String> {
     let out = client
         .describe_network_interfaces()
         .network_interface_ids(eni)
@@ -293,7 +302,8 @@ async fn ensure_source_dest_check_off(
         .network_interfaces()
         .first()
         .ok_or_else(|| format!("node {}: network interface {eni} not found", node.name))?;
-    if ni.source_dest_check() == Some(true) {
+    let on = ni.source_dest_check() == Some(true);
+    if on {
         client
             .modify_network_interface_attribute()
             .network_interface_id(eni)
@@ -310,23 +320,40 @@ async fn ensure_source_dest_check_off(
                 )
             })?;
     }
-    Ok(ni.vpc_id().map(str::to_string))
+    Ok((ni.vpc_id().map(str::to_string), on))
 }
 
-/// Every table's VIP route, and which node it is.
+/// Every table's VIP route, and which node it is; all of it within the
+/// backend's deadline.
 pub async fn routes(
+    vip: Ipv4Addr,
+    s: &Settings<'_>,
+    nodes: &[NodeConfig],
+) -> Result<Vec<TableRoute>, String> {
+    let deadline = s.target.deadline;
+    tokio::time::timeout(deadline, routes_within(vip, s, nodes))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the route tables could not be read within {} (aws-route-table.deadline)",
+                humantime::format_duration(deadline)
+            ))
+        })
+}
+
+async fn routes_within(
     vip: Ipv4Addr,
     s: &Settings<'_>,
     nodes: &[NodeConfig],
 ) -> Result<Vec<TableRoute>, String> {
     let client = ec2(&s.target).await;
     let cidr = format!("{vip}/32");
-    let mut enis = Vec::new();
-    for n in nodes {
-        if let Ok(eni) = resolve_eni(&client, n).await {
-            enis.push((eni, n.name.clone()));
-        }
-    }
+    let enis: Vec<(String, String)> = join_all(nodes.iter().map(|n| resolve_eni(&client, n)))
+        .await
+        .into_iter()
+        .zip(nodes)
+        .filter_map(|(eni, n)| Some((eni.ok()?, n.name.clone())))
+        .collect();
     let vpc = match s.vpc_id {
         Some(v) => Some(v.to_string()),
         None => match enis.first() {
@@ -349,11 +376,13 @@ pub async fn routes(
     Ok(ids
         .into_iter()
         .zip(reads)
-        .map(|(t, r)| {
-            let target = r.unwrap_or_else(|e| Some(format!("error: {e}")));
+        .map(|(t, target)| {
             let node = target
                 .as_ref()
-                .and_then(|x| enis.iter().find(|(e, _)| e == x).map(|(_, n)| n.clone()));
+                .ok()
+                .cloned()
+                .flatten()
+                .and_then(|x| enis.iter().find(|(e, _)| *e == x).map(|(_, n)| n.clone()));
             TableRoute {
                 route_table: t,
                 target,
@@ -363,51 +392,65 @@ pub async fn routes(
         .collect())
 }
 
-/// The placement the `vip status` table shows: one line per route table.
+/// The placement the `vip status` table shows: one line per route table,
+/// an error for each table that could not be read.
 pub async fn placements(
     vip: Ipv4Addr,
     s: &Settings<'_>,
     nodes: &[NodeConfig],
-) -> Result<Vec<Placement>, String> {
+) -> Result<Vec<Result<Placement, String>>, String> {
     Ok(routes(vip, s, nodes)
         .await?
         .into_iter()
-        .map(|r| Placement {
-            backend: "aws-route-table",
-            target: format!(
-                "{}: {vip}/32 -> {}",
-                r.route_table,
-                r.target.clone().unwrap_or_else(|| "no route".into())
-            ),
-            node: r.node,
+        .map(|r| match r.target {
+            Err(e) => Err(format!("route table {}: {e}", r.route_table)),
+            Ok(target) => Ok(Placement {
+                backend: "aws-route-table",
+                target: format!(
+                    "{}: {vip}/32 -> {}",
+                    r.route_table,
+                    target.unwrap_or_else(|| "no route".into())
+                ),
+                node: r.node,
+            }),
         })
         .collect())
 }
 
-/// Each node's ENI and its source/dest check (`None` when it cannot be read).
+/// Each node's ENI and its source/dest check (`None` when it cannot be
+/// read), all within the backend's deadline.
 pub async fn source_dest_checks(
     s: &Settings<'_>,
     nodes: &[NodeConfig],
 ) -> Vec<(String, Result<(String, Option<bool>), String>)> {
+    let deadline = s.target.deadline;
     let client = ec2(&s.target).await;
-    let mut out = Vec::new();
-    for n in nodes {
-        let r = async {
-            let eni = resolve_eni(&client, n).await?;
-            let d = client
-                .describe_network_interfaces()
-                .network_interface_ids(&eni)
-                .send()
-                .await
-                .map_err(|e| format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)))?;
-            let check = d
-                .network_interfaces()
-                .first()
-                .and_then(|x| x.source_dest_check());
-            Ok((eni, check))
+    let one = |n: &NodeConfig| {
+        let client = client.clone();
+        let n = n.clone();
+        async move {
+            let r = async {
+                let eni = resolve_eni(&client, &n).await?;
+                let d = client
+                    .describe_network_interfaces()
+                    .network_interface_ids(&eni)
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)))?;
+                let check = d
+                    .network_interfaces()
+                    .first()
+                    .and_then(|x| x.source_dest_check());
+                Ok((eni, check))
+            };
+            let r = tokio::time::timeout(deadline, r).await.unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} (aws-route-table.deadline)",
+                    humantime::format_duration(deadline)
+                ))
+            });
+            (n.name.clone(), r)
         }
-        .await;
-        out.push((n.name.clone(), r));
-    }
-    out
+    };
+    join_all(nodes.iter().map(one)).await
 }

@@ -90,7 +90,11 @@ pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String
         // One line per route table.
         if let Some(s) = aws_route_table::Settings::from_backend(backend) {
             match aws_route_table::placements(vip.address, &s, &cluster.nodes).await {
-                Ok(tables) => out.extend(tables.into_iter().map(Ok)),
+                Ok(tables) => out.extend(
+                    tables
+                        .into_iter()
+                        .map(|t| t.map_err(|e| format!("VIP backend aws-route-table: {e}"))),
+                ),
                 Err(e) => out.push(Err(format!("VIP backend aws-route-table: {e}"))),
             }
             continue;
