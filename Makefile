@@ -8,7 +8,7 @@
 FLAVOR ?= mariadb
 CARGO ?= cargo
 
-.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench
+.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench races
 
 all: build
 
@@ -54,3 +54,10 @@ clean: sandbox-down
 bench: deps
 	$(CARGO) build --release --bin vipkeeper --example bench
 	$(CARGO) run --release --example bench -- --runs $(or $(RUNS),10)
+
+# Never two writers, never none: the race tests (two managers failing over
+# at once, two switchovers, the agent during a switchover), each raced
+# RACE_ROUNDS times on a fresh cluster per flavor with a read_only poller.
+# `make test` runs them 3 times each.
+races: deps
+	VIPKEEPER_RACE_ROUNDS=$(or $(RACE_ROUNDS),20) $(CARGO) nextest run --test races --no-fail-fast

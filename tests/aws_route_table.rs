@@ -48,26 +48,16 @@ fn cli_config(
 /// The binary with the emulator's dummy credentials; (code, stdout+stderr, time taken).
 fn vk_aws(config: &std::path::Path, args: &[&str]) -> (i32, String, Duration) {
     let started = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .envs([
+    let (code, out) = support::vipkeeper_on(
+        config,
+        args,
+        &[
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-        ])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        started.elapsed(),
-    )
+        ],
+    );
+    (code, out, started.elapsed())
 }
 
 #[test]
@@ -380,26 +370,8 @@ async fn vip_status_and_move_through_the_command_line() {
     let Some(moto) = moto() else { return };
     let v = seed(&moto, 3, VIP).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("pw");
-    support::cluster::write_secret(&secret, "pw").unwrap();
-    let s = secret.display();
-    let mut text = format!(
-        "[agent]\nstate_dir = \"{d}/state\"\n\n[[cluster]]\nname = \"main\"\n\
-         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
-         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
-         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
-         [cluster.timing]\nconnect_timeout = \"200ms\"\nquery_timeout = \"200ms\"\n\
-         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
-         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{e}\"\n",
-        d = dir.path().display(),
-        e = moto.endpoint()
-    );
-    for (i, eni) in v.enis.iter().enumerate() {
-        // Nothing listens at these addresses: no node is the master.
-        text.push_str(&format!("[[cluster.node]]\nname = \"db{}\"\nhost = \"127.0.0.{}\"\nport = 9\neni_id = \"{eni}\"\n", i + 1, i + 2));
-    }
-    let config = dir.path().join("vipkeeper.toml");
-    std::fs::write(&config, text).unwrap();
+    // No route_tables: every table of the VPC that routes the VIP.
+    let config = cli_config(dir.path(), &moto.endpoint(), &v.enis, &[], "5s");
     let cfg = config.to_str().unwrap();
 
     // This host plays db2's instance for the metadata service.

@@ -52,21 +52,7 @@ fn script(dir: &Path, body: &str) -> PathBuf {
 }
 
 fn run(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    support::vipkeeper_on(config, args, env)
 }
 
 #[test]

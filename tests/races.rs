@@ -64,31 +64,19 @@ async fn two_managers(flavor: Flavor, a_toml: &str, b_toml: &str) -> Two {
 }
 
 /// Runs both commands at once; (exit code, stdout + stderr) of each.
-async fn at_once(a: Vec<String>, b: Vec<String>) -> [(i32, String); 2] {
-    let run = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
-                .args(&args)
-                .output()
-                .unwrap();
-            (
-                out.status.code().unwrap_or(-1),
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            )
-        })
+async fn at_once(
+    a: (PathBuf, Vec<&'static str>),
+    b: (PathBuf, Vec<&'static str>),
+) -> [(i32, String); 2] {
+    let run = |(config, args): (PathBuf, Vec<&'static str>)| {
+        tokio::task::spawn_blocking(move || support::vipkeeper_on(&config, &args, &[]))
     };
     let (x, y) = tokio::join!(run(a), run(b));
     [x.unwrap(), y.unwrap()]
 }
 
-fn args(config: &Path, rest: &[&str]) -> Vec<String> {
-    let mut v = vec!["-c".to_string(), config.display().to_string()];
-    v.extend(rest.iter().map(|s| s.to_string()));
-    v
+fn args(config: &Path, rest: &[&'static str]) -> (PathBuf, Vec<&'static str>) {
+    (config.to_path_buf(), rest.to_vec())
 }
 
 /// Waits until no replica's IO thread is connected to the (killed) master.
@@ -124,6 +112,34 @@ fn assert_one_writer(polled: &Polled, outputs: &[(i32, String)]) {
         polled.last_writable.len(),
         1,
         "writable at the end: {:?}\n{outputs:#?}",
+        polled.last_writable
+    );
+}
+
+/// How the loser was stopped, for the per-round line.
+fn stopped_by(output: &str) -> &'static str {
+    if output.contains("another vipkeeper holds the lock") {
+        "the cluster lock"
+    } else if output.contains("the cluster changed since it was looked at") {
+        "compare after lock"
+    } else if output.contains("left read-only rather than risk two writers") {
+        "compare before writable"
+    } else if output.contains("not failing over") {
+        "saw the new master"
+    } else if output.contains("switchover refused") {
+        "preflight"
+    } else {
+        "other"
+    }
+}
+
+/// One line per round (`--no-capture` shows them; `make races` keeps them).
+fn say_round(race: &str, flavor: Flavor, round: usize, polled: &Polled, detail: &str) {
+    eprintln!(
+        "race {race} {} round {round}: {} polls, {} with two writers, writable at the end {:?}; {detail}",
+        flavor.name(),
+        polled.rounds,
+        polled.two_writer_rounds,
         polled.last_writable
     );
 }
@@ -169,6 +185,16 @@ async fn two_managers_failing_over_one_dead_master_never_make_two_writers(flavor
         assert_says_why(&loser.1);
         let expected = if winners[0] == 0 { "db2" } else { "db3" };
         assert_eq!(polled.last_writable, [expected], "{outputs:#?}");
+        say_round(
+            "two-managers",
+            flavor,
+            round,
+            &polled,
+            &format!(
+                "winner promoted {expected}, loser stopped by {}",
+                stopped_by(&loser.1)
+            ),
+        );
         // The winner's new master has every row and the other replica follows it.
         t.cluster
             .wait_replicated_from(expected, LONG)
@@ -217,6 +243,21 @@ async fn two_switchovers_to_different_targets_never_make_two_writers(flavor: Fla
             assert_eq!(polled.last_writable, [m], "round {round}: {outputs:#?}");
         }
         let master = polled.last_writable[0].clone();
+        let losers: Vec<&str> = outputs
+            .iter()
+            .filter(|(c, _)| *c != 0)
+            .map(|(_, o)| stopped_by(o))
+            .collect();
+        say_round(
+            "two-switchovers",
+            flavor,
+            round,
+            &polled,
+            &format!(
+                "{} switched, master {master}, other stopped by {losers:?}",
+                winners.len()
+            ),
+        );
         t.cluster.wait_replicated_from(&master, LONG).await.unwrap();
     }
 }
@@ -267,6 +308,13 @@ async fn the_agent_never_fences_the_master_a_switchover_made(flavor: Flavor) {
             !agent.log_text().contains("fenced"),
             "round {round}: the agent fenced:\n{}",
             agent.log_text()
+        );
+        say_round(
+            "agent-and-switchover",
+            flavor,
+            round,
+            &polled,
+            "switched to db2, nothing fenced",
         );
     }
 }

@@ -17,20 +17,10 @@ const LONG: Duration = Duration::from_secs(40);
 const MONITOR_ENV: &str = "VK_TEST_MONITOR_PASSWORD";
 
 fn run(config: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .env(MONITOR_ENV, support::cluster::MONITOR_PASSWORD)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    support::vipkeeper_on(
+        config,
+        args,
+        &[(MONITOR_ENV, support::cluster::MONITOR_PASSWORD)],
     )
 }
 

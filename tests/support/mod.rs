@@ -78,6 +78,31 @@ pub fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
     (out, svg)
 }
 
+/// Runs `vipkeeper -c CONFIG ARGS` with `env` added; (exit code, stdout
+/// and stderr together).
+#[cfg(test)]
+pub fn vipkeeper_on(
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("running vipkeeper");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Runs the vipkeeper binary; returns (exit code, stdout, stderr).
 /// (Integration tests only: the sandbox example shares this module.)
 #[cfg(test)]
