@@ -18,6 +18,7 @@ per_flavor!(
     two_switchovers_to_different_targets_never_make_two_writers,
     the_agent_never_fences_the_master_a_switchover_made,
     the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock,
+    the_agent_restarts_no_io_thread_while_another_actor_holds_the_cluster_lock,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -301,7 +302,13 @@ async fn the_agent_never_fences_the_master_a_switchover_made(flavor: Flavor) {
         // The agent keeps looking for a while after the switch.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let polled = poller.stop().await;
-        assert_eq!(out[0].0, 0, "round {round}: {}", out[0].1);
+        assert_eq!(
+            out[0].0,
+            0,
+            "round {round}: {}\nagent log:\n{}",
+            out[0].1,
+            agent.log_text()
+        );
         assert_one_writer(&polled, &out);
         assert_eq!(polled.last_writable, ["db2"], "{}", agent.log_text());
         assert!(
@@ -360,4 +367,42 @@ async fn the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock(fla
         !c.read_only("db1").await,
         "the master itself is never fenced"
     );
+}
+
+/// Found by `make races` under load: a probe of the master that timed out
+/// made the agent restart replicas' IO threads in the middle of a
+/// switchover's detach. Restarting is an action too: never under another's lock.
+async fn the_agent_restarts_no_io_thread_while_another_actor_holds_the_cluster_lock(
+    flavor: Flavor,
+) {
+    let c = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let extras = ConfigExtras {
+        cluster_toml: "[cluster.timing]\nprobe_interval = \"300ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n".into(),
+        ..Default::default()
+    };
+    let config = c.write_config_with("main", &extras).unwrap();
+    let agent = Agent::start(env!("CARGO_BIN_EXE_vipkeeper").as_ref(), &config, &c.dir);
+    agent.wait_for_log("healthy: db1 is the master", LONG);
+
+    use mysql_async::prelude::*;
+    let mut holder = c.node("db2").root().await.unwrap();
+    let got: Option<u8> = holder
+        .query_first("SELECT GET_LOCK('vipkeeper-main', 0)")
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1));
+    // The master hangs: its replicas hold silent connections ("stale").
+    c.master().pause();
+    agent.wait_for_log(
+        "not restarting IO threads now: another vipkeeper holds the lock vipkeeper-main on db2",
+        LONG,
+    );
+    assert!(
+        !agent.log_text().contains("restarted the IO thread"),
+        "{}",
+        agent.log_text()
+    );
+    holder.disconnect().await.unwrap();
+    c.master().resume();
+    agent.wait_for_log("healthy: db1 is the master", LONG);
 }

@@ -20,6 +20,7 @@ per_flavor!(
     a_vip_backend_failure_moves_the_vip_back_and_reattaches_the_candidate,
     a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_old_master,
     a_long_running_transaction_fails_preflight_with_its_id_and_age,
+    preflight_names_a_node_the_admin_user_cannot_log_in_to,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -518,4 +519,46 @@ async fn a_candidate_that_dies_after_detach_still_gives_the_writes_back_to_the_o
     writer.wait_for_more(100, LONG).await;
     let writes = writer.stop().await;
     writes.assert_none_lost(c.node("db1")).await;
+}
+
+/// A switchover acts on every node: an admin login that fails on one of
+/// them (here db3's account is locked) refuses it before anything changes.
+async fn preflight_names_a_node_the_admin_user_cannot_log_in_to(flavor: Flavor) {
+    let s = setup(flavor, true, "").await;
+    let (open, close) = match flavor {
+        Flavor::Mariadb => ("DO 0", "DO 0"),
+        Flavor::Mysql => (
+            "SET GLOBAL super_read_only=OFF",
+            "SET GLOBAL super_read_only=ON",
+        ),
+    };
+    s.cluster
+        .node("db3")
+        .exec(&[
+            open,
+            "SET sql_log_bin=0",
+            &format!(
+                "ALTER USER '{}'@'%' ACCOUNT LOCK",
+                support::cluster::ADMIN_USER
+            ),
+            "SET sql_log_bin=1",
+            close,
+        ])
+        .await
+        .unwrap();
+    let (code, out, err) = switchover(&s, &["--to", "db2"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "FAIL admin         the admin user {} cannot log in on db3:",
+            support::cluster::ADMIN_USER
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("switchover refused: nothing was changed"),
+        "{out}"
+    );
+    assert!(!s.cluster.read_only("db1").await);
+    assert!(s.cluster.read_only("db2").await);
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
+use crate::failover::cluster_lock::ClusterLock;
 use crate::failover::{fail_over, ClusterState, Outcome, Trigger};
 use crate::mysql::{admin, Session};
 use crate::plan::plan;
@@ -240,13 +241,29 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
 /// reconnect, all at once: a fresh attempt tells whether the master answers
 /// from there. (STOP of an IO thread blocked on a hung connection can take
 /// seconds, so never one after another.)
+/// An action on replicas like any other: under the cluster lock, so that it
+/// never restarts a thread a switchover or failover has just stopped.
 pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
+    let down: Vec<String> = view
+        .nodes
+        .iter()
+        .filter(|n| n.state().is_none())
+        .map(|n| n.name.clone())
+        .collect();
+    let mut lock = match ClusterLock::acquire(cluster, &down, stale, "IO-thread restart").await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::info!(cluster = %cluster.name, "not restarting IO threads now: {e}");
+            return;
+        }
+    };
     futures::future::join_all(
         stale
             .iter()
             .map(|name| restart_io_thread(cluster, view, name)),
     )
     .await;
+    lock.release().await;
 }
 
 async fn restart_io_thread(cluster: &ClusterConfig, view: &ClusterView, name: &str) {
