@@ -184,6 +184,16 @@ async fn two_managers_failing_over_one_dead_master_never_make_two_writers(flavor
         let loser = &outputs[1 - winners[0]];
         assert_ne!(loser.0, 0);
         assert_says_why(&loser.1);
+        // Refused, nothing done: no block period starts on the loser's host.
+        let loser_state = t.cluster.dir.join(if winners[0] == 0 {
+            "state-b"
+        } else {
+            "state-a"
+        });
+        assert!(
+            !loser_state.join("main/last-failover.json").exists(),
+            "a refused failover started a block period"
+        );
         let expected = if winners[0] == 0 { "db2" } else { "db3" };
         assert_eq!(polled.last_writable, [expected], "{outputs:#?}");
         say_round(

@@ -69,6 +69,9 @@ pub async fn fail_over(
                     why,
                     plan.considered.clone(),
                 ),
+                // Refused under the lock (another actor, a changed cluster):
+                // nothing happened, so no block period starts.
+                Ok(report) if matches!(report.outcome, Outcome::Refused { .. }) => report,
                 Ok(report) => {
                     let record = LastFailover {
                         id: report.id.clone(),
