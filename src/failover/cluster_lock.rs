@@ -141,18 +141,21 @@ impl ClusterLock {
         Ok(lock)
     }
 
-    pub fn locked(&self) -> impl Iterator<Item = &str> {
-        self.held.iter().map(|(n, _)| n.as_str())
-    }
-
-    pub fn unreachable(&self) -> &[(String, String)] {
-        &self.unreachable
-    }
-
     /// Every node of the cluster read again, in parallel: the locked ones
     /// over their lock sessions (also telling whether the lock still holds),
     /// the others with a short connect of their own.
     pub async fn reread(&mut self, cluster: &ClusterConfig) -> Vec<Reread> {
+        self.reread_some(cluster, true).await
+    }
+
+    /// Only the locked nodes: right after locking, the others were just
+    /// found unreachable, and asking again would only cost time (a
+    /// black-holed host answers nothing within the short connect).
+    pub async fn reread_locked(&mut self, cluster: &ClusterConfig) -> Vec<Reread> {
+        self.reread_some(cluster, false).await
+    }
+
+    async fn reread_some(&mut self, cluster: &ClusterConfig, all: bool) -> Vec<Reread> {
         let name = self.name.clone();
         let held = futures::future::join_all(self.held.iter_mut().map(|(node, s)| {
             let name = name.clone();
@@ -174,7 +177,8 @@ impl ClusterLock {
                 }
             }
         }));
-        let late = futures::future::join_all(self.unreachable.iter().map(|(node, _)| async move {
+        let late_nodes = if all { &self.unreachable[..] } else { &[] };
+        let late = futures::future::join_all(late_nodes.iter().map(|(node, _)| async move {
             Reread {
                 node: node.clone(),
                 state: late_read(cluster, node).await,

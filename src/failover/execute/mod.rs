@@ -333,7 +333,7 @@ impl Executor<'_> {
         let mut lock = ClusterLock::acquire(self.cluster, &down, &required, action)
             .await
             .map_err(|e| e.to_string())?;
-        let reread = lock.reread(self.cluster).await;
+        let reread = lock.reread_locked(self.cluster).await;
         self.lock = Some(lock);
         guard::plan_holds(self.plan, &reread)
     }
