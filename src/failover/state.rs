@@ -192,7 +192,8 @@ pub fn usable_state_dir(state_dir: &Path) -> Result<(), String> {
         )
     };
     private_dir(state_dir).map_err(fail)?;
-    let probe = state_dir.join(".vipkeeper-write-test");
+    // One name per process: agents starting side by side share the directory.
+    let probe = state_dir.join(format!(".vipkeeper-write-test.{}", std::process::id()));
     write_private(&probe, b"ok").map_err(fail)?;
     fs::remove_file(&probe).map_err(fail)
 }
