@@ -107,7 +107,10 @@ async fn follow_a_crashed_master(flavor: Flavor, tables: RouteTables) {
 
     // The old master comes back: fenced, and no VIP traffic reaches it.
     cluster.node_mut("db1").start().unwrap();
-    manager.wait_for_log("came back writable: fenced it", LONG);
+    manager.wait_for_log(
+        &format!("db1 was writable beside the master {new_master}: fenced it"),
+        LONG,
+    );
     let rows_on_old = cluster.row_count("db1").await;
     writer.wait_for_more(100, LONG).await;
     let writes = writer.stop().await;
