@@ -163,10 +163,17 @@ pub struct Plan {
 impl Plan {
     /// The plan in words, one step a line.
     pub fn describe(&self) -> String {
-        let mut out = format!(
-            "failover of cluster {}: {} is dead\ncandidate: {} ({})\n",
-            self.cluster, self.old_master, self.candidate, self.why
-        );
+        let what = match self.kind {
+            Kind::Failover => format!(
+                "failover of cluster {}: {} is dead",
+                self.cluster, self.old_master
+            ),
+            Kind::Switchover => format!(
+                "switchover of cluster {}: {} is alive and hands the master role over",
+                self.cluster, self.old_master
+            ),
+        };
+        let mut out = format!("{what}\ncandidate: {} ({})\n", self.candidate, self.why);
         for c in &self.considered {
             let verdict = match &c.verdict {
                 Verdict::Candidate => "candidate".to_string(),

@@ -559,6 +559,10 @@ async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("db1 is dead: connection refused"), "{out}");
     assert!(
+        out.contains("failover of cluster main: db1 is dead\ncandidate: "),
+        "the plan says what kind it is: {out}"
+    );
+    assert!(
         s.cluster.read_only("db3").await && s.cluster.read_only("db2").await,
         "nothing changed"
     );

@@ -396,6 +396,12 @@ async fn a_long_running_transaction_fails_preflight_with_its_id_and_age(flavor: 
         out.contains("5. make db2 writable"),
         "the plan is shown: {out}"
     );
+    // It describes a switchover from a live master, not a failover.
+    assert!(
+        out.contains("switchover of cluster main: db1 is alive and hands the master role over"),
+        "{out}"
+    );
+    assert!(!out.contains("is dead"), "{out}");
 
     // Without --yes it asks, and with no terminal to ask on it does nothing.
     let (code, out, _) = vipkeeper(&["-c", s.config.to_str().unwrap(), "switchover", "main"]);
