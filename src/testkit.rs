@@ -149,7 +149,9 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
         vip: vip.then(|| VipConfig {
             address: "10.254.0.10".parse().unwrap(),
             backends: vec![VipBackend::Script {
-                command: "/bin/true".into(),
+                command: crate::config::Command {
+                    argv: vec!["/bin/true".into()],
+                },
                 timeout: Duration::from_secs(5),
             }],
         }),

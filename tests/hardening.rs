@@ -308,3 +308,22 @@ fn a_servers_escape_sequences_never_reach_the_terminal() {
         );
     }
 }
+
+#[test]
+fn a_quoted_argument_reaches_the_hook_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("first-argument");
+    let s = script(
+        dir.path(),
+        &format!("printf '%s' \"$1\" > {}", seen.display()),
+    );
+    let c = config(dir.path(), &s, "", "");
+    let text = std::fs::read_to_string(&c).unwrap().replace(
+        &format!("command = \"{}\"", s.display()),
+        &format!("command = \"{} 'two words'\"", s.display()),
+    );
+    std::fs::write(&c, text).unwrap();
+    let (code, out) = run(&c, &["vip", "move", "--to", "db2", "--force"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "two words");
+}

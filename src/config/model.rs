@@ -28,7 +28,7 @@ impl Config {
 pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// Run after every failover with the report (JSON) on its standard input.
-    pub notify: Option<String>,
+    pub notify: Option<Command>,
     pub notify_timeout: Duration,
 }
 
@@ -186,7 +186,7 @@ pub enum VipBackend {
         table: Option<u32>,
     },
     Script {
-        command: String,
+        command: Command,
         timeout: Duration,
     },
     AwsNlb {
@@ -225,3 +225,25 @@ pub const VIP_BACKENDS: [&str; 6] = [
     "aws-nlb",
     "aws-route53",
 ];
+
+/// A program and its arguments, run directly (no shell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub argv: Vec<String>,
+}
+
+impl Command {
+    pub fn program(&self) -> &str {
+        &self.argv[0]
+    }
+
+    pub fn args(&self) -> &[String] {
+        &self.argv[1..]
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&shell_words::join(&self.argv))
+    }
+}

@@ -11,7 +11,7 @@ type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields)]
 pub struct RawAgent {
     pub state_dir: Option<S<String>>,
-    pub notify: Option<S<String>>,
+    pub notify: Option<S<RawCommand>>,
     pub notify_timeout: Option<S<String>>,
 }
 
@@ -136,7 +136,7 @@ pub struct RawLinuxRoute {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScript {
-    pub command: S<String>,
+    pub command: S<RawCommand>,
     pub timeout: Option<S<String>>,
 }
 
@@ -157,4 +157,14 @@ pub struct RawAwsRoute53 {
     pub ttl: Option<S<i64>>,
     pub region: Option<S<String>>,
     pub endpoint_url: Option<S<String>>,
+}
+
+/// A command as written: one string, split by shell rules (`"/usr/bin/x
+/// --name='a b'"`), or the argument vector itself (`["/usr/bin/x",
+/// "--name=a b"]`). Never run through a shell.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawCommand {
+    Line(String),
+    Argv(Vec<String>),
 }

@@ -317,3 +317,43 @@ fn switchover_limits_have_defaults_and_bad_ones_are_located() {
     );
     assert!(problems[0].location.is_some());
 }
+
+#[test]
+fn commands_are_split_by_shell_rules_or_given_as_an_argument_vector() {
+    let f = Fixture::new();
+    let s = f.secret("pw", 0o600);
+    let base = good_config(&s).replace(
+        "backends = [\"aws-route-table\", \"local-address\"]",
+        "backends = [\"script\"]",
+    );
+    let with = |notify: &str, script: &str| {
+        base.replace(
+            "state_dir = \"/var/lib/vipkeeper\"",
+            &format!("state_dir = \"/var/lib/vipkeeper\"\nnotify = {notify}"),
+        )
+        .replace(
+            "[cluster.vip.aws-route-table]\nroute_tables = [\"rtb-0a1b2c3d\", \"rtb-0e1f2a3b\"]",
+            &format!("[cluster.vip.script]\ncommand = {script}"),
+        )
+    };
+    let text = with(
+        r#""/usr/local/bin/page --to 'ops team' \"x y\"""#,
+        r#"["/opt/move vip.sh", "--zone=a b"]"#,
+    );
+    let c = load(&f.config(&text, 0o600)).unwrap().config;
+    assert_eq!(
+        c.agent.notify.unwrap().argv,
+        ["/usr/local/bin/page", "--to", "ops team", "x y"]
+    );
+    match &c.clusters[0].vip.as_ref().unwrap().backends[0] {
+        VipBackend::Script { command, .. } => {
+            assert_eq!(command.argv, ["/opt/move vip.sh", "--zone=a b"]);
+            assert_eq!(command.to_string(), "'/opt/move vip.sh' '--zone=a b'");
+        }
+        other => panic!("{other:?}"),
+    }
+    let broken = with(r#""/bin/page 'unclosed""#, r#"[]"#);
+    let e = load(&f.config(&broken, 0o600)).unwrap_err().to_string();
+    assert!(e.contains("agent.notify: missing closing quote"), "{e}");
+    assert!(e.contains("vip.script.command is empty"), "{e}");
+}

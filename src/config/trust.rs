@@ -14,7 +14,7 @@ use super::{Config, VipBackend};
 pub fn problems(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
     check(&config.path, "the config file", &mut out);
-    let mut hooks: Vec<(&str, &str)> = Vec::new();
+    let mut hooks: Vec<(&str, &super::Command)> = Vec::new();
     if let Some(n) = &config.agent.notify {
         hooks.push(("the notify command", n));
     }
@@ -26,9 +26,7 @@ pub fn problems(config: &Config) -> Vec<String> {
         }
     }
     for (what, command) in hooks {
-        let Some(program) = command.split_whitespace().next() else {
-            continue;
-        };
+        let program = command.program();
         // A bare name is found on the PATH, which vipkeeper does not choose.
         if program.contains('/') {
             check(Path::new(program), what, &mut out);

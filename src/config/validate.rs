@@ -61,15 +61,8 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
         Some(dir) => PathBuf::from(dir.get_ref()),
     };
     let notify = match &raw.notify {
-        Some(cmd) if cmd.get_ref().trim().is_empty() => {
-            p.error(
-                Some(cmd.span()),
-                "agent.notify is empty",
-                "name a program, or remove the key".to_string(),
-            );
-            return None;
-        }
-        other => other.as_ref().map(|c| c.get_ref().clone()),
+        Some(cmd) => Some(command(cmd, "agent.notify", p)?),
+        None => None,
     };
     let notify_timeout = duration(
         &raw.notify_timeout,
@@ -214,6 +207,35 @@ fn aws_id(
         return Err(());
     }
     Ok(Some(value.clone()))
+}
+
+/// A command: its words (a string is split by shell rules, never run by a
+/// shell), with a program first.
+fn command(raw: &S<super::raw::RawCommand>, key: &str, p: &mut Problems) -> Option<Command> {
+    use super::raw::RawCommand;
+    let argv = match raw.get_ref() {
+        RawCommand::Argv(a) => a.clone(),
+        RawCommand::Line(line) => match shell_words::split(line) {
+            Ok(words) => words,
+            Err(e) => {
+                p.error(
+                    Some(raw.span()),
+                    format!("{key}: {e} (an unclosed quote?)"),
+                    "close the quote, or write the command as an array: [\"/path/to/program\", \"an argument\"]".to_string(),
+                );
+                return None;
+            }
+        },
+    };
+    if argv.first().is_none_or(|a| a.trim().is_empty()) {
+        p.error(
+            Some(raw.span()),
+            format!("{key} is empty"),
+            "name the program to run, or remove the key".to_string(),
+        );
+        return None;
+    }
+    Some(Command { argv })
 }
 
 /// Names become file names in the state directory and lock names on the
@@ -760,19 +782,9 @@ fn backend(
                 return None;
             };
             let t = t.get_ref();
-            if t.command.get_ref().trim().is_empty() {
-                p.error(
-                    Some(t.command.span()),
-                    "vip.script.command is empty",
-                    "name the program to run".to_string(),
-                );
-                return None;
-            }
+            let command = command(&t.command, "vip.script.command", p)?;
             let timeout = duration(&t.timeout, Duration::from_secs(10), "vip.script.timeout", p)?;
-            Some(VipBackend::Script {
-                command: t.command.get_ref().clone(),
-                timeout,
-            })
+            Some(VipBackend::Script { command, timeout })
         }
         "aws-nlb" => {
             let Some(t) = &v.aws_nlb else {

@@ -6,11 +6,10 @@ use crate::config::AgentConfig;
 
 pub async fn notify(agent: &AgentConfig, report: &Report, report_path: Option<&std::path::Path>) {
     let Some(command) = &agent.notify else { return };
-    let mut words = command.split_whitespace();
-    let Some(program) = words.next() else { return };
+    let program = command.program();
     let json = serde_json::to_vec_pretty(report).expect("reports serialize");
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(words)
+    cmd.args(command.args())
         .env("VIPKEEPER_EVENT", report.kind.label())
         .env("VIPKEEPER_CLUSTER", &report.cluster)
         .env("VIPKEEPER_FAILOVER_ID", &report.id)

@@ -14,14 +14,13 @@ use super::Moved;
 use crate::config::{NodeConfig, VipConfig};
 
 pub async fn run(
-    command: &str,
+    command: &crate::config::Command,
     timeout: Duration,
     vip: &VipConfig,
     from: Option<&NodeConfig>,
     to: &NodeConfig,
 ) -> Result<Moved, String> {
-    let mut words = command.split_whitespace();
-    let program = words.next().ok_or("the VIP script command is empty")?;
+    let program = command.program();
     let (old_host, old_port) = from
         .map(|n| (n.host.clone(), n.port.to_string()))
         .unwrap_or_default();
@@ -32,7 +31,7 @@ pub async fn run(
     };
     let new_ip = ip_of(&to.host).await;
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(words)
+    cmd.args(command.args())
         .arg("--command=start")
         .arg(format!("--orig_master_host={old_host}"))
         .arg(format!("--orig_master_ip={old_ip}"))
