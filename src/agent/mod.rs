@@ -244,12 +244,7 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
 /// An action on replicas like any other: under the cluster lock, so that it
 /// never restarts a thread a switchover or failover has just stopped.
 pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
-    let down: Vec<String> = view
-        .nodes
-        .iter()
-        .filter(|n| n.state().is_none())
-        .map(|n| n.name.clone())
-        .collect();
+    let down = view.unreachable();
     let mut lock = match ClusterLock::acquire(cluster, &down, stale, "IO-thread restart").await {
         Ok(l) => l,
         Err(e) => {

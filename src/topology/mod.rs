@@ -54,6 +54,15 @@ impl ClusterView {
     pub fn node(&self, name: &str) -> Option<&NodeView> {
         self.nodes.iter().find(|n| n.name == name)
     }
+
+    /// The nodes whose probe failed, by name.
+    pub fn unreachable(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.state().is_none())
+            .map(|n| n.name.clone())
+            .collect()
+    }
 }
 
 pub fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

@@ -318,12 +318,7 @@ impl Executor<'_> {
     /// master too when it is alive) and re-reads every node: the plan goes
     /// on only if the cluster is still as it was planned on.
     async fn lock_and_compare(&mut self, view: &ClusterView) -> Result<(), String> {
-        let down: Vec<String> = view
-            .nodes
-            .iter()
-            .filter(|n| n.state().is_none())
-            .map(|n| n.name.clone())
-            .collect();
+        let down = view.unreachable();
         let mut required = vec![self.plan.candidate.clone()];
         required.extend(self.plan.catch_up_from.clone());
         if self.plan.kind == Kind::Switchover {
