@@ -336,25 +336,37 @@ async fn the_agent_never_fences_the_master_a_switchover_made(flavor: Flavor) {
     }
 }
 
-async fn the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock(flavor: Flavor) {
-    let spec = ClusterSpec::new(flavor);
-    let c = TestCluster::start(spec).await.unwrap();
+/// A fresh cluster and the agent watching it with `timing` ([cluster.timing] keys).
+async fn cluster_with_agent(flavor: Flavor, timing: &str) -> (TestCluster, Agent) {
+    let c = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
     let extras = ConfigExtras {
-        cluster_toml: "[cluster.timing]\nprobe_interval = \"50ms\"\n".into(),
+        cluster_toml: format!("[cluster.timing]\n{timing}"),
         ..Default::default()
     };
     let config = c.write_config_with("main", &extras).unwrap();
     let agent = Agent::start(env!("CARGO_BIN_EXE_vipkeeper").as_ref(), &config, &c.dir);
     agent.wait_for_log("healthy: db1 is the master", LONG);
+    (c, agent)
+}
 
-    // Another actor holds the cluster lock on db3 and has made db3 writable.
-    let mut holder = c.node("db3").root().await.unwrap();
+/// Another actor's hold of the cluster lock on `node`, for as long as the
+/// connection lives.
+async fn hold_cluster_lock(c: &TestCluster, node: &str) -> mysql_async::Conn {
     use mysql_async::prelude::*;
+    let mut holder = c.node(node).root().await.unwrap();
     let got: Option<u8> = holder
         .query_first("SELECT GET_LOCK('vipkeeper-main', 0)")
         .await
         .unwrap();
     assert_eq!(got, Some(1));
+    holder
+}
+
+async fn the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock(flavor: Flavor) {
+    use mysql_async::prelude::*;
+    let (c, agent) = cluster_with_agent(flavor, "probe_interval = \"50ms\"\n").await;
+    // Another actor holds the cluster lock on db3 and has made db3 writable.
+    let mut holder = hold_cluster_lock(&c, "db3").await;
     holder
         .query_drop(match flavor {
             Flavor::Mariadb => "SET GLOBAL read_only=OFF",
@@ -385,22 +397,12 @@ async fn the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock(fla
 async fn the_agent_restarts_no_io_thread_while_another_actor_holds_the_cluster_lock(
     flavor: Flavor,
 ) {
-    let c = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
-    let extras = ConfigExtras {
-        cluster_toml: "[cluster.timing]\nprobe_interval = \"300ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n".into(),
-        ..Default::default()
-    };
-    let config = c.write_config_with("main", &extras).unwrap();
-    let agent = Agent::start(env!("CARGO_BIN_EXE_vipkeeper").as_ref(), &config, &c.dir);
-    agent.wait_for_log("healthy: db1 is the master", LONG);
-
-    use mysql_async::prelude::*;
-    let mut holder = c.node("db2").root().await.unwrap();
-    let got: Option<u8> = holder
-        .query_first("SELECT GET_LOCK('vipkeeper-main', 0)")
-        .await
-        .unwrap();
-    assert_eq!(got, Some(1));
+    let (c, agent) = cluster_with_agent(
+        flavor,
+        "probe_interval = \"300ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n",
+    )
+    .await;
+    let holder = hold_cluster_lock(&c, "db2").await;
     // The master hangs: its replicas hold silent connections ("stale").
     c.master().pause();
     agent.wait_for_log(

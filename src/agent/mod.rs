@@ -206,21 +206,15 @@ impl ClusterLoop {
 
     /// Logs once per change which nodes cannot be reached.
     fn say_unreachable(&mut self, view: &ClusterView) {
+        let key = view.unreachable().join(",");
+        if key == self.unreachable_said {
+            return;
+        }
         let now: Vec<String> = view
             .nodes
             .iter()
             .filter_map(|n| Some(format!("{} ({})", n.name, n.error()?)))
             .collect();
-        let names: Vec<&str> = view
-            .nodes
-            .iter()
-            .filter(|n| n.state().is_none())
-            .map(|n| n.name.as_str())
-            .collect();
-        let key = names.join(",");
-        if key == self.unreachable_said {
-            return;
-        }
         if now.is_empty() {
             tracing::info!(cluster = %self.cluster.name, "every node is reachable again");
         } else {
@@ -240,9 +234,9 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
 /// Asks replicas that still claim a connection to a silent master to
 /// reconnect, all at once: a fresh attempt tells whether the master answers
 /// from there. (STOP of an IO thread blocked on a hung connection can take
-/// seconds, so never one after another.)
-/// An action on replicas like any other: under the cluster lock, so that it
-/// never restarts a thread a switchover or failover has just stopped.
+/// seconds, so never one after another.) An action on replicas like any
+/// other: under the cluster lock, so that it never restarts a thread a
+/// switchover or failover has just stopped.
 pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
     let down = view.unreachable();
     let mut lock = match ClusterLock::acquire(cluster, &down, stale, "IO-thread restart").await {

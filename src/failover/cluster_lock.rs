@@ -61,7 +61,7 @@ pub struct Reread {
     pub lock_held: Option<bool>,
 }
 
-pub fn lock_name(cluster: &str) -> String {
+fn lock_name(cluster: &str) -> String {
     // Servers cap lock names at 64 characters.
     let name = format!("vipkeeper-{cluster}");
     name.chars().take(64).collect()

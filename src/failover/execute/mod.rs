@@ -27,22 +27,6 @@ use crate::plan::{Kind, Plan, Step};
 use crate::topology::observe::target;
 use crate::topology::ClusterView;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_empty_gtid_set_is_no_gate_positions_decide() {
-        let wrote = BinlogCoord::new("mysql-bin.000001", 900);
-        let empty = GtidSet::Mysql(crate::mysql::gtid::MysqlGtidSet::parse("").unwrap());
-        let stopped = Stopped::new(Some(wrote), Some(empty.clone()));
-        let behind = BinlogCoord::new("mysql-bin.000001", 800);
-        assert!(!stopped.reached_by(Some(&empty), Some(&behind)));
-        let there = BinlogCoord::new("mysql-bin.000001", 900);
-        assert!(stopped.reached_by(Some(&empty), Some(&there)));
-    }
-}
-
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -315,8 +299,8 @@ impl Executor<'_> {
     }
 
     /// Takes the cluster lock (the candidate must be lockable, and the old
-    /// master too when it is alive) and re-reads every node: the plan goes
-    /// on only if the cluster is still as it was planned on.
+    /// master too when it is alive) and re-reads the locked nodes: the plan
+    /// goes on only if the cluster is still as it was planned on.
     async fn lock_and_compare(&mut self, view: &ClusterView) -> Result<(), String> {
         let down = view.unreachable();
         let mut required = vec![self.plan.candidate.clone()];
@@ -460,5 +444,21 @@ impl Executor<'_> {
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_gtid_set_is_no_gate_positions_decide() {
+        let wrote = BinlogCoord::new("mysql-bin.000001", 900);
+        let empty = GtidSet::Mysql(crate::mysql::gtid::MysqlGtidSet::parse("").unwrap());
+        let stopped = Stopped::new(Some(wrote), Some(empty.clone()));
+        let behind = BinlogCoord::new("mysql-bin.000001", 800);
+        assert!(!stopped.reached_by(Some(&empty), Some(&behind)));
+        let there = BinlogCoord::new("mysql-bin.000001", 900);
+        assert!(stopped.reached_by(Some(&empty), Some(&there)));
     }
 }
