@@ -7,6 +7,7 @@ pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod execute;
 pub mod failover;
 pub mod mysql;
 pub mod netlink;
@@ -20,6 +21,7 @@ pub mod analysis;
 pub mod aws;
 pub mod candidate;
 pub mod plan;
+pub mod state;
 pub mod switchover;
 
 #[cfg(test)]

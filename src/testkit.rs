@@ -148,12 +148,14 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
         switchover: crate::config::SwitchoverPolicy::default(),
         vip: vip.then(|| VipConfig {
             address: "10.254.0.10".parse().unwrap(),
-            backends: vec![VipBackend::Script {
-                command: crate::config::Command {
-                    argv: vec!["/bin/true".into()],
+            backends: vec![crate::config::BackendConfig::Script(
+                crate::config::ScriptConfig {
+                    command: crate::config::Command {
+                        argv: vec!["/bin/true".into()],
+                    },
+                    timeout: Duration::from_secs(5),
                 },
-                timeout: Duration::from_secs(5),
-            }],
+            )],
         }),
         nodes: (1..=n)
             .map(|i| NodeConfig {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::fault_proxy::FaultProxy;
 use support::moto::{seed, source_dest_check, vip_targets, Moto, SeededVpc};
-use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
+use vipkeeper::config::{AwsRouteTableConfig, BackendConfig, NodeConfig, VipConfig};
 use vipkeeper::vip::{move_vip, Moved};
 
 const VIP: &str = "10.254.0.10";
@@ -193,14 +193,14 @@ fn nodes(v: &SeededVpc) -> Vec<NodeConfig> {
 fn vip(endpoint: String, tables: Vec<String>, deadline: Duration) -> VipConfig {
     VipConfig {
         address: VIP.parse().unwrap(),
-        backends: vec![VipBackend::AwsRouteTable {
+        backends: vec![BackendConfig::AwsRouteTable(AwsRouteTableConfig {
             route_tables: tables,
             vpc_id: None,
             region: Some("us-east-1".into()),
             endpoint_url: Some(endpoint),
             deadline,
             concurrency: None,
-        }],
+        })],
     }
 }
 

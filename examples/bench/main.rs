@@ -27,7 +27,7 @@ use support::report::write_timeline;
 use support::vpc::{RouteTables, VpcCluster, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
-use vipkeeper::config::{NodeConfig, VipBackend, VipConfig};
+use vipkeeper::config::{AwsRouteTableConfig, BackendConfig, NodeConfig, VipConfig};
 
 const MILESTONES: [&str; 6] = [
     "detected",
@@ -154,14 +154,14 @@ async fn route_tables(runs: usize) -> Result<String> {
         for concurrency in [None, Some(1)] {
             let cfg = VipConfig {
                 address: VIP.parse()?,
-                backends: vec![VipBackend::AwsRouteTable {
+                backends: vec![BackendConfig::AwsRouteTable(AwsRouteTableConfig {
                     route_tables: v.route_tables.clone(),
                     vpc_id: None,
                     region: Some("us-east-1".into()),
                     endpoint_url: Some(moto.endpoint()),
                     deadline: Duration::from_secs(30),
                     concurrency,
-                }],
+                })],
             };
             let mut ms = Vec::new();
             for run in 0..runs {

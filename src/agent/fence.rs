@@ -9,9 +9,9 @@
 //! decides again on a fresh view.
 
 use crate::config::ClusterConfig;
-use crate::failover::cluster_lock::ClusterLock;
-use crate::failover::ClusterState;
+use crate::execute::ClusterLock;
 use crate::mysql::{admin, Session};
+use crate::state::ClusterState;
 use crate::topology::observe::target;
 use crate::topology::{observe, ClusterView, Topology};
 

@@ -13,16 +13,14 @@
 
 use std::time::Duration;
 
-use crate::config::{ClusterConfig, NodeConfig, VipBackend};
+use crate::config::{BackendConfig, ClusterConfig, NodeConfig};
 use crate::mysql::flavor::ServerVersion;
 use crate::mysql::probe::read_state;
 use crate::mysql::Session;
 use crate::netlink::Netlink;
 use crate::topology::observe::target;
 use crate::topology::{observe, Topology};
-
-/// How often the host agent looks at its own node.
-pub const LOCAL_POLL: Duration = Duration::from_millis(20);
+use crate::vip::local_address::LOCAL_POLL;
 
 pub async fn run(cluster: ClusterConfig, node: String) {
     let Some(vip) = cluster.vip.clone() else {
@@ -33,7 +31,7 @@ pub async fn run(cluster: ClusterConfig, node: String) {
         .backends
         .iter()
         .filter_map(|b| match b {
-            VipBackend::LocalAddress { interface } => Some(interface.clone()),
+            BackendConfig::LocalAddress(l) => Some(l.interface.clone()),
             _ => None,
         })
         .collect();

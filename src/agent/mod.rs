@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
-use crate::failover::cluster_lock::ClusterLock;
-use crate::failover::{fail_over, ClusterState, Outcome, Trigger};
-use crate::mysql::{admin, Session};
+use crate::execute::{restart_io_threads, Outcome, Trigger};
+use crate::failover::fail_over;
 use crate::plan::plan;
+use crate::state::ClusterState;
 use crate::topology::observe::target;
 use crate::topology::{observe, ClusterView, Topology};
 
@@ -165,7 +165,8 @@ impl ClusterLoop {
         }
         // A refusal is re-examined every tick (a replica may come back), but
         // reported only when its reason changes.
-        if let Err(refusal) = plan(view, topology, master, &self.cluster, &self.history) {
+        let planned = plan(view, topology, master, &self.cluster, &self.history);
+        if let Err(refusal) = &planned {
             if self.refused_with.as_ref() == Some(&refusal.why) {
                 return false;
             }
@@ -175,9 +176,8 @@ impl ClusterLoop {
             &self.agent,
             &self.cluster,
             view,
-            topology,
             master,
-            &self.history,
+            planned,
             Trigger::Automatic,
         )
         .await;
@@ -229,52 +229,4 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
     view.node(master)
         .and_then(|n| n.error())
         .is_some_and(|e| matches!(e.kind, ErrorKind::Refused | ErrorKind::ConnectionLost))
-}
-
-/// Asks replicas that still claim a connection to a silent master to
-/// reconnect, all at once: a fresh attempt tells whether the master answers
-/// from there. (STOP of an IO thread blocked on a hung connection can take
-/// seconds, so never one after another.) An action on replicas like any
-/// other: under the cluster lock, so that it never restarts a thread a
-/// switchover or failover has just stopped.
-pub async fn restart_io_threads(cluster: &ClusterConfig, view: &ClusterView, stale: &[String]) {
-    let down = view.unreachable();
-    let mut lock = match ClusterLock::acquire(cluster, &down, stale, "IO-thread restart").await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::info!(cluster = %cluster.name, "not restarting IO threads now: {e}");
-            return;
-        }
-    };
-    futures::future::join_all(
-        stale
-            .iter()
-            .map(|name| restart_io_thread(cluster, view, name)),
-    )
-    .await;
-    lock.release().await;
-}
-
-async fn restart_io_thread(cluster: &ClusterConfig, view: &ClusterView, name: &str) {
-    let (Some(n), Some(state)) = (cluster.node(name), view.node(name).and_then(|v| v.state()))
-    else {
-        return;
-    };
-    let mut t = target(cluster, &n.host, n.port, &cluster.users.admin);
-    t.query_timeout = cluster.failover.statement_timeout;
-    let result = async {
-        let mut s = Session::connect(&t).await?;
-        let r = admin::restart_io_thread(&mut s, &state.version).await;
-        s.close().await;
-        r
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tracing::warn!(cluster = %cluster.name, "restarted the IO thread of {name} to see whether the master answers it")
-        }
-        Err(e) => {
-            tracing::error!(cluster = %cluster.name, "cannot restart the IO thread of {name}: {e}")
-        }
-    }
 }

@@ -6,8 +6,12 @@
 //! that received the most, or one that can first be caught up from such a
 //! replica (GTID positioning only). When neither exists, refuse and say why.
 
-use std::cmp::Ordering;
+mod exclusion;
 
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::analysis::History;
@@ -18,8 +22,9 @@ use crate::mysql::replica_status::{PositionMode, ReplicaStatus};
 use crate::mysql::NodeState;
 use crate::topology::ClusterView;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub use exclusion::{joined, Exclusion};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Candidate,
     /// Could have been promoted; `behind` when it received less than the most.
@@ -27,8 +32,40 @@ pub enum Verdict {
         behind: bool,
     },
     Excluded {
-        reason: String,
+        reasons: Vec<Exclusion>,
     },
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Candidate => f.write_str("candidate"),
+            Verdict::Eligible { behind: true } => f.write_str("eligible, received less"),
+            Verdict::Eligible { behind: false } => f.write_str("eligible, received as much"),
+            Verdict::Excluded { reasons } => write!(f, "excluded: {}", joined(reasons)),
+        }
+    }
+}
+
+/// `{"verdict": "excluded", "reason": "<in words>", "reasons": [<typed>]}`:
+/// the words as reports have always carried them, and the typed reasons.
+impl Serialize for Verdict {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        match self {
+            Verdict::Candidate => m.serialize_entry("verdict", "candidate")?,
+            Verdict::Eligible { behind } => {
+                m.serialize_entry("verdict", "eligible")?;
+                m.serialize_entry("behind", behind)?;
+            }
+            Verdict::Excluded { reasons } => {
+                m.serialize_entry("verdict", "excluded")?;
+                m.serialize_entry("reason", &joined(reasons))?;
+                m.serialize_entry("reasons", reasons)?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// One replica as the choice saw it.
@@ -99,10 +136,10 @@ pub fn choose(
                 received: None,
                 executed: None,
                 verdict: Verdict::Excluded {
-                    reason: match node.error() {
-                        Some(e) => format!("unreachable: {e}"),
-                        None => "no longer replicates".into(),
-                    },
+                    reasons: vec![match node.error() {
+                        Some(e) => Exclusion::Unreachable { error: e.clone() },
+                        None => Exclusion::NoLongerReplicates,
+                    }],
                 },
             }),
         }
@@ -116,11 +153,11 @@ pub fn choose(
         most.as_ref()
             .is_some_and(|m| f.replica.received.as_ref() == Some(m))
     };
-    let exclusions: Vec<Option<String>> = facts
+    let exclusions: Vec<Vec<Exclusion>> = facts
         .iter()
         .map(|f| exclusion(f, &facts, master, policy, history))
         .collect();
-    let eligible = |i: usize| exclusions[i].is_none();
+    let eligible = |i: usize| exclusions[i].is_empty();
     let most_advanced: Vec<String> = facts
         .iter()
         .filter(|f| at_max(f))
@@ -184,12 +221,12 @@ pub fn choose(
     });
 
     for (i, f) in facts.iter().enumerate() {
-        let verdict = match (&exclusions[i], &pick) {
-            (_, Some((c, _, _))) if *c == i => Verdict::Candidate,
-            (Some(reason), _) => Verdict::Excluded {
-                reason: reason.clone(),
+        let verdict = match &pick {
+            Some((c, _, _)) if *c == i => Verdict::Candidate,
+            _ if !exclusions[i].is_empty() => Verdict::Excluded {
+                reasons: exclusions[i].clone(),
             },
-            (None, _) => Verdict::Eligible { behind: !at_max(f) },
+            _ => Verdict::Eligible { behind: !at_max(f) },
         };
         considered.push(Considered {
             name: f.name.to_string(),
@@ -220,7 +257,7 @@ const FILE_POS_FIX: &str = " (file/position replication cannot catch one replica
 
 fn refusal_reason(
     facts: &[Facts],
-    exclusions: &[Option<String>],
+    exclusions: &[Vec<Exclusion>],
     most_advanced: &[String],
     gtid_everywhere: bool,
     note: &str,
@@ -228,7 +265,7 @@ fn refusal_reason(
     if facts.is_empty() {
         return "no replica of the master is reachable".into();
     }
-    if exclusions.iter().all(Option::is_some) {
+    if exclusions.iter().all(|e| !e.is_empty()) {
         return format!("every reachable replica is excluded{note}");
     }
     format!(
@@ -290,42 +327,43 @@ fn received_gtids(state: &NodeState, r: &ReplicaStatus) -> Option<GtidSet> {
     }
 }
 
-/// Why `f` must not be promoted, if it must not.
+/// Why `f` must not be promoted: empty when it may be.
 fn exclusion(
     f: &Facts,
     all: &[Facts],
     master: &str,
     policy: &FailoverPolicy,
     history: &History,
-) -> Option<String> {
+) -> Vec<Exclusion> {
     let mut reasons = Vec::new();
     if policy.never_promote.iter().any(|n| n == f.name) {
-        reasons.push("configured never to be promoted".to_string());
+        reasons.push(Exclusion::NeverPromote);
     }
     if !f.replica.sql_running {
-        reasons.push(match f.replica.last_sql_errno {
-            0 => "SQL thread not running".to_string(),
-            n => format!("SQL thread stopped by error {n}"),
+        reasons.push(Exclusion::SqlThreadStopped {
+            errno: f.replica.last_sql_errno,
         });
     }
     if !f.state.log_bin {
-        reasons.push("binary logging is off".into());
+        reasons.push(Exclusion::NoBinlog);
     }
     if f.replica.received.is_none() {
-        reasons.push(format!("has received nothing from {master}"));
+        reasons.push(Exclusion::ReceivedNothing {
+            master: master.into(),
+        });
     }
     if let Some(lag) = history
         .last_lag
         .get(f.name)
         .filter(|l| **l > policy.max_lag.as_secs())
     {
-        reasons.push(format!(
-            "was {lag} s behind (max_lag {} s)",
-            policy.max_lag.as_secs()
-        ));
+        reasons.push(Exclusion::Lagging {
+            seconds: *lag,
+            max_lag: policy.max_lag.as_secs(),
+        });
     }
-    if let Some(errant) = errant(f, all, history) {
-        reasons.push(format!("has errant transactions {errant}"));
+    if let Some(gtids) = errant(f, all, history) {
+        reasons.push(Exclusion::Errant { gtids });
     }
     if let Some(newer) = all.iter().find(|o| {
         let v = |f: &Facts| {
@@ -337,14 +375,13 @@ fn exclusion(
         };
         v(o) > v(f)
     }) {
-        reasons.push(format!(
-            "runs {}, older than {} on {}",
-            f.state.version.label(),
-            newer.state.version.label(),
-            newer.name
-        ));
+        reasons.push(Exclusion::OlderVersion {
+            version: f.state.version.label(),
+            newer: newer.state.version.label(),
+            on: newer.name.to_string(),
+        });
     }
-    (!reasons.is_empty()).then(|| reasons.join("; "))
+    reasons
 }
 
 /// Transactions `f` executed that neither the master (as last seen) nor any

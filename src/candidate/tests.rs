@@ -28,6 +28,14 @@ fn verdict(c: &[Considered], name: &str) -> Verdict {
     c.iter().find(|x| x.name == name).unwrap().verdict.clone()
 }
 
+/// Why an excluded replica was excluded, in words.
+fn reason(v: &Verdict) -> String {
+    match v {
+        Verdict::Excluded { reasons } => joined(reasons),
+        other => panic!("not excluded: {other:?}"),
+    }
+}
+
 fn choose_in(v: &ClusterView, names: &[u32], policy: &FailoverPolicy) -> Result<Choice, Refusal> {
     choose(v, "db1", &replicas(names), policy, &History::default())
 }
@@ -120,10 +128,8 @@ fn never_promote_node_that_received_most_serves_as_catch_up_source() {
         ("db2", Some("db3"))
     );
     assert_eq!(
-        verdict(&c.considered, "db3"),
-        Verdict::Excluded {
-            reason: "configured never to be promoted".into()
-        }
+        reason(&verdict(&c.considered, "db3")),
+        "configured never to be promoted"
     );
 }
 
@@ -144,16 +150,18 @@ fn broken_and_errant_replicas_are_excluded_with_reasons() {
     let c = choose_in(&v, &[2, 3, 4], &policy()).unwrap();
     assert_eq!(c.candidate, "db4");
     assert_eq!(
+        reason(&verdict(&c.considered, "db2")),
+        "SQL thread stopped by error 1062"
+    );
+    assert_eq!(
         verdict(&c.considered, "db2"),
         Verdict::Excluded {
-            reason: "SQL thread stopped by error 1062".into()
+            reasons: vec![Exclusion::SqlThreadStopped { errno: 1062 }]
         }
     );
     assert_eq!(
-        verdict(&c.considered, "db3"),
-        Verdict::Excluded {
-            reason: format!("has errant transactions {}:1-3", UUIDS[3])
-        }
+        reason(&verdict(&c.considered, "db3")),
+        format!("has errant transactions {}:1-3", UUIDS[3])
     );
 }
 
@@ -171,16 +179,12 @@ fn lag_and_version_exclusions() {
     let c = choose(&v, "db1", &replicas(&[2, 3, 4]), &policy(), &history).unwrap();
     assert_eq!(c.candidate, "db4");
     assert_eq!(
-        verdict(&c.considered, "db2"),
-        Verdict::Excluded {
-            reason: "was 120 s behind (max_lag 30 s)".into()
-        }
+        reason(&verdict(&c.considered, "db2")),
+        "was 120 s behind (max_lag 30 s)"
     );
     assert_eq!(
-        verdict(&c.considered, "db3"),
-        Verdict::Excluded {
-            reason: "runs mysql 8.4.3, older than mysql 9.7.4 on db2".into()
-        }
+        reason(&verdict(&c.considered, "db3")),
+        "runs mysql 8.4.3, older than mysql 9.7.4 on db2"
     );
 }
 
@@ -219,10 +223,17 @@ fn unreachable_replicas_are_named() {
     let c = choose_in(&v, &[2, 3], &policy()).unwrap();
     assert_eq!(c.candidate, "db3");
     match verdict(&c.considered, "db2") {
-        Verdict::Excluded { reason } => assert!(
-            reason.starts_with("unreachable: connection refused"),
-            "{reason}"
-        ),
+        Verdict::Excluded { reasons } => {
+            assert!(
+                matches!(&reasons[..], [Exclusion::Unreachable { .. }]),
+                "{reasons:?}"
+            );
+            let reason = joined(&reasons);
+            assert!(
+                reason.starts_with("unreachable: connection refused"),
+                "{reason}"
+            );
+        }
         other => panic!("{other:?}"),
     }
 }

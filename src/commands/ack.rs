@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::AckArgs;
-use crate::failover::ClusterState;
+use crate::state::ClusterState;
 
 pub async fn run(config_path: &std::path::Path, args: &AckArgs) -> ExitCode {
     let (config, clusters) = match super::load_clusters(config_path, Some(&args.cluster)) {

@@ -35,7 +35,7 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
     };
     // What the agent refuses to start on is an error here too.
     let mut local = crate::config::trust::problems(&config);
-    if let Err(e) = crate::failover::state::usable_state_dir(&config.agent.state_dir) {
+    if let Err(e) = crate::state::usable_state_dir(&config.agent.state_dir) {
         local.push(e);
     }
     if !local.is_empty() {

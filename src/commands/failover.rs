@@ -6,11 +6,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::agent::restart_io_threads;
 use crate::analysis::{analyze, Analysis, History};
 use crate::cli::FailoverArgs;
 use crate::config::ClusterConfig;
-use crate::failover::{fail_over, Outcome, Trigger};
+use crate::execute::restart_io_threads;
+use crate::execute::{Outcome, StepOutcome, Trigger};
+use crate::failover::fail_over;
 use crate::plan::plan;
 use crate::topology::{observe, ClusterView, Topology};
 
@@ -65,8 +66,9 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         }
     };
 
+    let planned = plan(&view, &topology, &master, cluster, &history);
     if args.dry_run {
-        return match plan(&view, &topology, &master, cluster, &history) {
+        return match planned {
             Ok(p) => {
                 print!("{}", p.describe());
                 ExitCode::SUCCESS
@@ -74,7 +76,7 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
             Err(r) => {
                 println!("refused: {}", r.why);
                 for c in &r.considered {
-                    println!("  {}: {:?}", c.name, c.verdict);
+                    println!("  {}: {}", c.name, c.verdict);
                 }
                 ExitCode::FAILURE
             }
@@ -84,9 +86,8 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         &config.agent,
         cluster,
         &view,
-        &topology,
         &master,
-        &history,
+        planned,
         Trigger::Manual,
     )
     .await;
@@ -97,7 +98,7 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
             if report
                 .steps
                 .iter()
-                .any(|s| s.outcome == crate::failover::report::StepOutcome::Failed) =>
+                .any(|s| s.outcome == StepOutcome::Failed) =>
         {
             ExitCode::from(2)
         }

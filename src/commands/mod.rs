@@ -50,7 +50,7 @@ pub fn load_clusters(
 /// Every problem is printed; `Err` carries the exit code.
 pub fn ready_to_act(config: &Config) -> Result<(), ExitCode> {
     let mut problems = config::trust::problems(config);
-    if let Err(e) = crate::failover::state::usable_state_dir(&config.agent.state_dir) {
+    if let Err(e) = crate::state::usable_state_dir(&config.agent.state_dir) {
         problems.push(e);
     }
     if problems.is_empty() {

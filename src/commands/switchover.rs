@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::SwitchoverArgs;
 use crate::config::{ClusterConfig, Config};
-use crate::failover::report::StepOutcome;
-use crate::failover::Outcome;
+use crate::execute::{Outcome, StepOutcome};
 use crate::switchover::{gather_facts, preflight, switch_over, Preflight};
 use crate::topology::{observe, Topology};
 

@@ -62,7 +62,7 @@ async fn status(config_path: &std::path::Path, cluster: Option<&str>) -> ExitCod
                         }
                         // A route table whose VIP route is missing, or
                         // points at no node, sends clients nowhere useful.
-                        (None, _) if p.backend == "aws-route-table" => {
+                        (None, _) if p.no_node_is_wrong => {
                             code = worse(code, 2);
                             "no node: NOT the master".to_string()
                         }
@@ -92,12 +92,12 @@ async fn aws_details(c: &ClusterConfig, vip: &crate::config::VipConfig) -> (Vec<
     let mut lines = Vec::new();
     let mut failed = false;
     for backend in &vip.backends {
-        let Some(s) = aws_route_table::Settings::from_backend(backend) else {
+        let crate::config::BackendConfig::AwsRouteTable(s) = backend else {
             continue;
         };
         let (me, checks) = tokio::join!(
             crate::aws::this_instance(std::time::Duration::from_secs(1)),
-            aws_route_table::source_dest_checks(&s, &c.nodes)
+            aws_route_table::source_dest_checks(s, &c.nodes)
         );
         lines.push(match me {
             Ok(me) => {
@@ -211,6 +211,9 @@ async fn move_to(
             "would move the VIP {} to {to} ({}); nothing changed (--dry-run)",
             vip.address, target.host
         );
+        for b in crate::vip::backends(vip) {
+            println!("  through {}: {}", b.name(), b.describe());
+        }
         // A dry run that could not read where the VIP points found nothing out.
         return if current.iter().any(Result::is_err) {
             ExitCode::FAILURE

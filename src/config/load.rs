@@ -5,7 +5,6 @@
 //! deserialized on its own: a file with five mistakes in five places gets
 //! five lines, not one.
 
-use std::ops::Range;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -14,7 +13,7 @@ use toml::Spanned;
 
 use super::model::Config;
 use super::problem::{Problem, Problems};
-use super::raw::{RawAgent, RawCluster, RawNode, RawUsers};
+use super::raw::{RawAgent, RawClusterEntry, RawDocument, RawNode, RawUsers};
 use super::validate;
 
 /// A config that passed validation, and the warnings it still deserves.
@@ -110,23 +109,6 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, LoadError> {
         }),
         _ => Err(LoadError { problems: list }),
     }
-}
-
-/// The document split into the pieces validation works on.
-pub struct RawDocument {
-    pub agent: RawAgent,
-    pub clusters: Vec<RawClusterEntry>,
-}
-
-pub struct RawClusterEntry {
-    /// Span of the `[[cluster]]` table.
-    pub span: Range<usize>,
-    /// `None` when the cluster's own keys did not deserialize (already reported).
-    pub cluster: Option<RawCluster>,
-    pub users: RawUsers,
-    pub nodes: Vec<Spanned<RawNode>>,
-    /// `[[cluster.node]]` tables that did not deserialize (already reported).
-    pub bad_nodes: usize,
 }
 
 fn parse(text: &str, problems: &mut Problems) -> Option<RawDocument> {

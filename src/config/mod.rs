@@ -2,6 +2,7 @@
 //! `load` reads and validates it, reporting every problem with its
 //! file:line:column; the rest of vipkeeper only sees the validated `model`.
 
+mod fields;
 mod load;
 mod model;
 mod problem;
@@ -10,6 +11,7 @@ pub mod redact;
 pub mod secret;
 pub mod trust;
 mod validate;
+pub mod vip;
 
 #[cfg(test)]
 mod tests;
@@ -18,3 +20,7 @@ pub use load::{load, load_str, LoadError, Loaded};
 pub use model::*;
 pub use problem::{Location, Problem, Severity};
 pub use secret::{Secret, SecretSource};
+pub use vip::{
+    AwsNlbConfig, AwsRoute53Config, AwsRouteTableConfig, BackendConfig, LinuxRouteConfig,
+    LocalAddressConfig, ScriptConfig,
+};

@@ -1,11 +1,11 @@
 //! The validated configuration the rest of vipkeeper uses. Every value here
 //! has passed `load`'s checks; defaults are filled in.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::secret::{Secret, SecretSource};
+pub use super::vip::VipConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipkeeper/vipkeeper.toml";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/vipkeeper";
@@ -161,70 +161,6 @@ impl NodeConfig {
         format!("{}:{}", self.host, self.port)
     }
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VipConfig {
-    pub address: Ipv4Addr,
-    pub backends: Vec<VipBackend>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VipBackend {
-    AwsRouteTable {
-        route_tables: Vec<String>,
-        vpc_id: Option<String>,
-        region: Option<String>,
-        endpoint_url: Option<String>,
-        deadline: Duration,
-        /// Tables switched at once (`None`: all of them).
-        concurrency: Option<usize>,
-    },
-    LocalAddress {
-        interface: String,
-    },
-    LinuxRoute {
-        table: Option<u32>,
-    },
-    Script {
-        command: Command,
-        timeout: Duration,
-    },
-    AwsNlb {
-        target_group_arn: String,
-        port: Option<u16>,
-        region: Option<String>,
-        endpoint_url: Option<String>,
-    },
-    AwsRoute53 {
-        hosted_zone_id: String,
-        record_name: String,
-        ttl: u32,
-        region: Option<String>,
-        endpoint_url: Option<String>,
-    },
-}
-
-impl VipBackend {
-    pub fn name(&self) -> &'static str {
-        match self {
-            VipBackend::AwsRouteTable { .. } => "aws-route-table",
-            VipBackend::LocalAddress { .. } => "local-address",
-            VipBackend::LinuxRoute { .. } => "linux-route",
-            VipBackend::Script { .. } => "script",
-            VipBackend::AwsNlb { .. } => "aws-nlb",
-            VipBackend::AwsRoute53 { .. } => "aws-route53",
-        }
-    }
-}
-
-pub const VIP_BACKENDS: [&str; 6] = [
-    "aws-route-table",
-    "local-address",
-    "linux-route",
-    "script",
-    "aws-nlb",
-    "aws-route53",
-];
 
 /// A program and its arguments, run directly (no shell).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,12 @@
 //! every value a later check may need to point at. `load` turns these into
 //! the plain types of `model` after validating them.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::vip::RawVip;
 
 type S<T> = Spanned<T>;
 
@@ -91,74 +95,6 @@ pub struct RawNode {
     pub az: Option<S<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVip {
-    pub address: S<String>,
-    pub backends: S<Vec<S<String>>>,
-    #[serde(rename = "aws-route-table")]
-    pub aws_route_table: Option<S<RawAwsRouteTable>>,
-    #[serde(rename = "local-address")]
-    pub local_address: Option<S<RawLocalAddress>>,
-    #[serde(rename = "linux-route")]
-    pub linux_route: Option<S<RawLinuxRoute>>,
-    pub script: Option<S<RawScript>>,
-    #[serde(rename = "aws-nlb")]
-    pub aws_nlb: Option<S<RawAwsNlb>>,
-    #[serde(rename = "aws-route53")]
-    pub aws_route53: Option<S<RawAwsRoute53>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAwsRouteTable {
-    #[serde(default)]
-    pub route_tables: Vec<S<String>>,
-    pub vpc_id: Option<S<String>>,
-    pub region: Option<S<String>>,
-    pub endpoint_url: Option<S<String>>,
-    pub deadline: Option<S<String>>,
-    pub concurrency: Option<S<i64>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLocalAddress {
-    pub interface: Option<S<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLinuxRoute {
-    pub table: Option<S<i64>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawScript {
-    pub command: S<RawCommand>,
-    pub timeout: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAwsNlb {
-    pub target_group_arn: S<String>,
-    pub port: Option<S<i64>>,
-    pub region: Option<S<String>>,
-    pub endpoint_url: Option<S<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAwsRoute53 {
-    pub hosted_zone_id: S<String>,
-    pub record_name: S<String>,
-    pub ttl: Option<S<i64>>,
-    pub region: Option<S<String>>,
-    pub endpoint_url: Option<S<String>>,
-}
-
 /// A command as written: one string, split by shell rules (`"/usr/bin/x
 /// --name='a b'"`), or the argument vector itself (`["/usr/bin/x",
 /// "--name=a b"]`). Never run through a shell.
@@ -167,4 +103,21 @@ pub struct RawAwsRoute53 {
 pub enum RawCommand {
     Line(String),
     Argv(Vec<String>),
+}
+
+/// The document split into the pieces validation works on.
+pub struct RawDocument {
+    pub agent: RawAgent,
+    pub clusters: Vec<RawClusterEntry>,
+}
+
+pub struct RawClusterEntry {
+    /// Span of the `[[cluster]]` table.
+    pub span: Range<usize>,
+    /// `None` when the cluster's own keys did not deserialize (already reported).
+    pub cluster: Option<RawCluster>,
+    pub users: RawUsers,
+    pub nodes: Vec<Spanned<RawNode>>,
+    /// `[[cluster.node]]` tables that did not deserialize (already reported).
+    pub bad_nodes: usize,
 }

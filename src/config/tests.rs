@@ -107,9 +107,9 @@ fn a_complete_config_loads_with_defaults_filled_in() {
     assert_eq!(vip.backends.len(), 2);
     assert_eq!(
         vip.backends[1],
-        VipBackend::LocalAddress {
+        BackendConfig::LocalAddress(LocalAddressConfig {
             interface: "lo".into()
-        }
+        })
     );
 }
 
@@ -346,7 +346,7 @@ fn commands_are_split_by_shell_rules_or_given_as_an_argument_vector() {
         ["/usr/local/bin/page", "--to", "ops team", "x y"]
     );
     match &c.clusters[0].vip.as_ref().unwrap().backends[0] {
-        VipBackend::Script { command, .. } => {
+        BackendConfig::Script(ScriptConfig { command, .. }) => {
             assert_eq!(command.argv, ["/opt/move vip.sh", "--zone=a b"]);
             assert_eq!(command.to_string(), "'/opt/move vip.sh' '--zone=a b'");
         }

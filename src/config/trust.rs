@@ -7,7 +7,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::{Config, VipBackend};
+use super::{BackendConfig, Config};
 
 /// Every trust problem of the config file and its hooks, one sentence each
 /// with what to do.
@@ -20,8 +20,8 @@ pub fn problems(config: &Config) -> Vec<String> {
     }
     for c in &config.clusters {
         for b in c.vip.iter().flat_map(|v| &v.backends) {
-            if let VipBackend::Script { command, .. } = b {
-                hooks.push(("the VIP script", command));
+            if let BackendConfig::Script(s) = b {
+                hooks.push(("the VIP script", &s.command));
             }
         }
     }

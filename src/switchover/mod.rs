@@ -11,7 +11,5 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-pub use preflight::{
-    preflight, rollback_steps, undo_must_stop, Check, Facts, OpenTransaction, Preflight,
-};
+pub use preflight::{preflight, Check, Facts, OpenTransaction, Preflight};
 pub use run::{gather_facts, switch_over};

@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::analysis::History;
 use crate::candidate::{choose, Considered, Verdict};
 use crate::config::ClusterConfig;
-use crate::mysql::replica_status::{IoThread, PositionMode};
-use crate::plan::{Kind, Plan, Positioning, Step};
+use crate::mysql::replica_status::IoThread;
+use crate::plan::Plan;
 use crate::topology::{ClusterView, Topology};
 use crate::vip::Placement;
 
@@ -134,7 +134,7 @@ pub fn preflight(
 
     let passed = checks.iter().all(|c| c.ok);
     let plan = match candidate {
-        Ok((candidate, why, considered)) if passed => Some(plan(
+        Ok((candidate, why, considered)) if passed => Some(crate::plan::switchover(
             view, topology, cluster, &master, &replicas, candidate, why, considered,
         )),
         _ => None,
@@ -294,7 +294,10 @@ fn candidate(
         None => Err(format!(
             "--to {to}: {to} does not replicate directly from {master}"
         )),
-        Some(Verdict::Excluded { reason }) => Err(format!("--to {to}: not eligible: {reason}")),
+        Some(Verdict::Excluded { reasons }) => Err(format!(
+            "--to {to}: not eligible: {}",
+            crate::candidate::joined(reasons)
+        )),
         Some(_) => Ok((
             to.to_string(),
             "chosen by the operator (--to)".into(),
@@ -360,127 +363,4 @@ fn vip_points_at(placements: &[Result<Placement, String>], master: &str) -> Resu
     } else {
         seen.join(", ")
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plan(
-    view: &ClusterView,
-    topology: &Topology,
-    cluster: &ClusterConfig,
-    master: &str,
-    replicas: &[String],
-    candidate: String,
-    why: String,
-    considered: Vec<Considered>,
-) -> Plan {
-    let file_pos = replicas.iter().any(|r| {
-        view.node(r)
-            .and_then(|n| n.state())
-            .and_then(|s| s.replica.as_ref())
-            .is_some_and(|x| x.position_mode == PositionMode::FilePos)
-    });
-    let mut steps = vec![
-        Step::StopWrites {
-            node: master.into(),
-        },
-        Step::WaitReached {
-            node: candidate.clone(),
-            master: master.into(),
-        },
-        Step::Detach {
-            node: candidate.clone(),
-        },
-    ];
-    if cluster.vip.is_some() {
-        steps.push(Step::MoveVip {
-            from: master.into(),
-            to: candidate.clone(),
-        });
-    }
-    steps.push(Step::MakeWritable {
-        node: candidate.clone(),
-    });
-    // The old master last: once it replicates from the candidate, its own
-    // replicas would receive the new master's writes through it, and with
-    // file/position replication repointing them would then apply those twice.
-    for r in replicas.iter().filter(|r| **r != candidate) {
-        steps.push(Step::Repoint {
-            node: r.clone(),
-            to: candidate.clone(),
-        });
-    }
-    steps.push(Step::Repoint {
-        node: master.into(),
-        to: candidate.clone(),
-    });
-    steps.push(Step::DisconnectClients {
-        node: master.into(),
-    });
-    let not_repointed = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.name != master && !replicas.contains(&n.name))
-        .filter_map(|n| {
-            let source = topology.source.get(&n.name)?.clone()?;
-            Some((
-                n.name.clone(),
-                format!("replicates from {source}, which it keeps"),
-            ))
-        })
-        .collect();
-    Plan {
-        kind: Kind::Switchover,
-        cluster: cluster.name.clone(),
-        old_master: master.into(),
-        candidate,
-        why,
-        catch_up_from: None,
-        considered,
-        positioning: if file_pos {
-            Positioning::SamePosition
-        } else {
-            Positioning::Gtid
-        },
-        not_repointed,
-        by_gtid: Vec::new(),
-        steps,
-    }
-}
-
-/// Whether a failed undo step must stop the rollback: re-attaching the
-/// candidate failed after it may have been made writable, so making the old
-/// master writable too could leave two writers. Any other undo step that
-/// fails is reported and the rest still run (a candidate that died before
-/// it was writable cannot take writes).
-pub fn undo_must_stop(plan: &Plan, tried: &[Step], failed: &Step) -> bool {
-    let candidate_maybe_writable = tried
-        .iter()
-        .any(|s| matches!(s, Step::MakeWritable { node } if *node == plan.candidate));
-    matches!(failed, Step::Reattach { .. }) && candidate_maybe_writable
-}
-
-/// What undoes the steps tried so far, in order: the VIP back, the
-/// candidate read-only and replicating from the old master again, the old
-/// master writable. Used while the candidate is not yet writable.
-pub fn rollback_steps(plan: &Plan, tried: &[Step]) -> Vec<Step> {
-    let old = &plan.old_master;
-    let cand = &plan.candidate;
-    let mut steps = Vec::new();
-    if tried.iter().any(|s| matches!(s, Step::MoveVip { .. })) {
-        steps.push(Step::MoveVip {
-            from: cand.clone(),
-            to: old.clone(),
-        });
-    }
-    if tried
-        .iter()
-        .any(|s| matches!(s, Step::Detach { .. } | Step::MakeWritable { .. }))
-    {
-        steps.push(Step::Reattach {
-            node: cand.clone(),
-            to: old.clone(),
-        });
-    }
-    steps.push(Step::MakeWritable { node: old.clone() });
-    steps
 }

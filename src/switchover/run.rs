@@ -6,10 +6,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::preflight::{Facts, OpenTransaction};
 use crate::config::{AgentConfig, ClusterConfig};
-use crate::failover::report::new_id;
-use crate::failover::{finish, locked_execute, ClusterState, Report, Trigger};
+use crate::execute::report::new_id;
+use crate::execute::{finish, locked_execute, Outcome, Report, Trigger};
 use crate::mysql::{admin, Session};
 use crate::plan::Plan;
+use crate::state::ClusterState;
 use crate::topology::observe::target;
 use crate::topology::{ClusterView, Topology};
 
@@ -96,7 +97,7 @@ pub async fn switch_over(
             Ok(r) => r,
             Err(why) => {
                 let mut r = Report::from_plan(id, plan, Trigger::Manual);
-                r.outcome = crate::failover::Outcome::Refused { why };
+                r.outcome = Outcome::Refused { why };
                 r
             }
         };

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::preflight::*;
-use crate::plan::{Kind, Positioning, Step};
+use crate::plan::{rollback, rollback_steps, undo_must_stop, Kind, Positioning, Step};
 use crate::testkit::*;
 use crate::topology::{ClusterView, Topology};
 use crate::vip::Placement;
@@ -19,6 +19,7 @@ fn vip_at(node: &str) -> Vec<Result<Placement, String>> {
         backend: "linux-route",
         target: "via 10.0.0.1".into(),
         node: Some(node.into()),
+        no_node_is_wrong: false,
     })]
 }
 
@@ -288,4 +289,20 @@ fn an_admin_login_that_fails_anywhere_or_a_password_too_long_refuses() {
         ),
         "{why}"
     );
+}
+
+#[test]
+fn the_rollback_plan_says_it_gives_the_role_back() {
+    let plan = run(&healthy(), None, &facts()).plan.unwrap();
+    let undo = rollback(&plan, &plan.steps[..4]);
+    assert_eq!(undo.kind, Kind::Rollback);
+    let text = undo.describe();
+    assert!(
+        text.starts_with(
+            "rollback of the switchover of cluster main: db1 takes the master role back from db2\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("candidate:"), "{text}");
+    assert!(text.contains("  3. make db1 writable\n"), "{text}");
 }

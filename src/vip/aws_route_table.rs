@@ -14,41 +14,52 @@ use aws_sdk_ec2::Client;
 use futures::future::join_all;
 use serde::Serialize;
 
-use super::{Moved, Placement};
-use crate::aws::{ec2, error_text, AwsTarget};
-use crate::config::NodeConfig;
+use futures::future::BoxFuture;
 
-pub struct Settings<'a> {
-    pub route_tables: &'a [String],
-    pub vpc_id: Option<&'a str>,
-    pub target: AwsTarget,
-    /// Tables switched at once (`None`: all).
-    pub concurrency: Option<usize>,
+use super::{Moved, Placement, Site, VipBackend};
+use crate::aws::{ec2, error_text, AwsTarget};
+use crate::config::{AwsRouteTableConfig, NodeConfig};
+
+type Settings = AwsRouteTableConfig;
+
+impl VipBackend for AwsRouteTableConfig {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn describe(&self) -> String {
+        match (&self.route_tables[..], &self.vpc_id) {
+            ([], Some(vpc)) => format!("the route tables of {vpc} that route the VIP"),
+            ([], None) => "the route tables of the master's VPC that route the VIP".into(),
+            (tables, _) => format!("route tables {}", tables.join(", ")),
+        }
+    }
+
+    fn status<'a>(&'a self, site: Site<'a>) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
+        Box::pin(async move {
+            match placements(site.address, self, site.nodes).await {
+                Ok(tables) => tables,
+                Err(e) => vec![Err(e)],
+            }
+        })
+    }
+
+    fn move_to<'a>(
+        &'a self,
+        site: Site<'a>,
+        _: Option<&'a NodeConfig>,
+        to: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, String>> {
+        Box::pin(point(site.address, self, to))
+    }
 }
 
-impl<'a> Settings<'a> {
-    /// The settings of an `aws-route-table` backend; `None` for any other.
-    pub fn from_backend(b: &'a crate::config::VipBackend) -> Option<Self> {
-        match b {
-            crate::config::VipBackend::AwsRouteTable {
-                route_tables,
-                vpc_id,
-                region,
-                endpoint_url,
-                deadline,
-                concurrency,
-            } => Some(Self {
-                route_tables,
-                vpc_id: vpc_id.as_deref(),
-                target: AwsTarget {
-                    region: region.clone(),
-                    endpoint_url: endpoint_url.clone(),
-                    deadline: *deadline,
-                },
-                concurrency: *concurrency,
-            }),
-            _ => None,
-        }
+/// Where the AWS calls go, and their deadline.
+fn target(s: &Settings) -> AwsTarget {
+    AwsTarget {
+        region: s.region.clone(),
+        endpoint_url: s.endpoint_url.clone(),
+        deadline: s.deadline,
     }
 }
 
@@ -62,8 +73,8 @@ pub struct TableRoute {
     pub node: Option<String>,
 }
 
-pub async fn point(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Result<Moved, String> {
-    let deadline = s.target.deadline;
+pub async fn point(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, String> {
+    let deadline = s.deadline;
     match tokio::time::timeout(deadline, point_within(vip, s, to)).await {
         Ok(r) => r,
         Err(_) => Err(format!(
@@ -73,8 +84,8 @@ pub async fn point(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Result<M
     }
 }
 
-async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Result<Moved, String> {
-    let client = ec2(&s.target).await;
+async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, String> {
+    let client = ec2(&target(s)).await;
     let cidr = format!("{vip}/32");
     let eni = resolve_eni(&client, to).await?;
     let (vpc, turned_off) = ensure_source_dest_check_off(&client, &eni, to).await?;
@@ -91,20 +102,22 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
     }
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
-    let mut failed = Vec::new();
+    // (table, what went wrong)
+    let mut failed: Vec<(&String, String)> = Vec::new();
+    let mut ok_tables: Vec<&String> = Vec::new();
     for (t, r) in tables.iter().zip(results) {
         match r {
             Ok(Switch::Replaced) => changed.push(format!("{t} (replaced)")),
             Ok(Switch::Created) => changed.push(format!("{t} (created)")),
             Ok(Switch::Already) => unchanged.push(t.clone()),
-            Err(e) => failed.push(format!("{t}: {e}")),
+            Err(e) => {
+                failed.push((t, e));
+                continue;
+            }
         }
+        // Read back what did not fail.
+        ok_tables.push(t);
     }
-    // Read back what we did not fail on.
-    let ok_tables: Vec<&String> = tables
-        .iter()
-        .filter(|t| !failed.iter().any(|f| f.starts_with(t.as_str())))
-        .collect();
     let mut readback = Vec::with_capacity(ok_tables.len());
     for chunk in ok_tables.chunks(at_once) {
         readback.extend(join_all(chunk.iter().map(|t| read_route(&client, t, &cidr))).await);
@@ -112,11 +125,14 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
     for (t, r) in ok_tables.iter().zip(readback) {
         match r {
             Ok(Some(target)) if target == eni => {}
-            Ok(other) => failed.push(format!(
-                "{t}: reads back as targeting {}",
-                other.unwrap_or_else(|| "nothing".into())
+            Ok(other) => failed.push((
+                t,
+                format!(
+                    "reads back as targeting {}",
+                    other.unwrap_or_else(|| "nothing".into())
+                ),
             )),
-            Err(e) => failed.push(format!("{t}: reading it back: {e}")),
+            Err(e) => failed.push((t, format!("reading it back: {e}"))),
         }
     }
     let summary = format!(
@@ -143,6 +159,7 @@ async fn point_within(vip: Ipv4Addr, s: &Settings<'_>, to: &NodeConfig) -> Resul
         }
     );
     if !failed.is_empty() {
+        let failed: Vec<String> = failed.iter().map(|(t, e)| format!("{t}: {e}")).collect();
         return Err(format!("{summary}; FAILED: {}", failed.join("; ")));
     }
     if changed.is_empty() {
@@ -216,7 +233,7 @@ fn vip_route_target(t: &RouteTable, cidr: &str) -> Option<String> {
 /// The configured tables, or every table of the VPC that routes the VIP.
 async fn tables(
     client: &Client,
-    s: &Settings<'_>,
+    s: &Settings,
     eni_vpc: Option<&str>,
     cidr: &str,
 ) -> Result<Vec<String>, String> {
@@ -225,6 +242,7 @@ async fn tables(
     }
     let vpc = s
         .vpc_id
+        .as_deref()
         .or(eni_vpc)
         .ok_or("cannot tell which VPC to search: set aws-route-table.vpc_id or route_tables")?;
     // Filtering on route fields is done here, not by the API (some
@@ -327,10 +345,10 @@ async fn ensure_source_dest_check_off(
 /// backend's deadline.
 pub async fn routes(
     vip: Ipv4Addr,
-    s: &Settings<'_>,
+    s: &Settings,
     nodes: &[NodeConfig],
 ) -> Result<Vec<TableRoute>, String> {
-    let deadline = s.target.deadline;
+    let deadline = s.deadline;
     tokio::time::timeout(deadline, routes_within(vip, s, nodes))
         .await
         .unwrap_or_else(|_| {
@@ -343,10 +361,10 @@ pub async fn routes(
 
 async fn routes_within(
     vip: Ipv4Addr,
-    s: &Settings<'_>,
+    s: &Settings,
     nodes: &[NodeConfig],
 ) -> Result<Vec<TableRoute>, String> {
-    let client = ec2(&s.target).await;
+    let client = ec2(&target(s)).await;
     let cidr = format!("{vip}/32");
     let enis: Vec<(String, String)> = join_all(nodes.iter().map(|n| resolve_eni(&client, n)))
         .await
@@ -354,8 +372,8 @@ async fn routes_within(
         .zip(nodes)
         .filter_map(|(eni, n)| Some((eni.ok()?, n.name.clone())))
         .collect();
-    let vpc = match s.vpc_id {
-        Some(v) => Some(v.to_string()),
+    let vpc = match &s.vpc_id {
+        Some(v) => Some(v.clone()),
         None => match enis.first() {
             Some((eni, _)) => client
                 .describe_network_interfaces()
@@ -396,7 +414,7 @@ async fn routes_within(
 /// an error for each table that could not be read.
 pub async fn placements(
     vip: Ipv4Addr,
-    s: &Settings<'_>,
+    s: &Settings,
     nodes: &[NodeConfig],
 ) -> Result<Vec<Result<Placement, String>>, String> {
     Ok(routes(vip, s, nodes)
@@ -412,6 +430,7 @@ pub async fn placements(
                     target.unwrap_or_else(|| "no route".into())
                 ),
                 node: r.node,
+                no_node_is_wrong: true,
             }),
         })
         .collect())
@@ -420,11 +439,11 @@ pub async fn placements(
 /// Each node's ENI and its source/dest check (`None` when it cannot be
 /// read), all within the backend's deadline.
 pub async fn source_dest_checks(
-    s: &Settings<'_>,
+    s: &Settings,
     nodes: &[NodeConfig],
 ) -> Vec<(String, Result<(String, Option<bool>), String>)> {
-    let deadline = s.target.deadline;
-    let client = ec2(&s.target).await;
+    let deadline = s.deadline;
+    let client = ec2(&target(s)).await;
     let one = |n: &NodeConfig| {
         let client = client.clone();
         let n = n.clone();

@@ -3,8 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::{node_at, Moved, Placement};
-use crate::config::NodeConfig;
+use futures::future::BoxFuture;
+
+use super::{node_at, Moved, Placement, Site, VipBackend};
+use crate::config::{LinuxRouteConfig, NodeConfig};
 use crate::netlink::{Netlink, MAIN_TABLE};
 
 fn gateway_of(node: &NodeConfig) -> Result<Ipv4Addr, String> {
@@ -16,7 +18,30 @@ fn gateway_of(node: &NodeConfig) -> Result<Ipv4Addr, String> {
     })
 }
 
-pub async fn point(
+impl VipBackend for LinuxRouteConfig {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn describe(&self) -> String {
+        format!("routing table {}", self.table.unwrap_or(MAIN_TABLE))
+    }
+
+    fn status<'a>(&'a self, site: Site<'a>) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
+        Box::pin(async move { vec![placement(site.address, self.table, site.nodes).await] })
+    }
+
+    fn move_to<'a>(
+        &'a self,
+        site: Site<'a>,
+        _: Option<&'a NodeConfig>,
+        to: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, String>> {
+        Box::pin(point(site.address, self.table, site.nodes, to))
+    }
+}
+
+async fn point(
     vip: Ipv4Addr,
     table: Option<u32>,
     nodes: &[NodeConfig],
@@ -59,7 +84,7 @@ pub async fn point(
     )))
 }
 
-pub async fn placement(
+async fn placement(
     vip: Ipv4Addr,
     table: Option<u32>,
     nodes: &[NodeConfig],
@@ -75,11 +100,13 @@ pub async fn placement(
             backend: "linux-route",
             target: format!("{vip}/32 via {g} in table {table}"),
             node: node_at(nodes, &g.to_string()).map(|n| n.name.clone()),
+            no_node_is_wrong: false,
         },
         None => Placement {
             backend: "linux-route",
             target: format!("no route for {vip}/32 in table {table}"),
             node: None,
+            no_node_is_wrong: false,
         },
     })
 }

@@ -7,10 +7,47 @@
 //! `arp_announce=2` so that hosts do not answer ARP for an address on `lo`.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
-use super::{Moved, Placement};
-use crate::config::NodeConfig;
+use futures::future::BoxFuture;
+
+use super::{Moved, Placement, Site, VipBackend};
+use crate::config::{LocalAddressConfig, NodeConfig};
 use crate::netlink::Netlink;
+
+/// How often the host agent looks at its own node (and adds or removes the
+/// VIP on its `lo`).
+pub const LOCAL_POLL: Duration = Duration::from_millis(20);
+
+impl VipBackend for LocalAddressConfig {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn describe(&self) -> String {
+        format!("the address on {} of the master's host", self.interface)
+    }
+
+    /// The new master's host agent adds the VIP to its `lo` once the node
+    /// is detached (it looks every LOCAL_POLL): traffic routed there sooner
+    /// is dropped and waits out TCP's 1 s retransmission.
+    fn settle_time(&self) -> Duration {
+        LOCAL_POLL * 2
+    }
+
+    fn status<'a>(&'a self, site: Site<'a>) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
+        Box::pin(async move { vec![placement(site.address, &self.interface, site.nodes).await] })
+    }
+
+    fn move_to<'a>(
+        &'a self,
+        site: Site<'a>,
+        from: Option<&'a NodeConfig>,
+        to: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, String>> {
+        Box::pin(hold(site.address, &self.interface, from, to))
+    }
+}
 
 /// Is `node` this host (one of its interfaces holds the node's address)?
 async fn is_this_host(nl: &Netlink, node: &NodeConfig) -> Result<bool, String> {
@@ -36,7 +73,7 @@ fn interface_names() -> std::io::Result<Vec<String>> {
         .collect())
 }
 
-pub async fn hold(
+async fn hold(
     vip: Ipv4Addr,
     interface: &str,
     from: Option<&NodeConfig>,
@@ -86,7 +123,7 @@ pub async fn hold(
     )))
 }
 
-pub async fn placement(
+async fn placement(
     vip: Ipv4Addr,
     interface: &str,
     nodes: &[NodeConfig],
@@ -107,5 +144,6 @@ pub async fn placement(
             if held { "is" } else { "is not" }
         ),
         node: if held { me } else { None },
+        no_node_is_wrong: false,
     })
 }

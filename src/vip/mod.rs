@@ -1,15 +1,27 @@
-//! Moving the address applications use. One small interface — where does
-//! the VIP point now, move it to a node — and one file per backend, chosen
-//! by the config's `[cluster.vip]` section and applied in its order.
+//! Moving the address applications use. One trait (`VipBackend`: where
+//! does the VIP point now, move it to a node) and one file per backend,
+//! chosen by the config's `[cluster.vip]` section and applied in its order.
+//! `backend` is the one place that maps a backend's settings to its code.
 
+mod aws_nlb;
+mod aws_route53;
 pub mod aws_route_table;
+mod backend;
 mod linux_route;
-mod local_address;
+pub mod local_address;
 mod script;
 
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
 use serde::Serialize;
 
-use crate::config::{ClusterConfig, NodeConfig, VipBackend, VipConfig};
+use crate::config::{BackendConfig, ClusterConfig, NodeConfig, VipConfig};
+
+pub use backend::{Site, VipBackend};
 
 /// What one backend did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +56,27 @@ pub struct Placement {
     pub target: String,
     /// The node that is, if known.
     pub node: Option<String>,
+    /// No node here means clients reach no master (a route to nowhere),
+    /// rather than that the backend cannot tell from this host.
+    #[serde(skip)]
+    pub no_node_is_wrong: bool,
+}
+
+/// The code for a backend's settings: the one place that knows them all.
+pub fn backend(config: &BackendConfig) -> &dyn VipBackend {
+    match config {
+        BackendConfig::AwsRouteTable(c) => c,
+        BackendConfig::LocalAddress(c) => c,
+        BackendConfig::LinuxRoute(c) => c,
+        BackendConfig::Script(c) => c,
+        BackendConfig::AwsNlb(c) => c,
+        BackendConfig::AwsRoute53(c) => c,
+    }
+}
+
+/// The configured backends, in order.
+pub fn backends(vip: &VipConfig) -> Vec<&dyn VipBackend> {
+    vip.backends.iter().map(backend).collect()
 }
 
 /// Moves the VIP from `from` (if known) to `to` through every configured
@@ -54,28 +87,36 @@ pub async fn move_vip(
     from: Option<&NodeConfig>,
     to: &NodeConfig,
 ) -> Result<Vec<(&'static str, Moved)>, String> {
+    let site = Site {
+        address: vip.address,
+        nodes,
+    };
+    move_through(&backends(vip), site, from, to).await
+}
+
+/// Moves the address through `backends`, in order, after the longest
+/// settle time any of them needs.
+pub async fn move_through(
+    backends: &[&dyn VipBackend],
+    site: Site<'_>,
+    from: Option<&NodeConfig>,
+    to: &NodeConfig,
+) -> Result<Vec<(&'static str, Moved)>, String> {
+    let settle = backends
+        .iter()
+        .map(|b| b.settle_time())
+        .max()
+        .unwrap_or(Duration::ZERO);
+    if !settle.is_zero() {
+        tokio::time::sleep(settle).await;
+    }
     let mut done = Vec::new();
-    for backend in &vip.backends {
-        let moved = match backend {
-            VipBackend::Script { command, timeout } => {
-                script::run(command, *timeout, vip, from, to).await
-            }
-            VipBackend::LinuxRoute { table } => {
-                linux_route::point(vip.address, *table, nodes, to).await
-            }
-            VipBackend::LocalAddress { interface } => {
-                local_address::hold(vip.address, interface, from, to).await
-            }
-            b @ VipBackend::AwsRouteTable { .. } => {
-                match aws_route_table::Settings::from_backend(b) {
-                    Some(s) => aws_route_table::point(vip.address, &s, to).await,
-                    None => Err(not_built(b)),
-                }
-            }
-            other => Err(not_built(other)),
-        }
-        .map_err(|e| format!("VIP backend {}: {e}", backend.name()))?;
-        done.push((backend.name(), moved));
+    for b in backends {
+        let moved = b
+            .move_to(site, from, to)
+            .await
+            .map_err(|e| format!("VIP backend {}: {e}", b.name()))?;
+        done.push((b.name(), moved));
     }
     Ok(done)
 }
@@ -85,44 +126,45 @@ pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String
     let Some(vip) = &cluster.vip else {
         return Vec::new();
     };
+    let site = Site {
+        address: vip.address,
+        nodes: &cluster.nodes,
+    };
+    status_of(&backends(vip), site).await
+}
+
+/// Every backend's status lines, in order, each error naming its backend.
+pub async fn status_of(
+    backends: &[&dyn VipBackend],
+    site: Site<'_>,
+) -> Vec<Result<Placement, String>> {
     let mut out = Vec::new();
-    for backend in &vip.backends {
-        // One line per route table.
-        if let Some(s) = aws_route_table::Settings::from_backend(backend) {
-            match aws_route_table::placements(vip.address, &s, &cluster.nodes).await {
-                Ok(tables) => out.extend(
-                    tables
-                        .into_iter()
-                        .map(|t| t.map_err(|e| format!("VIP backend aws-route-table: {e}"))),
-                ),
-                Err(e) => out.push(Err(format!("VIP backend aws-route-table: {e}"))),
-            }
-            continue;
-        }
-        let p = match backend {
-            VipBackend::LinuxRoute { table } => {
-                linux_route::placement(vip.address, *table, &cluster.nodes).await
-            }
-            VipBackend::LocalAddress { interface } => {
-                local_address::placement(vip.address, interface, &cluster.nodes).await
-            }
-            VipBackend::Script { command, .. } => Ok(Placement {
-                backend: "script",
-                target: format!("unknown: {command} cannot be asked"),
-                node: None,
-            }),
-            other => Err(not_built(other)),
-        };
-        out.push(p.map_err(|e| format!("VIP backend {}: {e}", backend.name())));
+    for b in backends {
+        out.extend(
+            b.status(site)
+                .await
+                .into_iter()
+                .map(|p| p.map_err(|e| format!("VIP backend {}: {e}", b.name()))),
+        );
     }
     out
 }
 
-fn not_built(b: &VipBackend) -> String {
+/// The error of a backend this version cannot drive yet.
+fn not_built(name: &str) -> String {
     format!(
-        "`{}` is not available in this version of vipkeeper yet; use aws-route-table, script, linux-route or local-address",
-        b.name()
+        "`{name}` is not available in this version of vipkeeper yet; use aws-route-table, script, linux-route or local-address"
     )
+}
+
+/// The status of a backend this version cannot drive yet.
+fn not_built_status<'a>(name: &'static str) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
+    Box::pin(async move { vec![Err(not_built(name))] })
+}
+
+/// The move of a backend this version cannot drive yet.
+fn not_built_move<'a>(name: &'static str) -> BoxFuture<'a, Result<Moved, String>> {
+    Box::pin(async move { Err(not_built(name)) })
 }
 
 /// The node whose host is `ip`, if any.

@@ -7,19 +7,53 @@
 //! _PORT and VIPKEEPER_VIP. Exit 0: moved; 10: failed, but the failover may
 //! proceed; anything else: abort.
 
-use crate::child::last_line;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::Moved;
-use crate::config::{NodeConfig, VipConfig};
+use futures::future::BoxFuture;
 
-pub async fn run(
-    command: &crate::config::Command,
-    timeout: Duration,
-    vip: &VipConfig,
+use super::{Moved, Placement, Site, VipBackend};
+use crate::child::last_line;
+use crate::config::{NodeConfig, ScriptConfig};
+
+impl VipBackend for ScriptConfig {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn describe(&self) -> String {
+        format!("the command {}", self.command)
+    }
+
+    /// A script cannot be asked where the address points.
+    fn status<'a>(&'a self, _: Site<'a>) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
+        Box::pin(async move {
+            vec![Ok(Placement {
+                backend: Self::NAME,
+                target: format!("unknown: {} cannot be asked", self.command),
+                node: None,
+                no_node_is_wrong: false,
+            })]
+        })
+    }
+
+    fn move_to<'a>(
+        &'a self,
+        site: Site<'a>,
+        from: Option<&'a NodeConfig>,
+        to: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, String>> {
+        Box::pin(run(self, site.address, from, to))
+    }
+}
+
+async fn run(
+    script: &ScriptConfig,
+    address: Ipv4Addr,
     from: Option<&NodeConfig>,
     to: &NodeConfig,
 ) -> Result<Moved, String> {
+    let (command, timeout) = (&script.command, script.timeout);
     let program = command.program();
     let (old_host, old_port) = from
         .map(|n| (n.host.clone(), n.port.to_string()))
@@ -39,14 +73,14 @@ pub async fn run(
         .arg(format!("--new_master_host={}", to.host))
         .arg(format!("--new_master_ip={new_ip}"))
         .arg(format!("--new_master_port={}", to.port))
-        .arg(format!("--vip={}", vip.address))
+        .arg(format!("--vip={address}"))
         .env("VIPKEEPER_OLD_MASTER_HOST", &old_host)
         .env("VIPKEEPER_OLD_MASTER_IP", &old_ip)
         .env("VIPKEEPER_OLD_MASTER_PORT", &old_port)
         .env("VIPKEEPER_NEW_MASTER_HOST", &to.host)
         .env("VIPKEEPER_NEW_MASTER_IP", &new_ip)
         .env("VIPKEEPER_NEW_MASTER_PORT", to.port.to_string())
-        .env("VIPKEEPER_VIP", vip.address.to_string());
+        .env("VIPKEEPER_VIP", address.to_string());
     let out = crate::child::run(program, cmd, None, timeout)
         .await
         .map_err(|e| e.to_string())?;

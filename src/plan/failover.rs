@@ -1,203 +1,12 @@
-//! From a confirmed dead master to the list of steps that replace it. Pure:
-//! `failover --dry-run` prints exactly what the executor would run.
-
-use std::fmt;
-
-use serde::Serialize;
+//! From a confirmed dead master to the list of steps that replace it.
 
 use crate::analysis::History;
-use crate::candidate::{choose, Considered, Refusal, Verdict};
+use crate::candidate::{choose, joined, Exclusion, Refusal, Verdict};
 use crate::config::ClusterConfig;
 use crate::mysql::replica_status::PositionMode;
 use crate::topology::{ClusterView, Topology};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    /// Make the old master refuse writes and drop its clients, if it can be reached.
-    FenceOldMaster { node: String },
-    /// Wait until `node` has applied everything it received.
-    WaitApplied { node: String },
-    /// Replicate `node` from `from` until it has all `from` has.
-    CatchUp { node: String, from: String },
-    /// Stop and forget replication on the new master.
-    Detach { node: String },
-    /// Move the address applications use.
-    MoveVip { from: String, to: String },
-    /// Turn read_only (and super_read_only) off.
-    MakeWritable { node: String },
-    /// Replicate `node` from the new master, and check that it does.
-    Repoint { node: String, to: String },
-    /// Switchover: make the live master refuse writes, let its clients
-    /// finish for a grace period, kill their connections, and record what
-    /// it has written (its GTIDs and binlog position).
-    StopWrites { node: String },
-    /// Switchover: wait until `node` has applied all `master` wrote.
-    WaitReached { node: String, master: String },
-    /// Switchover: kill client connections still on the old master, now a
-    /// replica, so that pooled clients reconnect through the VIP.
-    DisconnectClients { node: String },
-    /// Rollback: make `node` read-only and replicate from `to` again.
-    Reattach { node: String, to: String },
-    /// Stop replication on a replica that cannot be repointed, so that it
-    /// never resumes from a returning old master.
-    StopReplication { node: String },
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::FenceOldMaster { node } => write!(
-                f,
-                "fence {node} if reachable (read-only, kill client connections)"
-            ),
-            Step::WaitApplied { node } => {
-                write!(f, "wait until {node} has applied all it received")
-            }
-            Step::CatchUp { node, from } => write!(f, "catch {node} up from {from}"),
-            Step::Detach { node } => write!(f, "stop and reset replication on {node}"),
-            Step::MoveVip { from, to } => write!(f, "move the VIP from {from} to {to}"),
-            Step::MakeWritable { node } => write!(f, "make {node} writable"),
-            Step::Repoint { node, to } => {
-                write!(f, "repoint {node} to {to} and verify it replicates")
-            }
-            Step::StopWrites { node } => write!(
-                f,
-                "make {node} refuse writes (read-only), kill its client connections after a grace"
-            ),
-            Step::WaitReached { node, master } => {
-                write!(f, "wait until {node} has applied all {master} wrote")
-            }
-            Step::DisconnectClients { node } => {
-                write!(f, "disconnect the clients still on {node}")
-            }
-            Step::Reattach { node, to } => {
-                write!(f, "make {node} read-only and replicate from {to} again")
-            }
-            Step::StopReplication { node } => {
-                write!(f, "stop replication on {node}, which cannot be repointed")
-            }
-        }
-    }
-}
-
-impl Step {
-    /// A short name for journals and reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Step::FenceOldMaster { .. } => "fence-old-master",
-            Step::WaitApplied { .. } => "wait-applied",
-            Step::CatchUp { .. } => "catch-up",
-            Step::Detach { .. } => "detach",
-            Step::MoveVip { .. } => "move-vip",
-            Step::MakeWritable { .. } => "make-writable",
-            Step::Repoint { .. } => "repoint",
-            Step::StopWrites { .. } => "stop-writes",
-            Step::WaitReached { .. } => "wait-reached",
-            Step::DisconnectClients { .. } => "disconnect-clients",
-            Step::Reattach { .. } => "reattach",
-            Step::StopReplication { .. } => "stop-replication",
-        }
-    }
-
-    /// Steps whose failure does not stop the failover.
-    pub fn best_effort(&self) -> bool {
-        matches!(
-            self,
-            Step::FenceOldMaster { .. }
-                | Step::Repoint { .. }
-                | Step::DisconnectClients { .. }
-                | Step::StopReplication { .. }
-        )
-    }
-}
-
-/// How the other replicas find their place in the new master's binlog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Positioning {
-    Gtid,
-    /// File/position: every replica received the same position, so each
-    /// starts at the new master's binlog position as of its promotion.
-    SamePosition,
-}
-
-/// Why the master changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// The master is dead.
-    Failover,
-    /// The master is alive and hands over (`vipkeeper switchover`).
-    Switchover,
-}
-
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Failover => "failover",
-            Kind::Switchover => "switchover",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub kind: Kind,
-    pub cluster: String,
-    pub old_master: String,
-    pub candidate: String,
-    pub why: String,
-    pub catch_up_from: Option<String>,
-    pub considered: Vec<Considered>,
-    pub positioning: Positioning,
-    /// Replicas left alone, with the reason.
-    pub not_repointed: Vec<(String, String)>,
-    /// File/position replicas that received less than the candidate, and
-    /// are repointed by GTID instead (MariaDB `master_use_gtid=slave_pos`,
-    /// MySQL auto-position).
-    pub by_gtid: Vec<String>,
-    pub steps: Vec<Step>,
-}
-
-impl Plan {
-    /// The plan in words, one step a line.
-    pub fn describe(&self) -> String {
-        let what = match self.kind {
-            Kind::Failover => format!(
-                "failover of cluster {}: {} is dead",
-                self.cluster, self.old_master
-            ),
-            Kind::Switchover => format!(
-                "switchover of cluster {}: {} is alive and hands the master role over",
-                self.cluster, self.old_master
-            ),
-        };
-        let mut out = format!("{what}\ncandidate: {} ({})\n", self.candidate, self.why);
-        for c in &self.considered {
-            let verdict = match &c.verdict {
-                Verdict::Candidate => "candidate".to_string(),
-                Verdict::Eligible { behind: true } => "eligible, received less".to_string(),
-                Verdict::Eligible { behind: false } => "eligible, received as much".to_string(),
-                Verdict::Excluded { reason } => format!("excluded: {reason}"),
-            };
-            let received = c
-                .received
-                .as_ref()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "-".into());
-            out.push_str(&format!("  {} (received {received}): {verdict}\n", c.name));
-        }
-        for (node, why) in &self.not_repointed {
-            out.push_str(&format!("  {node} will not be repointed: {why}\n"));
-        }
-        out.push_str("steps:\n");
-        for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!("  {}. {s}\n", i + 1));
-        }
-        out
-    }
-}
+use super::{promote, Kind, Plan, Positioning, Step};
 
 /// Plans the replacement of `master`, confirmed dead.
 pub fn plan(
@@ -287,10 +96,12 @@ pub fn plan(
             continue;
         }
         match &c.verdict {
-            Verdict::Excluded { reason }
-                if reason.starts_with("unreachable") || reason.contains("errant transactions") =>
+            Verdict::Excluded { reasons }
+                if reasons
+                    .iter()
+                    .any(Exclusion::keeps_it_out_of_the_new_cluster) =>
             {
-                not_repointed.push((c.name.clone(), reason.clone()))
+                not_repointed.push((c.name.clone(), joined(reasons)))
             }
             _ => repoint.push(c.name.clone()),
         }
@@ -313,18 +124,7 @@ pub fn plan(
             node: candidate.clone(),
         }),
     }
-    steps.push(Step::Detach {
-        node: candidate.clone(),
-    });
-    if cluster.vip.is_some() {
-        steps.push(Step::MoveVip {
-            from: master.into(),
-            to: candidate.clone(),
-        });
-    }
-    steps.push(Step::MakeWritable {
-        node: candidate.clone(),
-    });
+    steps.extend(promote(cluster, master, &candidate));
     steps.extend(repoint.into_iter().map(|node| Step::Repoint {
         node,
         to: candidate.clone(),

@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use super::{Done, Executor, Stopped, POLL};
+use super::poll::Polling;
+use super::{coord, Done, Executor, Stopped, POLL};
 use crate::mysql::admin::{self, SourceLogin, StartFrom};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::probe::read_state;
@@ -31,50 +32,50 @@ impl Executor<'_> {
         stopped: &Stopped,
     ) -> Result<(), String> {
         let deadline = Instant::now() + self.cluster.failover.apply_timeout;
-        loop {
+        let not_reached = |r: &ReplicaStatus| {
+            format!(
+                "{node} did not reach the old master's last position {}: {}",
+                coord(stopped.binlog.as_ref()),
+                r.problem()
+                    .unwrap_or_else(|| format!("executed up to {}", coord(r.executed.as_ref())))
+            )
+        };
+        let mut polling = Polling::until(deadline, POLL);
+        let mut last = None;
+        while polling.next().await {
             let r = self.replica_status(node).await?;
             if stopped.reached_by(None, r.executed.as_ref()) {
                 return Ok(());
             }
-            if !r.sql_running || Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} did not reach the old master's last position {}: {}",
-                    stopped
-                        .binlog
-                        .as_ref()
-                        .map(|b| b.to_string())
-                        .unwrap_or_default(),
-                    r.problem().unwrap_or_else(|| format!(
-                        "executed up to {:?}",
-                        r.executed.map(|e| e.to_string())
-                    ))
-                ));
+            if !r.sql_running {
+                return Err(not_reached(&r));
             }
-            tokio::time::sleep(POLL).await;
+            last = Some(r);
         }
+        Err(last.map(|r| not_reached(&r)).unwrap_or_default())
     }
 
     pub(super) async fn wait_applied(&mut self, node: &str) -> Result<Done, String> {
-        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
-        loop {
+        let limit = self.cluster.failover.apply_timeout;
+        let mut polling = Polling::until(Instant::now() + limit, POLL);
+        let mut last = None;
+        while polling.next().await {
             let r = self.replica_status(node).await?;
             if !r.sql_running {
                 return Err(format!("{node}: {}", r.problem().unwrap_or_default()));
             }
             if applied(&r) {
-                let at = r.executed.map(|e| e.to_string()).unwrap_or_default();
+                let at = coord(r.executed.as_ref());
                 return Ok(Done::ok(format!("applied all it received (up to {at})")));
             }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} did not apply its relay log within {} (executed {:?}, received {:?})",
-                    humantime::format_duration(self.cluster.failover.apply_timeout),
-                    r.executed.map(|e| e.to_string()),
-                    r.received.map(|e| e.to_string())
-                ));
-            }
-            tokio::time::sleep(POLL).await;
+            last = Some(r);
         }
+        Err(format!(
+            "{node} did not apply its relay log within {} (executed {}, received {})",
+            humantime::format_duration(limit),
+            coord(last.as_ref().and_then(|r| r.executed.as_ref())),
+            coord(last.as_ref().and_then(|r| r.received.as_ref()))
+        ))
     }
 
     pub(super) async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, String> {
@@ -89,8 +90,9 @@ impl Executor<'_> {
         }
         .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
         self.replicate_from(node, from, &StartFrom::Gtid).await?;
-        let deadline = Instant::now() + self.cluster.failover.apply_timeout;
-        loop {
+        let limit = self.cluster.failover.apply_timeout;
+        let mut polling = Polling::until(Instant::now() + limit, POLL);
+        while polling.next().await {
             let s = self.session(node).await?;
             let state = read_state(s).await.map_err(|e| e.to_string())?;
             if state
@@ -113,14 +115,11 @@ impl Executor<'_> {
             }) {
                 return Err(format!("replicating from {from}: {problem}"));
             }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} did not catch up with {from} within {}",
-                    humantime::format_duration(self.cluster.failover.apply_timeout)
-                ));
-            }
-            tokio::time::sleep(POLL).await;
         }
+        Err(format!(
+            "{node} did not catch up with {from} within {}",
+            humantime::format_duration(limit)
+        ))
     }
 
     pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
@@ -157,26 +156,30 @@ impl Executor<'_> {
         };
         self.replicate_from(node, to, &start).await?;
         let to_id = self.server_ids.get(to).copied();
-        let deadline = Instant::now() + self.cluster.failover.statement_timeout;
-        loop {
+        let limit = self.cluster.failover.statement_timeout;
+        let mut polling = Polling::until(Instant::now() + limit, POLL);
+        let mut replicating = false;
+        let mut last = None;
+        while polling.next().await {
             let r = self.replica_status(node).await?;
             let connected =
                 r.io_thread == IoThread::Yes && (to_id.is_none() || r.source_server_id == to_id);
             if connected && r.sql_running {
+                replicating = true;
                 break;
             }
             if r.last_io_errno != 0 && r.last_io_errno != 2003 || !r.sql_running {
                 return Err(r.problem().unwrap_or_else(|| "replication broken".into()));
             }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} did not start replicating from {to} within {}: {}",
-                    humantime::format_duration(self.cluster.failover.statement_timeout),
-                    r.problem()
-                        .unwrap_or_else(|| "IO thread not connected".into())
-                ));
-            }
-            tokio::time::sleep(POLL).await;
+            last = Some(r);
+        }
+        if !replicating {
+            return Err(format!(
+                "{node} did not start replicating from {to} within {}: {}",
+                humantime::format_duration(limit),
+                last.and_then(|r| r.problem())
+                    .unwrap_or_else(|| "IO thread not connected".into())
+            ));
         }
         if let Some(errant) = self.errant_against_candidate(node).await? {
             return Err(format!(

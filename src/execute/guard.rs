@@ -15,7 +15,7 @@ use super::cluster_lock::Reread;
 pub fn plan_holds(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
     let writable_allowed = match plan.kind {
         Kind::Failover => None,
-        Kind::Switchover => Some(plan.old_master.as_str()),
+        Kind::Switchover | Kind::Rollback => Some(plan.old_master.as_str()),
     };
     let mut found = others_writable(reread, writable_allowed);
     if let Some(old) = writable_allowed {

@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::{record_step, step_node, Done, Executor, Stopped, POLL};
-use crate::failover::guard;
-use crate::failover::journal::Journal;
-use crate::failover::report::{Outcome, Report};
+use super::guard;
+use super::journal::Journal;
+use super::poll::Polling;
+use super::report::{Outcome, Report};
+use super::{coord, record_step, step_node, Done, Executor, Stopped, POLL};
 use crate::mysql::admin::{self, StartFrom};
 use crate::mysql::probe::read_state;
 use crate::plan::{Plan, Step};
@@ -58,8 +59,9 @@ impl Executor<'_> {
             .clone()
             .ok_or_else(|| format!("{master}'s final position is unknown"))?;
         let limit = self.cluster.failover.apply_timeout;
-        let deadline = Instant::now() + limit;
-        loop {
+        let mut polling = Polling::until(Instant::now() + limit, POLL);
+        let mut applied = None;
+        while polling.next().await {
             let s = self.session(node).await?;
             let state = read_state(s).await.map_err(|e| e.to_string())?;
             let r = state
@@ -72,32 +74,25 @@ impl Executor<'_> {
                     r.problem().unwrap_or_else(|| "replication stopped".into())
                 ));
             }
-            if stopped.reached_by(state.gtid.executed.as_ref(), r.executed.as_ref()) {
-                // Say what was checked: under a multi-threaded applier the
-                // executed binlog position lags the GTIDs actually applied.
-                let how = match (&stopped.gtids, &state.gtid.executed) {
-                    (Some(wrote), Some(_)) => {
-                        format!("its executed GTIDs contain all {master} wrote ({wrote})")
-                    }
-                    _ => format!(
-                        "executed up to {master}'s {}",
-                        r.executed
-                            .as_ref()
-                            .map(|e| e.to_string())
-                            .unwrap_or_default()
-                    ),
-                };
-                return Ok(Done::ok(format!("applied all {master} wrote: {how}")));
+            if !stopped.reached_by(state.gtid.executed.as_ref(), r.executed.as_ref()) {
+                applied = r.executed.clone();
+                continue;
             }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} did not apply all {master} wrote within {} (failover.apply_timeout); applied up to {}",
-                    humantime::format_duration(limit),
-                    r.executed.as_ref().map(|e| e.to_string()).unwrap_or_default()
-                ));
-            }
-            tokio::time::sleep(POLL).await;
+            // Say what was checked: under a multi-threaded applier the
+            // executed binlog position lags the GTIDs actually applied.
+            let how = match (&stopped.gtids, &state.gtid.executed) {
+                (Some(wrote), Some(_)) => {
+                    format!("its executed GTIDs contain all {master} wrote ({wrote})")
+                }
+                _ => format!("executed up to {master}'s {}", coord(r.executed.as_ref())),
+            };
+            return Ok(Done::ok(format!("applied all {master} wrote: {how}")));
         }
+        Err(format!(
+            "{node} did not apply all {master} wrote within {} (failover.apply_timeout); applied up to {}",
+            humantime::format_duration(limit),
+            coord(applied.as_ref())
+        ))
     }
 
     pub(super) async fn disconnect_clients(&mut self, node: &str) -> Result<Done, String> {
@@ -177,7 +172,9 @@ impl Executor<'_> {
         tracing::warn!(cluster = %plan.cluster, "switchover failed at {failed}: {error}; rolling back");
         // A session that broke with the failure must not fail the undo.
         self.sessions.clear();
-        let steps = crate::switchover::rollback_steps(plan, tried);
+        let undo = crate::plan::rollback(plan, tried);
+        tracing::info!(cluster = %plan.cluster, "rollback plan:\n{}", undo.describe());
+        let steps = undo.steps;
         let mut undone_not = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let t0 = Instant::now();
@@ -185,7 +182,7 @@ impl Executor<'_> {
             record_step(step, &result, (started, t0), journal, report);
             let Err(undo_error) = result else { continue };
             undone_not.push(format!("\"{step}\": {undo_error}"));
-            if crate::switchover::undo_must_stop(plan, tried, step) {
+            if crate::plan::undo_must_stop(plan, tried, step) {
                 let left: Vec<String> = steps[i..].iter().map(ToString::to_string).collect();
                 return Outcome::Failed {
                     step: failed.name().into(),

@@ -3,19 +3,29 @@
 //! effort) and the report says which step, on which node, and what to do.
 //! A switchover that fails before its candidate is writable is rolled back.
 
+pub mod cluster_lock;
+pub mod guard;
+mod io_threads;
+mod journal;
+mod notify;
+mod poll;
 mod remedy;
 mod replication;
+pub mod report;
+mod run;
 mod switch_steps;
+
+pub use cluster_lock::ClusterLock;
+pub use io_threads::restart_io_threads;
+pub use journal::Journal;
+pub use report::{Outcome, Report, StepOutcome, Trigger};
+pub use run::{finish, locked_execute};
 
 use remedy::{remedy, step_node};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::cluster_lock::ClusterLock;
-use super::guard;
-use super::journal::Journal;
-use super::report::{Outcome, Report, StepOutcome, StepRecord, Trigger};
 use crate::config::{ClusterConfig, NodeConfig};
 use crate::mysql::admin;
 use crate::mysql::binlog::BinlogCoord;
@@ -26,6 +36,7 @@ use crate::mysql::{NodeState, Session};
 use crate::plan::{Kind, Plan, Step};
 use crate::topology::observe::target;
 use crate::topology::ClusterView;
+use report::StepRecord;
 
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(10);
@@ -34,6 +45,11 @@ const POLL: Duration = Duration::from_millis(10);
 /// unreachable, so this stays short: the promotion must not wait on a host
 /// that is gone. One that comes back later is fenced by the agent then.
 const FENCE_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// A binlog coordinate in words, `-` when unknown.
+fn coord(c: Option<&BinlogCoord>) -> String {
+    c.map(ToString::to_string).unwrap_or_else(|| "-".into())
+}
 
 struct Done {
     detail: String,
@@ -380,17 +396,6 @@ impl Executor<'_> {
                 let Some(vip) = &self.cluster.vip else {
                     return Ok(Done::skipped("no VIP configured"));
                 };
-                // The new master's host agent adds the VIP to its `lo` once the
-                // node is detached (it looks every LOCAL_POLL): give it that
-                // long before traffic is routed there, or clients' first
-                // packets are dropped and wait out TCP's 1 s retransmission.
-                if vip
-                    .backends
-                    .iter()
-                    .any(|b| matches!(b, crate::config::VipBackend::LocalAddress { .. }))
-                {
-                    tokio::time::sleep(crate::agent::local::LOCAL_POLL * 2).await;
-                }
                 let moved = crate::vip::move_vip(
                     vip,
                     &self.cluster.nodes,

@@ -1,0 +1,68 @@
+//! `aws-route53`: a DNS record that names the master.
+
+use serde::Deserialize;
+
+use super::{Backend, BackendConfig, Context, S};
+use crate::config::problem::Problems;
+
+pub(super) const BACKEND: Backend = Backend {
+    name: AwsRoute53Config::NAME,
+    validate,
+    table: |v| v.aws_route53.as_ref().map(|t| t.span()),
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsRoute53Config {
+    pub hosted_zone_id: String,
+    pub record_name: String,
+    pub ttl: u32,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsRoute53Config {
+    /// Its name in `vip.backends`.
+    pub const NAME: &str = "aws-route53";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsRoute53 {
+    pub hosted_zone_id: S<String>,
+    pub record_name: S<String>,
+    pub ttl: Option<S<i64>>,
+    pub region: Option<S<String>>,
+    pub endpoint_url: Option<S<String>>,
+}
+
+fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
+    let Some(t) = &cx.vip.aws_route53 else {
+        cx.missing(
+            p,
+            "hosted_zone_id = \"Z123...\", record_name = \"db.example.internal\"",
+        );
+        return None;
+    };
+    let t = t.get_ref();
+    let ttl = match &t.ttl {
+        None => Some(1),
+        Some(ttl) => match u32::try_from(*ttl.get_ref()) {
+            Ok(n) if n <= 3600 => Some(n),
+            _ => {
+                p.error(
+                    Some(ttl.span()),
+                    format!("ttl {} is out of range", ttl.get_ref()),
+                    "use 0-3600 seconds; low is what makes a move quick".to_string(),
+                );
+                None
+            }
+        },
+    };
+    Some(BackendConfig::AwsRoute53(AwsRoute53Config {
+        hosted_zone_id: t.hosted_zone_id.get_ref().clone(),
+        record_name: t.record_name.get_ref().clone(),
+        ttl: ttl?,
+        region: t.region.as_ref().map(|r| r.get_ref().clone()),
+        endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
+    }))
+}
