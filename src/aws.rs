@@ -48,6 +48,16 @@ pub async fn ec2(t: &AwsTarget) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(t).await)
 }
 
+/// The error code the AWS API answered with, if it answered.
+pub fn error_code<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<String>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    e.code().map(str::to_string)
+}
+
 /// An SDK error as one sentence: the service's error code and message when
 /// it sent one (e.g. `InvalidRouteTableID.NotFound: The routeTable ID
 /// 'rtb-1' does not exist`), else what went wrong on the way, never a

@@ -7,7 +7,9 @@ use std::time::{Instant, SystemTime};
 use crate::candidate::Refusal;
 use crate::config::{AgentConfig, ClusterConfig};
 use crate::execute::report::new_id;
-use crate::execute::{finish, locked_execute, Journal, Outcome, Report, Trigger};
+use crate::execute::{
+    finish, locked_execute, Journal, JournalEvent, Outcome, Report, Start, Trigger,
+};
 use crate::plan::Plan;
 use crate::state::{self, ClusterState, LastFailover};
 use crate::topology::ClusterView;
@@ -33,11 +35,19 @@ pub async fn fail_over(
             let journal_path = state.journal_path(&id).ok();
             if let Some(p) = &journal_path {
                 let mut journal = Journal::open(p);
-                journal.write(
-                    "start",
-                    serde_json::json!({ "id": id, "cluster": cluster.name, "trigger": trigger, "old_master": master, "considered": refusal.considered }),
-                );
-                journal.write("end", serde_json::json!({ "outcome": { "outcome": "refused", "why": refusal.why }, "duration_ms": 0 }));
+                journal.write(JournalEvent::Start(Box::new(Start::refused(
+                    &id,
+                    trigger,
+                    &cluster.name,
+                    master,
+                    &refusal.considered,
+                ))));
+                journal.write(JournalEvent::End {
+                    outcome: Outcome::Refused {
+                        why: refusal.why.clone(),
+                    },
+                    duration_ms: 0,
+                });
             }
             let mut r = Report::refused(
                 id,

@@ -271,9 +271,15 @@ async fn a_wrong_table_id_is_named_and_every_other_table_is_switched() {
     let mut tables = v.route_tables.clone();
     tables.insert(1, bogus.clone());
     let cfg = vip(moto.endpoint(), tables, Duration::from_secs(10));
-    let err = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
+    let failed = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
         .await
         .unwrap_err();
+    // The AWS code survives for the remedy to choose by.
+    assert_eq!(
+        failed.error.aws_code.as_deref(),
+        Some("InvalidRouteTableID.NotFound")
+    );
+    let err = failed.to_string();
     assert!(err.starts_with("VIP backend aws-route-table: "), "{err}");
     assert!(err.contains(": 3 switched"), "{err}");
     assert!(
@@ -298,7 +304,8 @@ async fn an_unknown_eni_is_named_and_nothing_moves() {
     );
     let err = move_vip(&cfg, &nodes, Some(&nodes[0]), &nodes[2])
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("node db3: DescribeNetworkInterfaces eni-0123456789abcdef0: InvalidNetworkInterfaceID.NotFound"),
         "{err}"
@@ -358,7 +365,8 @@ async fn an_unreachable_emulator_fails_within_the_deadline() {
     let started = Instant::now();
     let err = move_vip(&cfg, std::slice::from_ref(&node), None, &node)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     let took = started.elapsed();
     assert!(took < deadline + Duration::from_secs(2), "took {took:?}");
     assert!(err.contains("aws-route-table"), "{err}");

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mysql::DbError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "exclusion", rename_all = "kebab-case")]
 pub enum Exclusion {
     /// `failover.never_promote` names it.
@@ -32,6 +32,9 @@ pub enum Exclusion {
     Unreachable { error: DbError },
     /// It answers, but replicates from nobody.
     NoLongerReplicates,
+    /// A reason as a journal written before reasons were typed gives it:
+    /// words only. Never made by the choice itself.
+    Recorded { words: String },
 }
 
 impl fmt::Display for Exclusion {
@@ -55,6 +58,7 @@ impl fmt::Display for Exclusion {
             }
             Exclusion::Unreachable { error } => write!(f, "unreachable: {error}"),
             Exclusion::NoLongerReplicates => f.write_str("no longer replicates"),
+            Exclusion::Recorded { words } => f.write_str(words),
         }
     }
 }

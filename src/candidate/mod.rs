@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::History;
 use crate::config::FailoverPolicy;
@@ -24,7 +24,8 @@ use crate::topology::ClusterView;
 
 pub use exclusion::{joined, Exclusion};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "VerdictFields")]
 pub enum Verdict {
     Candidate,
     /// Could have been promoted; `behind` when it received less than the most.
@@ -44,6 +45,38 @@ impl fmt::Display for Verdict {
             Verdict::Eligible { behind: false } => f.write_str("eligible, received as much"),
             Verdict::Excluded { reasons } => write!(f, "excluded: {}", joined(reasons)),
         }
+    }
+}
+
+/// A verdict as written: the typed reasons where the writer had them, the
+/// words where it had only those (journals and reports of earlier versions).
+#[derive(Deserialize)]
+struct VerdictFields {
+    verdict: String,
+    #[serde(default)]
+    behind: bool,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    reasons: Option<Vec<Exclusion>>,
+}
+
+impl TryFrom<VerdictFields> for Verdict {
+    type Error = String;
+
+    fn try_from(v: VerdictFields) -> Result<Self, String> {
+        Ok(match v.verdict.as_str() {
+            "candidate" => Verdict::Candidate,
+            "eligible" => Verdict::Eligible { behind: v.behind },
+            "excluded" => Verdict::Excluded {
+                reasons: match (v.reasons, v.reason) {
+                    (Some(r), _) => r,
+                    (None, Some(words)) => vec![Exclusion::Recorded { words }],
+                    (None, None) => Vec::new(),
+                },
+            },
+            other => return Err(format!("unknown verdict `{other}`")),
+        })
     }
 }
 
@@ -69,7 +102,7 @@ impl Serialize for Verdict {
 }
 
 /// One replica as the choice saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Considered {
     pub name: String,
     pub received: Option<BinlogCoord>,

@@ -1,6 +1,8 @@
-//! One JSON line per step, written (and flushed) as it happens, so that a
-//! failover cut short — by a crash of vipkeeper itself — can be understood
-//! and resumed from what the file says.
+//! The journal: one JSON line per event, written (and flushed) as it
+//! happens, so that a change cut short (a crash of vipkeeper itself) can be
+//! understood from what the file says. `JournalEvent` is the one shape,
+//! written here and read back by `vipkeeper report`; journals of earlier
+//! versions read as the same type.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -8,7 +10,83 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use super::report::{Outcome, StepRecord, Trigger};
+use crate::candidate::Considered;
+use crate::plan::Plan;
+
+/// One line: when, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalLine {
+    /// RFC 3339 with milliseconds.
+    pub ts: String,
+    #[serde(flatten)]
+    pub event: JournalEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum JournalEvent {
+    /// The change begins: its plan, or (refused before any plan) the
+    /// replicas the choice considered.
+    Start(Box<Start>),
+    /// One step, as it ended.
+    Step(StepRecord),
+    /// How it ended.
+    End { outcome: Outcome, duration_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    pub id: String,
+    pub trigger: Trigger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// Without a plan: the cluster, its master and what was considered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(
+        default,
+        alias = "dead_master",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub old_master: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub considered: Vec<Considered>,
+}
+
+impl Start {
+    /// The start of a change that runs `plan`.
+    pub fn of_plan(id: &str, trigger: Trigger, plan: &Plan) -> Self {
+        Self {
+            id: id.into(),
+            trigger,
+            plan: Some(plan.clone()),
+            cluster: None,
+            old_master: None,
+            considered: Vec::new(),
+        }
+    }
+
+    /// The start of a failover refused before any plan was made.
+    pub fn refused(
+        id: &str,
+        trigger: Trigger,
+        cluster: &str,
+        old_master: &str,
+        considered: &[Considered],
+    ) -> Self {
+        Self {
+            id: id.into(),
+            trigger,
+            plan: None,
+            cluster: Some(cluster.into()),
+            old_master: Some(old_master.into()),
+            considered: considered.to_vec(),
+        }
+    }
+}
 
 pub struct Journal {
     path: PathBuf,
@@ -38,22 +116,17 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `{"ts": ..., "event": event, ...fields}`.
-    pub fn write(&mut self, event: &str, fields: impl Serialize) {
+    /// Appends `event`, stamped now, and flushes it to disk.
+    pub fn write(&mut self, event: JournalEvent) {
         let Some(file) = self.file.as_mut() else {
             return;
         };
-        let mut value = serde_json::to_value(fields).unwrap_or(serde_json::Value::Null);
-        let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let line = match value.as_object_mut() {
-            Some(map) => {
-                map.insert("ts".into(), ts.into());
-                map.insert("event".into(), event.into());
-                serde_json::Value::Object(std::mem::take(map))
-            }
-            None => serde_json::json!({ "ts": ts, "event": event, "data": value }),
+        let line = JournalLine {
+            ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            event,
         };
-        let ok = writeln!(file, "{line}").and_then(|_| file.sync_data());
+        let text = serde_json::to_string(&line).expect("journal lines serialize");
+        let ok = writeln!(file, "{text}").and_then(|_| file.sync_data());
         if let Err(e) = ok {
             tracing::error!(
                 "cannot write the failover journal {}: {e}",

@@ -4,9 +4,10 @@
 //! A switchover that fails before its candidate is writable is rolled back.
 
 pub mod cluster_lock;
+mod error;
 pub mod guard;
 mod io_threads;
-mod journal;
+pub mod journal;
 mod notify;
 mod poll;
 mod remedy;
@@ -16,12 +17,13 @@ mod run;
 mod switch_steps;
 
 pub use cluster_lock::ClusterLock;
+pub use error::StepError;
 pub use io_threads::restart_io_threads;
-pub use journal::Journal;
+pub use journal::{Journal, JournalEvent, JournalLine, Start};
 pub use report::{Outcome, Report, StepOutcome, Trigger};
 pub use run::{finish, locked_execute};
 
-use remedy::{remedy, step_node};
+use remedy::remedy;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -136,10 +138,9 @@ pub async fn execute(
     let started = Instant::now();
     let mut report = Report::from_plan(id.clone(), plan, trigger);
     report.journal = Some(journal.path().display().to_string());
-    journal.write(
-        "start",
-        serde_json::json!({ "id": id, "trigger": trigger, "plan": plan }),
-    );
+    journal.write(JournalEvent::Start(Box::new(Start::of_plan(
+        &id, trigger, plan,
+    ))));
 
     let Some(version) = view
         .nodes
@@ -150,6 +151,10 @@ pub async fn execute(
         report.outcome = Outcome::Refused {
             why: "no node is reachable".into(),
         };
+        journal.write(JournalEvent::End {
+            outcome: report.outcome.clone(),
+            duration_ms: 0,
+        });
         return report;
     };
     let mut exec = Executor {
@@ -179,10 +184,10 @@ pub async fn execute(
     // reachable node, then check that the plan still holds.
     if let Err(why) = exec.lock_and_compare(view).await {
         report.outcome = Outcome::Refused { why };
-        journal.write(
-            "end",
-            serde_json::json!({ "outcome": &report.outcome, "duration_ms": 0 }),
-        );
+        journal.write(JournalEvent::End {
+            outcome: report.outcome.clone(),
+            duration_ms: 0,
+        });
         report.finish(started.elapsed());
         return report;
     }
@@ -220,9 +225,9 @@ pub async fn execute(
             } else {
                 Outcome::Failed {
                     step: step.name().into(),
-                    node: step_node(step),
-                    error,
-                    remedy: remedy(step, plan),
+                    node: Some(step.node().to_string()),
+                    remedy: remedy(step, &error, plan),
+                    error: error.to_string(),
                 }
             };
             break;
@@ -245,10 +250,10 @@ pub async fn execute(
         lock.release().await;
     }
     report.finish(started.elapsed());
-    journal.write(
-        "end",
-        serde_json::json!({ "outcome": &report.outcome, "duration_ms": report.duration_ms }),
-    );
+    journal.write(JournalEvent::End {
+        outcome: report.outcome.clone(),
+        duration_ms: report.duration_ms,
+    });
     report
 }
 
@@ -256,7 +261,7 @@ pub async fn execute(
 /// failover and of the step.
 fn record_step(
     step: &Step,
-    result: &Result<Done, String>,
+    result: &Result<Done, StepError>,
     times: (Instant, Instant),
     journal: &mut Journal,
     report: &mut Report,
@@ -265,7 +270,7 @@ fn record_step(
     let (outcome, detail) = match result {
         Ok(d) if d.skipped => (StepOutcome::Skipped, d.detail.clone()),
         Ok(d) => (StepOutcome::Ok, d.detail.clone()),
-        Err(e) => (StepOutcome::Failed, e.clone()),
+        Err(e) => (StepOutcome::Failed, e.to_string()),
     };
     let record = StepRecord {
         step: step.clone(),
@@ -276,19 +281,19 @@ fn record_step(
     };
     let kind = report.kind.label();
     tracing::info!(cluster = %report.cluster, "{kind} step {}: {:?}: {}", step, record.outcome, record.detail);
-    journal.write("step", &record);
+    journal.write(JournalEvent::Step(record.clone()));
     report.steps.push(record);
 }
 
 impl Executor<'_> {
-    fn node(&self, name: &str) -> Result<&NodeConfig, String> {
+    fn node(&self, name: &str) -> Result<&NodeConfig, StepError> {
         self.cluster
             .node(name)
-            .ok_or_else(|| format!("{name} is not a node of cluster {}", self.cluster.name))
+            .ok_or_else(|| format!("{name} is not a node of cluster {}", self.cluster.name).into())
     }
 
     /// An admin session to `name`, opened once and reused.
-    async fn session(&mut self, name: &str) -> Result<&mut Session, String> {
+    async fn session(&mut self, name: &str) -> Result<&mut Session, StepError> {
         self.session_within(name, self.cluster.timing.connect_timeout)
             .await
     }
@@ -297,18 +302,19 @@ impl Executor<'_> {
         &mut self,
         name: &str,
         connect_timeout: Duration,
-    ) -> Result<&mut Session, String> {
+    ) -> Result<&mut Session, StepError> {
         if !self.sessions.contains_key(name) {
             let n = self.node(name)?;
             let mut t = target(self.cluster, &n.host, n.port, &self.cluster.users.admin);
             t.query_timeout = self.cluster.failover.statement_timeout;
             t.connect_timeout = connect_timeout;
-            let s = Session::connect(&t).await.map_err(|e| {
-                format!(
-                    "cannot connect to {name} as {}: {e}",
-                    self.cluster.users.admin.user
-                )
-            })?;
+            let s = Session::connect(&t)
+                .await
+                .map_err(|error| StepError::Connect {
+                    node: name.into(),
+                    user: self.cluster.users.admin.user.clone(),
+                    error,
+                })?;
             self.sessions.insert(name.to_string(), s);
         }
         Ok(self.sessions.get_mut(name).expect("just inserted"))
@@ -335,15 +341,15 @@ impl Executor<'_> {
 
     /// Compare, then set: right before `node` is made writable, every node
     /// is read again (see `guard::before_writable`).
-    async fn guard_writable(&mut self, node: &str) -> Result<(), String> {
+    async fn guard_writable(&mut self, node: &str) -> Result<(), StepError> {
         let Some(lock) = self.lock.as_mut() else {
-            return Err("the cluster lock is not held".into());
+            return Err(StepError::Unsafe("the cluster lock is not held".into()));
         };
         let reread = lock.reread(self.cluster).await;
-        guard::before_writable(node, &reread)
+        guard::before_writable(node, &reread).map_err(StepError::Unsafe)
     }
 
-    async fn run(&mut self, step: &Step) -> Result<Done, String> {
+    async fn run(&mut self, step: &Step) -> Result<Done, StepError> {
         let v = self.version.clone();
         match step {
             Step::FenceOldMaster { node } => {
@@ -357,12 +363,8 @@ impl Executor<'_> {
                         )))
                     }
                 };
-                admin::set_read_only(s, &v, true)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let killed = admin::kill_client_connections(s, &cluster.own_users())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                admin::set_read_only(s, &v, true).await?;
+                let killed = admin::kill_client_connections(s, &cluster.own_users()).await?;
                 Ok(Done::ok(format!(
                     "read-only, {killed} client connection(s) killed"
                 )))
@@ -371,16 +373,10 @@ impl Executor<'_> {
             Step::CatchUp { node, from } => self.catch_up(node, from).await,
             Step::Detach { node } => {
                 let s = self.session(node).await?;
-                admin::stop_replication(s, &v)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let binlog = admin::binlog_position(s, &v)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let state = read_state(s).await.map_err(|e| e.to_string())?;
-                admin::reset_replication(s, &v)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                admin::stop_replication(s, &v).await?;
+                let binlog = admin::binlog_position(s, &v).await?;
+                let state = read_state(s).await?;
+                admin::reset_replication(s, &v).await?;
                 let detail = format!(
                     "replication stopped and reset at binlog {}",
                     binlog
@@ -420,14 +416,13 @@ impl Executor<'_> {
             Step::MakeWritable { node } => {
                 self.guard_writable(node).await?;
                 let s = self.session(node).await?;
-                admin::set_read_only(s, &v, false)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let state = read_state(s).await.map_err(|e| e.to_string())?;
+                admin::set_read_only(s, &v, false).await?;
+                let state = read_state(s).await?;
                 if !state.writable() {
                     return Err(format!(
                         "{node} is still read-only after SET GLOBAL read_only=OFF"
-                    ));
+                    )
+                    .into());
                 }
                 Ok(Done::ok(format!(
                     "read_only off{}",
@@ -441,9 +436,7 @@ impl Executor<'_> {
             Step::Reattach { node, to } => self.reattach(node, to).await,
             Step::StopReplication { node } => {
                 let s = self.session(node).await?;
-                admin::stop_replication(s, &v)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                admin::stop_replication(s, &v).await?;
                 Ok(Done::ok(
                     "replication stopped; see the report for what to do",
                 ))

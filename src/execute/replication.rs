@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::poll::Polling;
-use super::{coord, Done, Executor, Stopped, POLL};
+use super::{coord, Done, Executor, StepError, Stopped, POLL};
 use crate::mysql::admin::{self, SourceLogin, StartFrom};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::probe::read_state;
@@ -14,15 +14,12 @@ use crate::mysql::replica_status::{IoThread, ReplicaStatus};
 use crate::plan::Positioning;
 
 impl Executor<'_> {
-    pub(super) async fn replica_status(&mut self, node: &str) -> Result<ReplicaStatus, String> {
+    pub(super) async fn replica_status(&mut self, node: &str) -> Result<ReplicaStatus, StepError> {
         let v = self.version.clone();
         let s = self.session(node).await?;
-        let row = s
-            .first(v.replica_status_sql())
-            .await
-            .map_err(|e| e.to_string())?;
+        let row = s.first(v.replica_status_sql()).await?;
         let row = row.ok_or_else(|| format!("{node} is not a replica"))?;
-        ReplicaStatus::from_row(&row, v.flavor).map_err(|e| e.to_string())
+        Ok(ReplicaStatus::from_row(&row, v.flavor)?)
     }
 
     /// Waits until `node` executed up to the stopped master's binlog position.
@@ -30,7 +27,7 @@ impl Executor<'_> {
         &mut self,
         node: &str,
         stopped: &Stopped,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let deadline = Instant::now() + self.cluster.failover.apply_timeout;
         let not_reached = |r: &ReplicaStatus| {
             format!(
@@ -48,21 +45,23 @@ impl Executor<'_> {
                 return Ok(());
             }
             if !r.sql_running {
-                return Err(not_reached(&r));
+                return Err(not_reached(&r).into());
             }
             last = Some(r);
         }
-        Err(last.map(|r| not_reached(&r)).unwrap_or_default())
+        Err(StepError::TimedOut(
+            last.map(|r| not_reached(&r)).unwrap_or_default(),
+        ))
     }
 
-    pub(super) async fn wait_applied(&mut self, node: &str) -> Result<Done, String> {
+    pub(super) async fn wait_applied(&mut self, node: &str) -> Result<Done, StepError> {
         let limit = self.cluster.failover.apply_timeout;
         let mut polling = Polling::until(Instant::now() + limit, POLL);
         let mut last = None;
         while polling.next().await {
             let r = self.replica_status(node).await?;
             if !r.sql_running {
-                return Err(format!("{node}: {}", r.problem().unwrap_or_default()));
+                return Err(format!("{node}: {}", r.problem().unwrap_or_default()).into());
             }
             if applied(&r) {
                 let at = coord(r.executed.as_ref());
@@ -75,18 +74,15 @@ impl Executor<'_> {
             humantime::format_duration(limit),
             coord(last.as_ref().and_then(|r| r.executed.as_ref())),
             coord(last.as_ref().and_then(|r| r.received.as_ref()))
-        ))
+        )
+        .into())
     }
 
-    pub(super) async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, String> {
+    pub(super) async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, StepError> {
         let v = self.version.clone();
         let target_gtids = {
             let s = self.session(from).await?;
-            read_state(s)
-                .await
-                .map_err(|e| e.to_string())?
-                .gtid
-                .executed
+            read_state(s).await?.gtid.executed
         }
         .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
         self.replicate_from(node, from, &StartFrom::Gtid).await?;
@@ -94,16 +90,14 @@ impl Executor<'_> {
         let mut polling = Polling::until(Instant::now() + limit, POLL);
         while polling.next().await {
             let s = self.session(node).await?;
-            let state = read_state(s).await.map_err(|e| e.to_string())?;
+            let state = read_state(s).await?;
             if state
                 .gtid
                 .executed
                 .as_ref()
                 .is_some_and(|g| g.contains(&target_gtids))
             {
-                admin::stop_replication(s, &v)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                admin::stop_replication(s, &v).await?;
                 return Ok(Done::ok(format!(
                     "has all of {from}'s transactions ({target_gtids})"
                 )));
@@ -113,16 +107,17 @@ impl Executor<'_> {
                     .then(|| r.problem())
                     .flatten()
             }) {
-                return Err(format!("replicating from {from}: {problem}"));
+                return Err(format!("replicating from {from}: {problem}").into());
             }
         }
         Err(format!(
             "{node} did not catch up with {from} within {}",
             humantime::format_duration(limit)
-        ))
+        )
+        .into())
     }
 
-    pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, String> {
+    pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, StepError> {
         let former_master = node == self.plan.old_master;
         // A file/position replica that received less than the new master:
         // its GTID position is exact where its binlog position is not.
@@ -169,7 +164,10 @@ impl Executor<'_> {
                 break;
             }
             if r.last_io_errno != 0 && r.last_io_errno != 2003 || !r.sql_running {
-                return Err(r.problem().unwrap_or_else(|| "replication broken".into()));
+                return Err(r
+                    .problem()
+                    .unwrap_or_else(|| "replication broken".into())
+                    .into());
             }
             last = Some(r);
         }
@@ -179,12 +177,13 @@ impl Executor<'_> {
                 humantime::format_duration(limit),
                 last.and_then(|r| r.problem())
                     .unwrap_or_else(|| "IO thread not connected".into())
-            ));
+            )
+            .into());
         }
         if let Some(errant) = self.errant_against_candidate(node).await? {
-            return Err(format!(
-                "replicates from {to}, but has errant transactions {errant}"
-            ));
+            return Err(
+                format!("replicates from {to}, but has errant transactions {errant}").into(),
+            );
         }
         let how = if by_gtid {
             match self.version.flavor {
@@ -215,7 +214,7 @@ impl Executor<'_> {
         let result = match self.session(node).await {
             Ok(s) => admin::set_semi_sync_source(s, &v, on)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(StepError::from),
             Err(e) => Err(e),
         };
         let word = if on { "on" } else { "off" };
@@ -234,7 +233,7 @@ impl Executor<'_> {
         node: &str,
         source: &str,
         start: &StartFrom,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let v = self.version.clone();
         let source = self.node(source)?.clone();
         let repl = self.cluster.users.replication.clone();
@@ -245,8 +244,7 @@ impl Executor<'_> {
             password: &repl.password,
         };
         let s = self.session(node).await?;
-        let e = |e: crate::mysql::DbError| e.to_string();
-        admin::stop_replication(s, &v).await.map_err(e)?;
+        admin::stop_replication(s, &v).await?;
         if let Err(changing) = admin::change_source(s, &v, &login, start).await {
             // A failed CHANGE leaves the previous source in place: start it
             // again rather than leave the replica stopped.
@@ -256,20 +254,20 @@ impl Executor<'_> {
                     format!("its previous source was kept, but restarting replication failed: {e}")
                 }
             };
-            return Err(format!("{changing}; {restarted}"));
+            return Err(format!("{changing}; {restarted}").into());
         }
-        admin::start_replication(s, &v).await.map_err(e)
+        Ok(admin::start_replication(s, &v).await?)
     }
 
     pub(super) async fn errant_against_candidate(
         &mut self,
         node: &str,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, StepError> {
         let Some(candidate) = self.candidate_state.clone() else {
             return Ok(None);
         };
         let s = self.session(node).await?;
-        let state = read_state(s).await.map_err(|e| e.to_string())?;
+        let state = read_state(s).await?;
         Ok(match (&state.gtid.executed, &candidate.gtid.executed) {
             (Some(mine), Some(theirs)) => mine.errant(
                 theirs,

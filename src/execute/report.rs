@@ -3,19 +3,19 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::candidate::Considered;
 use crate::plan::{Kind, Plan, Step};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Automatic,
     Manual,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "lowercase")]
 pub enum Outcome {
     Success,
@@ -41,6 +41,15 @@ pub enum Outcome {
     },
 }
 
+impl Trigger {
+    pub fn label(self) -> &'static str {
+        match self {
+            Trigger::Automatic => "automatic",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
 impl Outcome {
     pub fn label(&self) -> &'static str {
         match self {
@@ -52,7 +61,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepOutcome {
     Ok,
@@ -60,7 +69,17 @@ pub enum StepOutcome {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl StepOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Skipped => "skipped",
+            StepOutcome::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecord {
     #[serde(flatten)]
     pub step: Step,

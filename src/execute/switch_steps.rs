@@ -8,7 +8,7 @@ use super::guard;
 use super::journal::Journal;
 use super::poll::Polling;
 use super::report::{Outcome, Report};
-use super::{coord, record_step, step_node, Done, Executor, Stopped, POLL};
+use super::{coord, record_step, Done, Executor, StepError, Stopped, POLL};
 use crate::mysql::admin::{self, StartFrom};
 use crate::mysql::probe::read_state;
 use crate::plan::{Plan, Step};
@@ -16,23 +16,18 @@ use crate::plan::{Plan, Step};
 impl Executor<'_> {
     /// Read-only, a grace for running statements, then every client
     /// connection killed; records what the master wrote.
-    pub(super) async fn stop_writes(&mut self, node: &str) -> Result<Done, String> {
+    pub(super) async fn stop_writes(&mut self, node: &str) -> Result<Done, StepError> {
         let v = self.version.clone();
         let grace = self.cluster.switchover.kill_grace;
         let cluster = self.cluster;
         let s = self.session(node).await?;
-        let e = |e: crate::mysql::DbError| e.to_string();
-        admin::set_read_only(s, &v, true).await.map_err(e)?;
+        admin::set_read_only(s, &v, true).await?;
         tokio::time::sleep(grace).await;
-        let killed = admin::kill_client_connections(s, &cluster.own_users())
-            .await
-            .map_err(e)?;
-        let binlog = admin::binlog_position(s, &v).await.map_err(e)?;
-        let state = read_state(s).await.map_err(e)?;
+        let killed = admin::kill_client_connections(s, &cluster.own_users()).await?;
+        let binlog = admin::binlog_position(s, &v).await?;
+        let state = read_state(s).await?;
         if state.writable() {
-            return Err(format!(
-                "{node} is still writable after SET GLOBAL read_only=ON"
-            ));
+            return Err(format!("{node} is still writable after SET GLOBAL read_only=ON").into());
         }
         let detail = format!(
             "read-only; {killed} client connection(s) killed after {}; wrote up to {}{}",
@@ -53,7 +48,11 @@ impl Executor<'_> {
     }
 
     /// Waits until `node` has applied everything the stopped master wrote.
-    pub(super) async fn wait_reached(&mut self, node: &str, master: &str) -> Result<Done, String> {
+    pub(super) async fn wait_reached(
+        &mut self,
+        node: &str,
+        master: &str,
+    ) -> Result<Done, StepError> {
         let stopped = self
             .stopped
             .clone()
@@ -63,7 +62,7 @@ impl Executor<'_> {
         let mut applied = None;
         while polling.next().await {
             let s = self.session(node).await?;
-            let state = read_state(s).await.map_err(|e| e.to_string())?;
+            let state = read_state(s).await?;
             let r = state
                 .replica
                 .as_ref()
@@ -72,7 +71,8 @@ impl Executor<'_> {
                 return Err(format!(
                     "{node}: {}",
                     r.problem().unwrap_or_else(|| "replication stopped".into())
-                ));
+                )
+                .into());
             }
             if !stopped.reached_by(state.gtid.executed.as_ref(), r.executed.as_ref()) {
                 applied = r.executed.clone();
@@ -92,25 +92,21 @@ impl Executor<'_> {
             "{node} did not apply all {master} wrote within {} (failover.apply_timeout); applied up to {}",
             humantime::format_duration(limit),
             coord(applied.as_ref())
-        ))
+        ).into())
     }
 
-    pub(super) async fn disconnect_clients(&mut self, node: &str) -> Result<Done, String> {
+    pub(super) async fn disconnect_clients(&mut self, node: &str) -> Result<Done, StepError> {
         let cluster = self.cluster;
         let s = self.session(node).await?;
-        let killed = admin::kill_client_connections(s, &cluster.own_users())
-            .await
-            .map_err(|e| e.to_string())?;
+        let killed = admin::kill_client_connections(s, &cluster.own_users()).await?;
         Ok(Done::ok(format!("{killed} client connection(s) killed")))
     }
 
     /// Rollback: `node` read-only and replicating from `to` where it left off.
-    pub(super) async fn reattach(&mut self, node: &str, to: &str) -> Result<Done, String> {
+    pub(super) async fn reattach(&mut self, node: &str, to: &str) -> Result<Done, StepError> {
         let v = self.version.clone();
         let s = self.session(node).await?;
-        admin::set_read_only(s, &v, true)
-            .await
-            .map_err(|e| e.to_string())?;
+        admin::set_read_only(s, &v, true).await?;
         let start = match (&self.plan.positioning, &self.stopped) {
             (crate::plan::Positioning::Gtid, _) => StartFrom::Gtid,
             (
@@ -120,9 +116,9 @@ impl Executor<'_> {
                 }),
             ) => StartFrom::Position(b.clone()),
             _ => {
-                return Err(format!(
-                    "{to}'s binlog position is unknown: repoint {node} by hand"
-                ))
+                return Err(
+                    format!("{to}'s binlog position is unknown: repoint {node} by hand").into(),
+                )
             }
         };
         self.replicate_from(node, to, &start).await?;
@@ -137,23 +133,17 @@ impl Executor<'_> {
 
     /// Runs a switchover step while writes are blocked: it fails when the
     /// block would outlast `switchover.deadline`.
-    pub(super) async fn run_within_block(&mut self, step: &Step) -> Result<Done, String> {
+    pub(super) async fn run_within_block(&mut self, step: &Step) -> Result<Done, StepError> {
         let Some(left) = self.block_left() else {
             return self.run(step).await;
         };
-        let deadline = self.cluster.switchover.deadline;
-        let exceeded = || {
-            format!(
-                "writes have been blocked for {} (switchover.deadline)",
-                humantime::format_duration(deadline)
-            )
-        };
+        let exceeded = StepError::WriteBlock(self.cluster.switchover.deadline);
         if left.is_zero() {
-            return Err(exceeded());
+            return Err(exceeded);
         }
         match tokio::time::timeout(left, self.run(step)).await {
             Ok(r) => r,
-            Err(_) => Err(exceeded()),
+            Err(_) => Err(exceeded),
         }
     }
 
@@ -164,7 +154,7 @@ impl Executor<'_> {
         plan: &Plan,
         tried: &[Step],
         failed: &Step,
-        error: String,
+        error: StepError,
         started: Instant,
         journal: &mut Journal,
         report: &mut Report,
@@ -186,7 +176,7 @@ impl Executor<'_> {
                 let left: Vec<String> = steps[i..].iter().map(ToString::to_string).collect();
                 return Outcome::Failed {
                     step: failed.name().into(),
-                    node: step_node(failed),
+                    node: Some(failed.node().to_string()),
                     error: format!("{error}; then rolling back failed at {}", undone_not.join("; ")),
                     remedy: format!(
                         "{} may be writable: make sure it is read-only before anything else, then by hand: {}; check with `vipkeeper status` and `vipkeeper vip status`",
@@ -202,8 +192,8 @@ impl Executor<'_> {
         if undone_not.is_empty() && found.old_master_sole_writer {
             return Outcome::RolledBack {
                 step: failed.name().into(),
-                node: step_node(failed),
-                error,
+                node: Some(failed.node().to_string()),
+                error: error.to_string(),
                 found: found.words,
             };
         }
@@ -219,7 +209,7 @@ impl Executor<'_> {
         };
         Outcome::Failed {
             step: failed.name().into(),
-            node: step_node(failed),
+            node: Some(failed.node().to_string()),
             error: format!("{error}; rolled back{not_undone}; read back: {}", found.words),
             remedy: format!(
                 "{state}: make exactly one node writable and the VIP point at it, finish by hand what failed above once the node answers; check with `vipkeeper status` and `vipkeeper vip status`"

@@ -9,7 +9,7 @@ mod rollback;
 mod step;
 mod switchover;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::candidate::Considered;
 use crate::config::ClusterConfig;
@@ -39,9 +39,10 @@ fn promote(cluster: &ClusterConfig, master: &str, candidate: &str) -> Vec<Step> 
 }
 
 /// How the other replicas find their place in the new master's binlog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Positioning {
+    #[default]
     Gtid,
     /// File/position: every replica received the same position, so each
     /// starts at the new master's binlog position as of its promotion.
@@ -49,10 +50,11 @@ pub enum Positioning {
 }
 
 /// Why the master changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// The master is dead.
+    #[default]
     Failover,
     /// The master is alive and hands over (`vipkeeper switchover`).
     Switchover,
@@ -71,22 +73,33 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Read back from journals, fields that earlier versions did not write
+/// take their defaults, and `dead_master` is the old name of `old_master`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    #[serde(default)]
     pub kind: Kind,
     pub cluster: String,
+    #[serde(alias = "dead_master")]
     pub old_master: String,
     pub candidate: String,
+    #[serde(default)]
     pub why: String,
+    #[serde(default)]
     pub catch_up_from: Option<String>,
+    #[serde(default)]
     pub considered: Vec<Considered>,
+    #[serde(default)]
     pub positioning: Positioning,
     /// Replicas left alone, with the reason.
+    #[serde(default)]
     pub not_repointed: Vec<(String, String)>,
     /// File/position replicas that received less than the candidate, and
     /// are repointed by GTID instead (MariaDB `master_use_gtid=slave_pos`,
     /// MySQL auto-position).
+    #[serde(default)]
     pub by_gtid: Vec<String>,
+    #[serde(default)]
     pub steps: Vec<Step>,
 }
 

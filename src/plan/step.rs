@@ -94,6 +94,24 @@ impl Step {
         }
     }
 
+    /// The node the step acts on (for a VIP move, where it goes).
+    pub fn node(&self) -> &str {
+        match self {
+            Step::FenceOldMaster { node }
+            | Step::WaitApplied { node }
+            | Step::CatchUp { node, .. }
+            | Step::Detach { node }
+            | Step::MakeWritable { node }
+            | Step::Repoint { node, .. }
+            | Step::StopWrites { node }
+            | Step::WaitReached { node, .. }
+            | Step::DisconnectClients { node }
+            | Step::Reattach { node, .. }
+            | Step::StopReplication { node } => node,
+            Step::MoveVip { to, .. } => to,
+        }
+    }
+
     /// Steps whose failure does not stop the failover.
     pub fn best_effort(&self) -> bool {
         matches!(

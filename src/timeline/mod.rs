@@ -12,16 +12,21 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::execute::report::StepOutcome;
+use crate::execute::{JournalEvent, JournalLine, Outcome, Start, Trigger};
+use crate::plan::{Kind, Step};
+
 pub use svg::render_svg;
 
 /// One step as the journal recorded it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepMark {
+    pub step: Step,
     pub name: String,
     pub node: Option<String>,
     /// From the plan's wording, e.g. "make db2 writable".
     pub text: String,
-    pub outcome: String,
+    pub outcome: StepOutcome,
     pub detail: String,
     pub at_ms: f64,
     pub end_ms: f64,
@@ -39,137 +44,134 @@ pub struct ClientEvent {
 pub struct Timeline {
     pub id: String,
     pub cluster: String,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub started: SystemTime,
-    /// failover or switchover.
-    pub kind: String,
+    pub kind: Kind,
     pub old_master: String,
     pub candidate: Option<String>,
     pub why: Option<String>,
     /// Every node the failover concerned, dead master first.
     pub nodes: Vec<String>,
     pub steps: Vec<StepMark>,
-    /// success, failed or refused.
-    pub outcome: String,
+    /// `None`: the journal has no end (vipkeeper stopped during the change).
+    pub outcome: Option<Outcome>,
     /// The failure or refusal, in words.
     pub outcome_detail: Option<String>,
     pub duration_ms: f64,
     pub has_vip: bool,
 }
 
-/// Reads a journal (one JSON object per line).
-pub fn read_journal(text: &str) -> Result<Timeline, String> {
-    let lines: Vec<Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1)))
-        .collect::<Result<_, _>>()?;
-    let start = lines
-        .iter()
-        .find(|l| l["event"] == "start")
-        .ok_or("no \"start\" line: is this a vipkeeper failover journal?")?;
-    let started = start["ts"]
-        .as_str()
-        .and_then(|t| humantime::parse_rfc3339(t).ok())
-        .ok_or("the start line has no valid \"ts\"")?;
-    let plan = &start["plan"];
-    // Journals before 0.1 said "dead_master".
-    let old_master = ["old_master", "dead_master"]
-        .iter()
-        .find_map(|k| plan[*k].as_str().or(start[*k].as_str()))
-        .unwrap_or("?")
-        .to_string();
-    let kind = plan["kind"]
-        .as_str()
-        .or(start["kind"].as_str())
-        .unwrap_or("failover")
-        .to_string();
-    let considered = if plan.is_object() {
-        &plan["considered"]
-    } else {
-        &start["considered"]
-    };
-    let mut nodes = vec![old_master.clone()];
-    for c in considered.as_array().into_iter().flatten() {
-        if let Some(n) = c["name"].as_str() {
-            if !nodes.iter().any(|x| x == n) {
-                nodes.push(n.to_string());
-            }
+impl Timeline {
+    /// The outcome in one word (or why there is none).
+    pub fn outcome_label(&self) -> &'static str {
+        match &self.outcome {
+            Some(o) => o.label(),
+            None => "unfinished (no end line: vipkeeper stopped during the failover)",
         }
     }
-    let plan_steps: Vec<&Value> = plan["steps"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let steps: Vec<StepMark> = lines
-        .iter()
-        .filter(|l| l["event"] == "step")
-        .map(|l| {
-            let at = l["at_ms"].as_f64().unwrap_or(0.0);
-            StepMark {
-                name: l["step"].as_str().unwrap_or("?").to_string(),
-                node: l["node"].as_str().or(l["to"].as_str()).map(str::to_string),
-                text: step_text(l, &plan_steps),
-                outcome: l["outcome"].as_str().unwrap_or("?").to_string(),
-                detail: l["detail"].as_str().unwrap_or("").to_string(),
-                at_ms: at,
-                end_ms: at + l["elapsed_ms"].as_f64().unwrap_or(0.0),
+
+    pub fn succeeded(&self) -> bool {
+        self.outcome == Some(Outcome::Success)
+    }
+}
+
+/// Reads a journal (one JSON object per line). Events this version does
+/// not know (a later version's) are passed over.
+pub fn read_journal(text: &str) -> Result<Timeline, String> {
+    let mut start: Option<(SystemTime, Start)> = None;
+    let mut records = Vec::new();
+    let mut end = None;
+    for (i, l) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let value: Value =
+            serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1))?;
+        let known = matches!(
+            value.get("event").and_then(Value::as_str),
+            Some("start" | "step" | "end")
+        );
+        if !known {
+            continue;
+        }
+        let line: JournalLine = serde_json::from_value(value)
+            .map_err(|e| format!("line {}: not a journal line this version reads: {e}", i + 1))?;
+        match line.event {
+            JournalEvent::Start(s) if start.is_none() => {
+                let ts = humantime::parse_rfc3339(&line.ts)
+                    .map_err(|_| "the start line has no valid \"ts\"".to_string())?;
+                start = Some((ts, *s));
             }
+            JournalEvent::Start(_) => {}
+            JournalEvent::Step(r) => records.push(r),
+            JournalEvent::End {
+                outcome,
+                duration_ms,
+            } => end = Some((outcome, duration_ms)),
+        }
+    }
+    let (started, start) =
+        start.ok_or("no \"start\" line: is this a vipkeeper failover journal?")?;
+    let plan = start.plan.as_ref();
+    let old_master = plan
+        .map(|p| p.old_master.clone())
+        .or(start.old_master.clone())
+        .unwrap_or_else(|| "?".into());
+    let considered = plan.map(|p| &p.considered).unwrap_or(&start.considered);
+    let mut nodes = vec![old_master.clone()];
+    for c in considered {
+        if !nodes.contains(&c.name) {
+            nodes.push(c.name.clone());
+        }
+    }
+    let steps: Vec<StepMark> = records
+        .into_iter()
+        .map(|r| StepMark {
+            name: r.step.name().to_string(),
+            node: Some(r.step.node().to_string()),
+            text: r.step.to_string(),
+            step: r.step,
+            outcome: r.outcome,
+            detail: r.detail,
+            at_ms: r.at_ms as f64,
+            end_ms: (r.at_ms + r.elapsed_ms) as f64,
         })
         .collect();
-    let end = lines.iter().rev().find(|l| l["event"] == "end");
-    let outcome_value = end.map(|e| &e["outcome"]);
-    let outcome = outcome_value
-        .and_then(|o| o["outcome"].as_str().or(o.as_str()))
-        .unwrap_or("unfinished (no end line: vipkeeper stopped during the failover)")
-        .to_string();
-    let outcome_detail =
-        outcome_value.and_then(|o| match (o["error"].as_str(), o["why"].as_str()) {
-            (Some(e), _) => Some(format!(
-                "at step {}{}: {e}",
-                o["step"].as_str().unwrap_or("?"),
-                o["node"]
-                    .as_str()
-                    .map(|n| format!(" on {n}"))
-                    .unwrap_or_default()
-            )),
-            (None, Some(w)) => Some(w.to_string()),
-            _ => None,
-        });
+    let outcome_detail = end.as_ref().and_then(|(o, _)| match o {
+        Outcome::Failed {
+            step, node, error, ..
+        }
+        | Outcome::RolledBack {
+            step, node, error, ..
+        } => Some(format!(
+            "at step {step}{}: {error}",
+            node.as_ref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default()
+        )),
+        Outcome::Refused { why } => Some(why.clone()),
+        Outcome::Success => None,
+    });
     let duration_ms = end
-        .and_then(|e| e["duration_ms"].as_f64())
+        .as_ref()
+        .map(|(_, d)| *d as f64)
         .unwrap_or_else(|| steps.iter().map(|s| s.end_ms).fold(0.0, f64::max));
     Ok(Timeline {
-        id: start["id"].as_str().unwrap_or("?").to_string(),
-        cluster: plan["cluster"]
-            .as_str()
-            .or(start["cluster"].as_str())
-            .unwrap_or("?")
-            .to_string(),
-        trigger: start["trigger"].as_str().unwrap_or("?").to_string(),
+        id: start.id.clone(),
+        cluster: plan
+            .map(|p| p.cluster.clone())
+            .or(start.cluster.clone())
+            .unwrap_or_else(|| "?".into()),
+        trigger: start.trigger,
         started,
-        candidate: plan["candidate"].as_str().map(str::to_string),
-        why: plan["why"].as_str().map(str::to_string),
-        has_vip: plan_steps.iter().any(|s| s["step"] == "move-vip"),
+        candidate: plan.map(|p| p.candidate.clone()),
+        why: plan.map(|p| p.why.clone()),
+        has_vip: plan.is_some_and(|p| p.steps.iter().any(|s| matches!(s, Step::MoveVip { .. }))),
+        kind: plan.map(|p| p.kind).unwrap_or_default(),
         old_master,
-        kind,
         nodes,
         steps,
-        outcome,
+        outcome: end.map(|(o, _)| o),
         outcome_detail,
         duration_ms,
     })
-}
-
-/// The plan's own words for a step ("repoint db3 to db2 ..."), rebuilt from
-/// the journal line.
-fn step_text(line: &Value, _plan: &[&Value]) -> String {
-    let step: Result<crate::plan::Step, _> = serde_json::from_value(line.clone());
-    match step {
-        Ok(s) => s.to_string(),
-        Err(_) => line["step"].as_str().unwrap_or("?").to_string(),
-    }
 }
 
 /// Client observations from a JSON-lines file of `{"ts": RFC 3339, "ok": bool}`.
@@ -200,19 +202,19 @@ pub fn read_client(text: &str, failover_start: SystemTime) -> Result<Vec<ClientE
 pub fn summary(t: &Timeline) -> String {
     let mut out = format!(
         "{} {} of cluster {} ({}), started {}: {}",
-        t.kind,
+        t.kind.label(),
         t.id,
         t.cluster,
-        t.trigger,
+        t.trigger.label(),
         humantime::format_rfc3339_millis(t.started),
-        t.outcome
+        t.outcome_label()
     );
-    match (&t.candidate, t.outcome.as_str()) {
-        (Some(c), "success") => out.push_str(&format!(
+    match &t.candidate {
+        Some(c) if t.succeeded() => out.push_str(&format!(
             ", {c} replaced {} in {:.0} ms",
             t.old_master, t.duration_ms
         )),
-        _ if t.kind == "switchover" => out.push_str(&format!(" (master {})", t.old_master)),
+        _ if t.kind != Kind::Failover => out.push_str(&format!(" (master {})", t.old_master)),
         _ => out.push_str(&format!(" (dead master {})", t.old_master)),
     }
     out.push('\n');
@@ -228,7 +230,10 @@ pub fn summary(t: &Timeline) -> String {
     for s in &t.steps {
         out.push_str(&format!(
             "  +{:>6.0} ms  {:<7} {}: {}\n",
-            s.at_ms, s.outcome, s.text, s.detail
+            s.at_ms,
+            s.outcome.label(),
+            s.text,
+            s.detail
         ));
     }
     out

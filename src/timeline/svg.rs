@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{ClientEvent, Timeline};
+use crate::execute::report::StepOutcome;
+use crate::plan::{Kind, Step};
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 170.0;
@@ -52,12 +54,12 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let title = format!(
         "{} {} of {}: {}{}",
-        t.kind,
+        t.kind.label(),
         t.id,
         t.cluster,
-        t.outcome,
-        match (&t.candidate, t.outcome.as_str()) {
-            (Some(c), "success") => format!(
+        t.outcome_label(),
+        match &t.candidate {
+            Some(c) if t.succeeded() => format!(
                 " — {c} replaced {} in {:.0} ms",
                 t.old_master, t.duration_ms
             ),
@@ -146,6 +148,22 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
         }
     }
 
+    // The fault (a failover starts once the master's death is confirmed)
+    // or the operator's command: the origin of the time axis.
+    let origin = match t.kind {
+        Kind::Failover => format!("{} confirmed dead: failover starts", t.old_master),
+        Kind::Switchover | Kind::Rollback => format!("{} starts", t.kind.label()),
+    };
+    let ox = x(0.0);
+    let _ = writeln!(
+        s,
+        r#"<g id="origin"><line x1="{ox:.1}" y1="{:.1}" x2="{ox:.1}" y2="{lanes_bottom:.1}" stroke="{FAILED}" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="{FAILED}" font-size="11" text-anchor="end">{}</text></g>"#,
+        top - 20.0,
+        ox - 4.0,
+        top - 22.0,
+        esc(&origin)
+    );
+
     // Steps: a numbered mark at each step's end, across every lane. Steps
     // that end within a few pixels of each other get their numbers moved
     // right, one beside the other, so that every number stays readable.
@@ -154,7 +172,7 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
         let sx = x(st.end_ms);
         let mark = sx.max(last_mark + MARK_SPACING);
         last_mark = mark;
-        let color = if st.outcome == "failed" {
+        let color = if st.outcome == StepOutcome::Failed {
             FAILED
         } else {
             "#333"
@@ -181,7 +199,7 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
             legend_top + 18.0 * (i as f64 + 1.0),
             i + 1,
             st.end_ms,
-            esc(&st.outcome),
+            st.outcome.label(),
             esc(&st.text),
             // The picture is 960 px wide: keep each line inside it.
             esc(&clip(
@@ -200,7 +218,9 @@ fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
     let ends = |name: &'static str, node: &str| -> Vec<f64> {
         t.steps
             .iter()
-            .filter(|s| s.name == name && s.outcome != "failed" && s.node.as_deref() == Some(node))
+            .filter(|s| {
+                s.step.name() == name && s.outcome != StepOutcome::Failed && s.step.node() == node
+            })
             .map(|s| s.end_ms)
             .collect()
     };
@@ -208,7 +228,7 @@ fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
     let mut out = Vec::new();
     for n in &t.nodes {
         let mut changes = Vec::new();
-        let first = if n == old && t.kind == "switchover" {
+        let first = if n == old && t.kind != Kind::Failover {
             changes.extend(
                 ends("stop-writes", n)
                     .into_iter()
@@ -228,16 +248,19 @@ fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
             );
             ("master, writable".to_string(), MASTER)
         } else if n == old {
-            let fenced = t
-                .steps
-                .iter()
-                .any(|s| s.name == "fence-old-master" && s.outcome == "ok");
-            let label = if fenced {
-                "old master: fenced"
-            } else {
-                "old master: dead"
-            };
-            (label.to_string(), DEAD)
+            // The master until the failover starts (its death confirmed),
+            // dead from then on, fenced once fencing reached it.
+            changes.push((0.0, "old master: dead".to_string(), DEAD));
+            changes.extend(
+                t.steps
+                    .iter()
+                    .filter(|s| {
+                        matches!(s.step, Step::FenceOldMaster { .. })
+                            && s.outcome == StepOutcome::Ok
+                    })
+                    .map(|s| (s.end_ms, "old master: fenced".to_string(), DEAD)),
+            );
+            ("master, until the fault".to_string(), MASTER)
         } else if Some(n) == t.candidate.as_ref() {
             changes.extend(
                 ends("detach", n)
@@ -274,13 +297,20 @@ fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
         let moves = t
             .steps
             .iter()
-            .filter(|s| s.name == "move-vip" && s.outcome != "failed")
-            .filter_map(|s| Some((s.end_ms, format!("VIP → {}", s.node.as_deref()?), MASTER)))
-            .collect();
-        let color = if t.kind == "switchover" { MASTER } else { DEAD };
+            .filter(|s| matches!(s.step, Step::MoveVip { .. }) && s.outcome != StepOutcome::Failed)
+            .map(|s| (s.end_ms, format!("VIP → {}", s.step.node()), MASTER));
+        // For a failover the address points at a dead master from the
+        // moment the failover starts until it moves.
+        let dead_from_start =
+            (t.kind == Kind::Failover).then(|| (0.0, format!("VIP → {old} (dead)"), DEAD));
         out.push((
             "VIP".into(),
-            segments(t0, t1, (format!("VIP → {old}"), color), moves),
+            segments(
+                t0,
+                t1,
+                (format!("VIP → {old}"), MASTER),
+                dead_from_start.into_iter().chain(moves).collect(),
+            ),
         ));
     }
     out

@@ -30,7 +30,7 @@ fn a_successful_failover() {
     assert_eq!(t.nodes, ["db1", "db2", "db3"]);
     assert_eq!(t.steps.len(), 6);
     assert_eq!(t.steps[4].text, "make db2 writable");
-    assert_eq!(t.outcome, "success");
+    assert_eq!(t.outcome_label(), "success");
     let text = summary(&t);
     assert!(text.contains("db2 replaced db1 in 39 ms"), "{text}");
     let svg = render_svg(
@@ -75,7 +75,7 @@ fn a_failed_failover_names_the_step() {
         .collect::<Vec<_>>()
         .join("\n");
     let t = read_journal(&failed).unwrap();
-    assert_eq!(t.outcome, "failed");
+    assert_eq!(t.outcome_label(), "failed");
     assert_eq!(
         t.outcome_detail.as_deref(),
         Some("at step make-writable on db2: connection lost")
@@ -94,7 +94,7 @@ fn a_refused_failover() {
     let refused = r#"{"ts":"2026-11-21T18:18:23.777Z","event":"start","id":"main-2","cluster":"main","trigger":"manual","dead_master":"db1","considered":[{"name":"db2","received":null,"executed":null,"verdict":"excluded","reason":"SQL thread stopped by error 1062"}]}
 {"ts":"2026-11-21T18:18:23.777Z","event":"end","outcome":{"outcome":"refused","why":"every reachable replica is excluded"},"duration_ms":0}"#;
     let t = read_journal(refused).unwrap();
-    assert_eq!(t.outcome, "refused");
+    assert_eq!(t.outcome_label(), "refused");
     assert_eq!(
         t.outcome_detail.as_deref(),
         Some("every reachable replica is excluded")
@@ -130,4 +130,103 @@ fn step_numbers_that_would_overlap_are_set_apart() {
     for pair in marks.windows(2) {
         assert!(pair[1] - pair[0] >= 17.9, "{marks:?}");
     }
+}
+
+/// Where each rect whose tooltip is `label` begins and ends (x).
+fn rects(doc: &roxmltree::Document, label: &str) -> Vec<(f64, f64)> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| {
+            n.children()
+                .any(|c| c.has_tag_name("title") && c.text() == Some(label))
+        })
+        .map(|n| {
+            let x: f64 = n.attribute("x").unwrap().parse().unwrap();
+            let w: f64 = n.attribute("width").unwrap().parse().unwrap();
+            (x, x + w)
+        })
+        .collect()
+}
+
+#[test]
+fn each_lane_is_what_it_was_at_each_moment_and_the_fault_is_marked_at_zero() {
+    let t = read_journal(SUCCESS).unwrap();
+    // Client writes from 50 ms before the failover started.
+    let client = [
+        ClientEvent {
+            at_ms: -50.0,
+            ok: true,
+        },
+        ClientEvent {
+            at_ms: 30.0,
+            ok: true,
+        },
+    ];
+    let svg = render_svg(&t, &client);
+    well_formed(&svg);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let origin = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("origin"))
+        .expect("a mark at 0 ms");
+    let zero: f64 = origin
+        .children()
+        .find(|c| c.has_tag_name("line"))
+        .unwrap()
+        .attribute("x1")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(svg.contains("db1 confirmed dead: failover starts"), "{svg}");
+    // Before 0 the old master was the master; dead only from 0 on.
+    let alive = rects(&doc, "master, until the fault");
+    assert_eq!(alive.len(), 1, "{svg}");
+    assert!((alive[0].1 - zero).abs() < 0.2, "{alive:?} vs {zero}");
+    let dead = rects(&doc, "old master: dead");
+    assert!((dead[0].0 - zero).abs() < 0.2, "{dead:?} vs {zero}");
+    // The VIP pointed at the master, then at a dead one until it moved.
+    let vip_dead = rects(&doc, "VIP → db1 (dead)");
+    assert!((vip_dead[0].0 - zero).abs() < 0.2, "{vip_dead:?}");
+    assert_eq!(rects(&doc, "VIP → db1").len(), 1);
+}
+
+#[test]
+fn a_journal_written_today_reads_back_and_later_events_are_passed_over() {
+    use crate::execute::report::{StepOutcome, StepRecord};
+    use crate::execute::{Journal, JournalEvent, Outcome, Start, Trigger};
+
+    let old = read_journal(SUCCESS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let mut journal = Journal::open(&path);
+    let plan: crate::plan::Plan = {
+        let start = SUCCESS.lines().next().unwrap();
+        let v: serde_json::Value = serde_json::from_str(start).unwrap();
+        serde_json::from_value(v["plan"].clone()).unwrap()
+    };
+    journal.write(JournalEvent::Start(Box::new(Start::of_plan(
+        "main-9",
+        Trigger::Manual,
+        &plan,
+    ))));
+    journal.write(JournalEvent::Step(StepRecord {
+        step: crate::plan::Step::MakeWritable { node: "db2".into() },
+        outcome: StepOutcome::Ok,
+        detail: "read_only off".into(),
+        at_ms: 5,
+        elapsed_ms: 2,
+    }));
+    journal.write(JournalEvent::End {
+        outcome: Outcome::Success,
+        duration_ms: 9,
+    });
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"ts":"2026-11-21T18:18:23.999Z","event":"a-later-kind","x":1}"#);
+    let t = read_journal(&text).unwrap();
+    assert_eq!((t.id.as_str(), t.trigger), ("main-9", Trigger::Manual));
+    assert_eq!(t.nodes, old.nodes);
+    assert_eq!(t.steps.len(), 1);
+    assert_eq!(t.steps[0].text, "make db2 writable");
+    assert!(t.succeeded());
+    assert_eq!(t.duration_ms, 9.0);
 }

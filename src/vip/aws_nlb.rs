@@ -3,7 +3,7 @@
 
 use futures::future::BoxFuture;
 
-use super::{not_built_move, not_built_status, Moved, Placement, Site, VipBackend};
+use super::{not_built_move, not_built_status, Moved, Placement, Site, VipBackend, VipError};
 use crate::config::{AwsNlbConfig, NodeConfig};
 
 impl VipBackend for AwsNlbConfig {
@@ -24,7 +24,7 @@ impl VipBackend for AwsNlbConfig {
         _: Site<'a>,
         _: Option<&'a NodeConfig>,
         _: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
         not_built_move(Self::NAME)
     }
 }

@@ -3,7 +3,7 @@
 
 use futures::future::BoxFuture;
 
-use super::{not_built_move, not_built_status, Moved, Placement, Site, VipBackend};
+use super::{not_built_move, not_built_status, Moved, Placement, Site, VipBackend, VipError};
 use crate::config::{AwsRoute53Config, NodeConfig};
 
 impl VipBackend for AwsRoute53Config {
@@ -27,7 +27,7 @@ impl VipBackend for AwsRoute53Config {
         _: Site<'a>,
         _: Option<&'a NodeConfig>,
         _: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
         not_built_move(Self::NAME)
     }
 }

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use futures::future::BoxFuture;
 
-use super::{Moved, Placement, Site, VipBackend};
-use crate::aws::{ec2, error_text, AwsTarget};
+use super::{Moved, Placement, Site, VipBackend, VipError};
+use crate::aws::{ec2, error_code, error_text, AwsTarget};
 use crate::config::{AwsRouteTableConfig, NodeConfig};
 
 type Settings = AwsRouteTableConfig;
@@ -49,8 +49,21 @@ impl VipBackend for AwsRouteTableConfig {
         site: Site<'a>,
         _: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
         Box::pin(point(site.address, self, to))
+    }
+}
+
+/// A failed AWS call: `words` (which name the call and carry
+/// `error_text`) and the code AWS answered with.
+fn aws_failed<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>, words: String) -> VipError
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    VipError {
+        message: words,
+        aws_code: error_code(e),
     }
 }
 
@@ -73,18 +86,19 @@ pub struct TableRoute {
     pub node: Option<String>,
 }
 
-pub async fn point(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, String> {
+pub async fn point(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, VipError> {
     let deadline = s.deadline;
     match tokio::time::timeout(deadline, point_within(vip, s, to)).await {
         Ok(r) => r,
         Err(_) => Err(format!(
             "the route tables did not all answer within {} (aws-route-table.deadline); check `vipkeeper vip status`",
             humantime::format_duration(deadline)
-        )),
+        )
+        .into()),
     }
 }
 
-async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, String> {
+async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Moved, VipError> {
     let client = ec2(&target(s)).await;
     let cidr = format!("{vip}/32");
     let eni = resolve_eni(&client, to).await?;
@@ -93,7 +107,8 @@ async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Mo
     if tables.is_empty() {
         return Err(format!(
             "no route table to update: configure route_tables, or add a route for {cidr} to the VPC's tables once"
-        ));
+        )
+        .into());
     }
     let at_once = s.concurrency.unwrap_or(tables.len()).max(1);
     let mut results = Vec::with_capacity(tables.len());
@@ -103,7 +118,7 @@ async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Mo
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
     // (table, what went wrong)
-    let mut failed: Vec<(&String, String)> = Vec::new();
+    let mut failed: Vec<(&String, VipError)> = Vec::new();
     let mut ok_tables: Vec<&String> = Vec::new();
     for (t, r) in tables.iter().zip(results) {
         match r {
@@ -130,9 +145,16 @@ async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Mo
                 format!(
                     "reads back as targeting {}",
                     other.unwrap_or_else(|| "nothing".into())
-                ),
+                )
+                .into(),
             )),
-            Err(e) => failed.push((t, format!("reading it back: {e}"))),
+            Err(e) => failed.push((
+                t,
+                VipError {
+                    message: format!("reading it back: {}", e.message),
+                    ..e
+                },
+            )),
         }
     }
     let summary = format!(
@@ -159,8 +181,11 @@ async fn point_within(vip: Ipv4Addr, s: &Settings, to: &NodeConfig) -> Result<Mo
         }
     );
     if !failed.is_empty() {
-        let failed: Vec<String> = failed.iter().map(|(t, e)| format!("{t}: {e}")).collect();
-        return Err(format!("{summary}; FAILED: {}", failed.join("; ")));
+        let words: Vec<String> = failed.iter().map(|(t, e)| format!("{t}: {e}")).collect();
+        return Err(VipError {
+            message: format!("{summary}; FAILED: {}", words.join("; ")),
+            aws_code: failed.into_iter().find_map(|(_, e)| e.aws_code),
+        });
     }
     if changed.is_empty() {
         return Ok(Moved::AlreadyThere(summary));
@@ -179,7 +204,7 @@ async fn switch_table(
     table: &str,
     cidr: &str,
     eni: &str,
-) -> Result<Switch, String> {
+) -> Result<Switch, VipError> {
     match read_route(client, table, cidr).await? {
         Some(current) if current == eni => Ok(Switch::Already),
         Some(_) => client
@@ -190,7 +215,7 @@ async fn switch_table(
             .send()
             .await
             .map(|_| Switch::Replaced)
-            .map_err(|e| format!("ReplaceRoute: {}", error_text(&e))),
+            .map_err(|e| aws_failed(&e, format!("ReplaceRoute: {}", error_text(&e)))),
         None => client
             .create_route()
             .route_table_id(table)
@@ -199,19 +224,19 @@ async fn switch_table(
             .send()
             .await
             .map(|_| Switch::Created)
-            .map_err(|e| format!("CreateRoute: {}", error_text(&e))),
+            .map_err(|e| aws_failed(&e, format!("CreateRoute: {}", error_text(&e)))),
     }
 }
 
 /// What the VIP route of `table` targets (ENI, else instance); `None` when
 /// the table has no such route.
-async fn read_route(client: &Client, table: &str, cidr: &str) -> Result<Option<String>, String> {
+async fn read_route(client: &Client, table: &str, cidr: &str) -> Result<Option<String>, VipError> {
     let out = client
         .describe_route_tables()
         .route_table_ids(table)
         .send()
         .await
-        .map_err(|e| format!("DescribeRouteTables: {}", error_text(&e)))?;
+        .map_err(|e| aws_failed(&e, format!("DescribeRouteTables: {}", error_text(&e))))?;
     let t = out
         .route_tables()
         .first()
@@ -236,7 +261,7 @@ async fn tables(
     s: &Settings,
     eni_vpc: Option<&str>,
     cidr: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, VipError> {
     if !s.route_tables.is_empty() {
         return Ok(s.route_tables.to_vec());
     }
@@ -252,7 +277,12 @@ async fn tables(
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
         .send()
         .await
-        .map_err(|e| format!("DescribeRouteTables in {vpc}: {}", error_text(&e)))?;
+        .map_err(|e| {
+            aws_failed(
+                &e,
+                format!("DescribeRouteTables in {vpc}: {}", error_text(&e)),
+            )
+        })?;
     Ok(out
         .route_tables()
         .iter()
@@ -262,7 +292,7 @@ async fn tables(
 }
 
 /// The node's ENI: configured, or the primary interface of its instance.
-async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, String> {
+async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, VipError> {
     if let Some(eni) = &node.eni_id {
         return Ok(eni.clone());
     }
@@ -276,10 +306,13 @@ async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, Strin
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "node {}: DescribeInstances {instance}: {}",
-                node.name,
-                error_text(&e)
+            aws_failed(
+                &e,
+                format!(
+                    "node {}: DescribeInstances {instance}: {}",
+                    node.name,
+                    error_text(&e)
+                ),
             )
         })?;
     out.reservations()
@@ -293,6 +326,7 @@ async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, Strin
                 "node {}: instance {instance} has no primary network interface",
                 node.name
             )
+            .into()
         })
 }
 
@@ -303,17 +337,20 @@ async fn ensure_source_dest_check_off(
     client: &Client,
     eni: &str,
     node: &NodeConfig,
-) -> Result<(Option<String>, bool), String> {
+) -> Result<(Option<String>, bool), VipError> {
     let out = client
         .describe_network_interfaces()
         .network_interface_ids(eni)
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "node {}: DescribeNetworkInterfaces {eni}: {}",
-                node.name,
-                error_text(&e)
+            aws_failed(
+                &e,
+                format!(
+                    "node {}: DescribeNetworkInterfaces {eni}: {}",
+                    node.name,
+                    error_text(&e)
+                ),
             )
         })?;
     let ni = out
@@ -328,15 +365,13 @@ async fn ensure_source_dest_check_off(
             .source_dest_check(AttributeBooleanValue::builder().value(false).build())
             .send()
             .await
-            .map_err(|e| {
-                format!(
+            .map_err(|e| aws_failed(&e, format!(
                     "source/dest check is on for {eni} ({}) and could not be turned off ({}); nothing was moved. \
                      Run `aws ec2 modify-network-interface-attribute --network-interface-id {eni} --no-source-dest-check`, \
                      or allow ec2:ModifyNetworkInterfaceAttribute",
                     node.name,
                     error_text(&e)
-                )
-            })?;
+                )))?;
     }
     Ok((ni.vpc_id().map(str::to_string), on))
 }
@@ -389,8 +424,14 @@ async fn routes_within(
             None => None,
         },
     };
-    let ids = tables(&client, s, vpc.as_deref(), &cidr).await?;
-    let reads = join_all(ids.iter().map(|t| read_route(&client, t, &cidr))).await;
+    let ids = tables(&client, s, vpc.as_deref(), &cidr)
+        .await
+        .map_err(|e| e.message)?;
+    let reads = join_all(
+        ids.iter()
+            .map(|t| async { read_route(&client, t, &cidr).await.map_err(|e| e.message) }),
+    )
+    .await;
     Ok(ids
         .into_iter()
         .zip(reads)
@@ -455,19 +496,25 @@ pub async fn source_dest_checks(
                     .network_interface_ids(&eni)
                     .send()
                     .await
-                    .map_err(|e| format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)))?;
+                    .map_err(|e| {
+                        aws_failed(
+                            &e,
+                            format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)),
+                        )
+                    })?;
                 let check = d
                     .network_interfaces()
                     .first()
                     .and_then(|x| x.source_dest_check());
-                Ok((eni, check))
+                Ok::<_, VipError>((eni, check))
             };
-            let r = tokio::time::timeout(deadline, r).await.unwrap_or_else(|_| {
-                Err(format!(
+            let r = match tokio::time::timeout(deadline, r).await {
+                Ok(r) => r.map_err(|e| e.message),
+                Err(_) => Err(format!(
                     "no answer within {} (aws-route-table.deadline)",
                     humantime::format_duration(deadline)
-                ))
-            });
+                )),
+            };
             (n.name.clone(), r)
         }
     };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::{Moved, Placement};
+use super::{Moved, Placement, VipError};
 use crate::config::NodeConfig;
 
 /// The address and the cluster's nodes, which every backend works with.
@@ -41,5 +41,5 @@ pub trait VipBackend: Send + Sync {
         site: Site<'a>,
         from: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>>;
+    ) -> BoxFuture<'a, Result<Moved, VipError>>;
 }

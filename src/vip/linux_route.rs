@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use futures::future::BoxFuture;
 
-use super::{node_at, Moved, Placement, Site, VipBackend};
+use super::{node_at, Moved, Placement, Site, VipBackend, VipError};
 use crate::config::{LinuxRouteConfig, NodeConfig};
 use crate::netlink::{Netlink, MAIN_TABLE};
 
@@ -36,8 +36,12 @@ impl VipBackend for LinuxRouteConfig {
         site: Site<'a>,
         _: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
-        Box::pin(point(site.address, self.table, site.nodes, to))
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            point(site.address, self.table, site.nodes, to)
+                .await
+                .map_err(VipError::from)
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::{Moved, Placement, Site, VipBackend};
+use super::{Moved, Placement, Site, VipBackend, VipError};
 use crate::config::{LocalAddressConfig, NodeConfig};
 use crate::netlink::Netlink;
 
@@ -44,8 +44,12 @@ impl VipBackend for LocalAddressConfig {
         site: Site<'a>,
         from: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
-        Box::pin(hold(site.address, &self.interface, from, to))
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            hold(site.address, &self.interface, from, to)
+                .await
+                .map_err(VipError::from)
+        })
     }
 }
 

@@ -7,6 +7,7 @@ mod aws_nlb;
 mod aws_route53;
 pub mod aws_route_table;
 mod backend;
+mod error;
 mod linux_route;
 pub mod local_address;
 mod script;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use crate::config::{BackendConfig, ClusterConfig, NodeConfig, VipConfig};
 
 pub use backend::{Site, VipBackend};
+pub use error::{MoveFailed, VipError};
 
 /// What one backend did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,7 +88,7 @@ pub async fn move_vip(
     nodes: &[NodeConfig],
     from: Option<&NodeConfig>,
     to: &NodeConfig,
-) -> Result<Vec<(&'static str, Moved)>, String> {
+) -> Result<Vec<(&'static str, Moved)>, MoveFailed> {
     let site = Site {
         address: vip.address,
         nodes,
@@ -101,7 +103,7 @@ pub async fn move_through(
     site: Site<'_>,
     from: Option<&NodeConfig>,
     to: &NodeConfig,
-) -> Result<Vec<(&'static str, Moved)>, String> {
+) -> Result<Vec<(&'static str, Moved)>, MoveFailed> {
     let settle = backends
         .iter()
         .map(|b| b.settle_time())
@@ -115,7 +117,10 @@ pub async fn move_through(
         let moved = b
             .move_to(site, from, to)
             .await
-            .map_err(|e| format!("VIP backend {}: {e}", b.name()))?;
+            .map_err(|error| MoveFailed {
+                backend: b.name(),
+                error,
+            })?;
         done.push((b.name(), moved));
     }
     Ok(done)
@@ -163,8 +168,8 @@ fn not_built_status<'a>(name: &'static str) -> BoxFuture<'a, Vec<Result<Placemen
 }
 
 /// The move of a backend this version cannot drive yet.
-fn not_built_move<'a>(name: &'static str) -> BoxFuture<'a, Result<Moved, String>> {
-    Box::pin(async move { Err(not_built(name)) })
+fn not_built_move<'a>(name: &'static str) -> BoxFuture<'a, Result<Moved, VipError>> {
+    Box::pin(async move { Err(not_built(name).into()) })
 }
 
 /// The node whose host is `ip`, if any.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::{Moved, Placement, Site, VipBackend};
+use super::{Moved, Placement, Site, VipBackend, VipError};
 use crate::child::last_line;
 use crate::config::{NodeConfig, ScriptConfig};
 
@@ -42,8 +42,12 @@ impl VipBackend for ScriptConfig {
         site: Site<'a>,
         from: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
-        Box::pin(run(self, site.address, from, to))
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            run(self, site.address, from, to)
+                .await
+                .map_err(VipError::from)
+        })
     }
 }
 

@@ -44,7 +44,7 @@ impl VipBackend for NoOp {
         _: Site<'a>,
         _: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
-    ) -> BoxFuture<'a, Result<Moved, String>> {
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
         Box::pin(async move {
             if self.fail {
                 return Err("told to fail".into());
@@ -94,6 +94,7 @@ async fn the_first_failing_backend_stops_the_move_and_is_named() {
     let e = move_through(&[&broken, &after], site, None, &nodes[1])
         .await
         .unwrap_err();
-    assert_eq!(e, "VIP backend no-op: told to fail");
+    assert_eq!(e.to_string(), "VIP backend no-op: told to fail");
+    assert_eq!(e.backend, "no-op");
     assert!(after.at.lock().unwrap().is_none(), "the next one never ran");
 }

@@ -1,0 +1,47 @@
+//! Why a VIP backend could not do what it was asked: the words, and the
+//! AWS error code when an AWS call said why, so that a remedy can depend on
+//! what failed rather than on how it was worded.
+
+/// One backend's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct VipError {
+    pub message: String,
+    /// The code an AWS API answered with (`UnauthorizedOperation`,
+    /// `InvalidRouteTableID.NotFound`, ...).
+    pub aws_code: Option<String>,
+}
+
+impl From<String> for VipError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            aws_code: None,
+        }
+    }
+}
+
+impl From<&str> for VipError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl VipError {
+    /// Whether AWS refused the call for want of a permission.
+    pub fn is_aws_permission(&self) -> bool {
+        matches!(
+            self.aws_code.as_deref(),
+            Some("UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException")
+        )
+    }
+}
+
+/// A move that stopped at a backend: the backends before it moved, the
+/// ones after it were not tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("VIP backend {backend}: {error}")]
+pub struct MoveFailed {
+    pub backend: &'static str,
+    pub error: VipError,
+}
