@@ -20,7 +20,7 @@ deps:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The whole suite: unit and property tests, then integration tests against
 # real MariaDB 10.11 and MySQL 9 servers (CI=true makes a missing server fail

@@ -4,8 +4,7 @@
 //! narrated as it happens, a summary, a report and its timeline picture.
 //! Everything is removed at the end, also on Ctrl-C.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use vipkeeper_harness as support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};

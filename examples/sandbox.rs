@@ -5,8 +5,7 @@
 //!   cargo run --example sandbox -- up mariadb   # prints the config path last
 //!   cargo run --example sandbox -- down
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use vipkeeper_harness as support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The aws-route-table VIP backend against the moto EC2 emulator over HTTP:
 //! a VPC with subnets in three AZs, three instances, 3 and 50 route tables.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::time::{Duration, Instant};
 

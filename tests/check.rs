@@ -1,7 +1,7 @@
 //! `vipkeeper check` through the binary: a broken config file, and the live
 //! checks (reachability, settings, privileges) against real clusters.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

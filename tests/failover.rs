@@ -2,7 +2,7 @@
 //! MySQL 9 clusters, with a client writing continuously and recording every
 //! write the server acknowledged.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

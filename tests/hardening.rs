@@ -4,7 +4,7 @@
 //! hosts, oversized config files. These need no database server: the
 //! nodes are closed loopback ports.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

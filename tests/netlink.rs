@@ -1,7 +1,7 @@
 //! The netlink wrapper against the real kernel, as root, inside a fresh
 //! network namespace (so the host's own network is never touched).
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::net::Ipv4Addr;
 

@@ -1,7 +1,7 @@
 //! The probe against real 3-node MariaDB 10.11 and MySQL 9 clusters: what it
 //! reports must be what the servers themselves say.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! Each race runs `VIPKEEPER_RACE_ROUNDS` times (default 3) on a fresh
 //! cluster; `make races RACE_ROUNDS=20` is the longer run.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! password over the server's limit (MariaDB error 1470 quotes its first
 //! 64 characters), a monitor password from the environment.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

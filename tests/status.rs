@@ -2,7 +2,7 @@
 //! the JSON, and the faults an operator must see (a broken SQL thread, an
 //! errant transaction, a stopped node, a SIGSTOP'd master).
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! acknowledged write lost, the old master replicating from the new one, and
 //! a clean rollback when the candidate dies or the write block runs long.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::path::PathBuf;
 use std::time::Duration;

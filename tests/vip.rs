@@ -2,7 +2,7 @@
 //! local-address backends, run inside a fresh network namespace that plays
 //! the router (as root; the host's own network is never touched).
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

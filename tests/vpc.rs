@@ -5,7 +5,7 @@
 //! address, and the restarted old master gets no VIP traffic and is
 //! read-only.
 
-mod support;
+use vipkeeper_harness as support;
 
 use std::time::Duration;
 

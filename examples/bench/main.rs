@@ -12,8 +12,7 @@
 //! master. Default agent settings (1 s probes and timeouts, 3 misses),
 //! semi-sync AFTER_SYNC.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
+use vipkeeper_harness as support;
 mod switchover;
 
 use std::path::{Path, PathBuf};

@@ -1,31 +1,30 @@
-//! Test harness: real MariaDB and MySQL servers on loopback.
-//! Shared by the integration tests and by the sandbox (`make sandbox`).
-#![allow(dead_code, unused_imports)]
+//! Test harness: real MariaDB and MySQL servers on loopback, the AWS
+//! emulator, network namespaces, a writing client and a `read_only` poller.
+//! One crate, compiled once, shared by the integration tests, the demo, the
+//! sandbox (`make sandbox`) and the benchmark.
 
 /// Instantiates each `async fn test(flavor: Flavor)` once per flavor, as
 /// `test::mariadb` and `test::mysql`; a flavor that cannot run here is
 /// skipped with the reason (and fails under CI=true: see `require`).
-#[allow(unused_macros)]
+#[macro_export]
 macro_rules! per_flavor {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
             #[tokio::test(flavor = "multi_thread")]
             async fn mariadb() {
-                if crate::support::require(crate::support::Flavor::Mariadb) {
-                    super::$test(crate::support::Flavor::Mariadb).await
+                if $crate::require($crate::Flavor::Mariadb) {
+                    super::$test($crate::Flavor::Mariadb).await
                 }
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn mysql() {
-                if crate::support::require(crate::support::Flavor::Mysql) {
-                    super::$test(crate::support::Flavor::Mysql).await
+                if $crate::require($crate::Flavor::Mysql) {
+                    super::$test($crate::Flavor::Mysql).await
                 }
             }
         }
     )*};
 }
-#[allow(unused_imports)]
-pub(crate) use per_flavor;
 
 pub mod agent;
 pub mod cluster;
@@ -66,9 +65,24 @@ pub fn available_or_skip(what: &str, check: Result<(), String>) -> bool {
     }
 }
 
+/// The vipkeeper binary of this build: `VIPKEEPER_BIN` if set, else the
+/// one beside the running test or example (`target/<profile>/vipkeeper`;
+/// tests run from `deps/`, examples from `examples/`), which cargo builds
+/// before integration tests.
+pub fn bin() -> std::path::PathBuf {
+    if let Some(b) = std::env::var_os("VIPKEEPER_BIN") {
+        return b.into();
+    }
+    let exe = std::env::current_exe().expect("the running executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("a test or example runs from target/<profile>/{deps,examples}");
+    profile_dir.join("vipkeeper")
+}
+
 /// `vipkeeper report JOURNAL --svg`: the summary it prints and the SVG,
 /// checked to be well-formed XML.
-#[cfg(test)]
 pub fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
     let svg_path = dir.join("timeline.svg");
     let (code, out, err) = vipkeeper(&["report", journal, "--svg", svg_path.to_str().unwrap()]);
@@ -80,13 +94,12 @@ pub fn report_of(journal: &str, dir: &std::path::Path) -> (String, String) {
 
 /// Runs `vipkeeper -c CONFIG ARGS` with `env` added; (exit code, stdout
 /// and stderr together).
-#[cfg(test)]
 pub fn vipkeeper_on(
     config: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+    let out = std::process::Command::new(bin())
         .arg("-c")
         .arg(config)
         .args(args)
@@ -104,10 +117,8 @@ pub fn vipkeeper_on(
 }
 
 /// Runs the vipkeeper binary; returns (exit code, stdout, stderr).
-/// (Integration tests only: the sandbox example shares this module.)
-#[cfg(test)]
 pub fn vipkeeper(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipkeeper"))
+    let out = std::process::Command::new(bin())
         .args(args)
         .output()
         .expect("running vipkeeper");
