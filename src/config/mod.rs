@@ -10,6 +10,7 @@ mod raw;
 pub mod redact;
 pub mod secret;
 pub mod trust;
+mod users;
 mod validate;
 pub mod vip;
 
