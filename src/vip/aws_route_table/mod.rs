@@ -56,15 +56,18 @@ impl VipBackend for AwsRouteTableConfig {
     }
 }
 
-/// A failed AWS call: `words` (which name the call and carry
-/// `error_text`) and the code AWS answered with.
-fn aws_failed<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>, words: String) -> VipError
+/// A failed AWS call: `what` was called (and on what), what AWS said, and
+/// the code it answered with.
+fn aws_failed<E, R>(
+    e: &aws_sdk_ec2::error::SdkError<E, R>,
+    what: impl std::fmt::Display,
+) -> VipError
 where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
     VipError {
-        message: words,
+        message: format!("{what}: {}", error_text(e)),
         aws_code: error_code(e),
     }
 }
@@ -86,7 +89,7 @@ async fn read_route(client: &Client, table: &str, cidr: &str) -> Result<Option<S
         .route_table_ids(table)
         .send()
         .await
-        .map_err(|e| aws_failed(&e, format!("DescribeRouteTables: {}", error_text(&e))))?;
+        .map_err(|e| aws_failed(&e, "DescribeRouteTables"))?;
     let t = out
         .route_tables()
         .first()
@@ -127,12 +130,7 @@ async fn tables(
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
         .send()
         .await
-        .map_err(|e| {
-            aws_failed(
-                &e,
-                format!("DescribeRouteTables in {vpc}: {}", error_text(&e)),
-            )
-        })?;
+        .map_err(|e| aws_failed(&e, format!("DescribeRouteTables in {vpc}")))?;
     Ok(out
         .route_tables()
         .iter()
@@ -158,11 +156,7 @@ async fn resolve_eni(client: &Client, node: &NodeConfig) -> Result<String, VipEr
         .map_err(|e| {
             aws_failed(
                 &e,
-                format!(
-                    "node {}: DescribeInstances {instance}: {}",
-                    node.name,
-                    error_text(&e)
-                ),
+                format!("node {}: DescribeInstances {instance}", node.name),
             )
         })?;
     out.reservations()

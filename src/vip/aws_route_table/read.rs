@@ -7,7 +7,7 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use super::{aws_failed, read_route, resolve_eni, tables, target, Settings};
-use crate::aws::{ec2, error_text};
+use crate::aws::ec2;
 use crate::config::NodeConfig;
 use crate::vip::{Placement, VipError};
 
@@ -141,12 +141,7 @@ pub async fn source_dest_checks(
                     .network_interface_ids(&eni)
                     .send()
                     .await
-                    .map_err(|e| {
-                        aws_failed(
-                            &e,
-                            format!("DescribeNetworkInterfaces {eni}: {}", error_text(&e)),
-                        )
-                    })?;
+                    .map_err(|e| aws_failed(&e, format!("DescribeNetworkInterfaces {eni}")))?;
                 let check = d
                     .network_interfaces()
                     .first()

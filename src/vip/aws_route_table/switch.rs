@@ -8,7 +8,7 @@ use aws_sdk_ec2::Client;
 use futures::future::join_all;
 
 use super::{aws_failed, read_route, resolve_eni, tables, target, Settings};
-use crate::aws::{ec2, error_text};
+use crate::aws::{ec2, error_code, error_text};
 use crate::config::NodeConfig;
 use crate::vip::{Moved, VipError};
 
@@ -141,7 +141,7 @@ async fn switch_table(
             .send()
             .await
             .map(|_| Switch::Replaced)
-            .map_err(|e| aws_failed(&e, format!("ReplaceRoute: {}", error_text(&e)))),
+            .map_err(|e| aws_failed(&e, "ReplaceRoute")),
         None => client
             .create_route()
             .route_table_id(table)
@@ -150,7 +150,7 @@ async fn switch_table(
             .send()
             .await
             .map(|_| Switch::Created)
-            .map_err(|e| aws_failed(&e, format!("CreateRoute: {}", error_text(&e)))),
+            .map_err(|e| aws_failed(&e, "CreateRoute")),
     }
 }
 
@@ -170,11 +170,7 @@ async fn ensure_source_dest_check_off(
         .map_err(|e| {
             aws_failed(
                 &e,
-                format!(
-                    "node {}: DescribeNetworkInterfaces {eni}: {}",
-                    node.name,
-                    error_text(&e)
-                ),
+                format!("node {}: DescribeNetworkInterfaces {eni}", node.name),
             )
         })?;
     let ni = out
@@ -189,13 +185,16 @@ async fn ensure_source_dest_check_off(
             .source_dest_check(AttributeBooleanValue::builder().value(false).build())
             .send()
             .await
-            .map_err(|e| aws_failed(&e, format!(
+            .map_err(|e| VipError {
+                message: format!(
                     "source/dest check is on for {eni} ({}) and could not be turned off ({}); nothing was moved. \
                      Run `aws ec2 modify-network-interface-attribute --network-interface-id {eni} --no-source-dest-check`, \
                      or allow ec2:ModifyNetworkInterfaceAttribute",
                     node.name,
                     error_text(&e)
-                )))?;
+                ),
+                aws_code: error_code(&e),
+            })?;
     }
     Ok((ni.vpc_id().map(str::to_string), on))
 }
