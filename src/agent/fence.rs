@@ -153,7 +153,7 @@ async fn fence_node(
     let mut s = Session::connect(&t).await?;
     admin::set_read_only(&mut s, &state.version, true).await?;
     let killed = admin::kill_client_connections(&mut s, &cluster.own_users()).await?;
-    // Not the master: no semi-sync source role (see failover/execute).
+    // Not the master: no semi-sync source role (see execute/replication.rs).
     if state.semi_sync.source_enabled {
         if let Err(e) = admin::set_semi_sync_source(&mut s, &state.version, false).await {
             tracing::warn!(cluster = %cluster.name, "cannot turn the semi-sync source side off on {node}: {e}");

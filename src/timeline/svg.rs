@@ -260,7 +260,7 @@ fn lanes(t: &Timeline, t0: f64, t1: f64) -> Vec<(String, Vec<Segment>)> {
                     })
                     .map(|s| (s.end_ms, "old master: fenced".to_string(), DEAD)),
             );
-            ("master, until the fault".to_string(), MASTER)
+            ("master, until found dead".to_string(), MASTER)
         } else if Some(n) == t.candidate.as_ref() {
             changes.extend(
                 ends("detach", n)

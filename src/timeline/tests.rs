@@ -179,7 +179,7 @@ fn each_lane_is_what_it_was_at_each_moment_and_the_fault_is_marked_at_zero() {
         .unwrap();
     assert!(svg.contains("db1 confirmed dead: failover starts"), "{svg}");
     // Before 0 the old master was the master; dead only from 0 on.
-    let alive = rects(&doc, "master, until the fault");
+    let alive = rects(&doc, "master, until found dead");
     assert_eq!(alive.len(), 1, "{svg}");
     assert!((alive[0].1 - zero).abs() < 0.2, "{alive:?} vs {zero}");
     let dead = rects(&doc, "old master: dead");
