@@ -26,6 +26,9 @@ lint:
 # real MariaDB 10.11 and MySQL 9 servers (CI=true makes a missing server fail
 # instead of skip).
 test: deps lint
+	@# Every locked crate, for every platform: the rust-version test reads
+	@# their metadata offline.
+	$(CARGO) fetch --locked
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --no-fail-fast --failure-output final; \
 	else \

@@ -24,8 +24,21 @@ pub struct Cli {
     #[arg(long, global = true, env = "VIPKEEPER_LOG", default_value = "warn")]
     pub log: String,
 
+    /// How log lines look: `auto` (plain without timestamps under journald,
+    /// coloured on a terminal, else plain text), `text`, or `json` (one
+    /// object per line).
+    #[arg(long, global = true, env = "VIPKEEPER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

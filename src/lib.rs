@@ -18,11 +18,13 @@ pub mod vip;
 
 pub mod agent;
 pub mod analysis;
+pub mod api;
 pub mod aws;
 pub mod candidate;
 pub mod plan;
 pub mod state;
 pub mod switchover;
+pub mod telemetry;
 
 #[cfg(test)]
 mod testkit;

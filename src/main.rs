@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vipkeeper::cli::{Cli, Command};
+use vipkeeper::cli::{Cli, Command, LogFormat};
 use vipkeeper::commands;
 
 fn main() -> ExitCode {
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         (Command::Agent(_) | Command::Failover(_) | Command::Switchover(_), "warn") => "info",
         (_, other) => other,
     };
-    init_logging(log);
+    init_logging(log, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,15 +45,36 @@ fn main() -> ExitCode {
     })
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == LogFormat::Json {
+        fmt.json().init();
+        return;
+    }
     // Colours only for a person at a terminal, never in journald or files.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    if format == LogFormat::Auto && under_journald() {
+        // journald stamps every line itself.
+        fmt.with_ansi(false).without_time().init();
+    } else {
+        fmt.with_ansi(ansi).init();
+    }
+}
+
+/// Whether stderr is journald's stream: systemd sets JOURNAL_STREAM to its
+/// device and inode (systemd.exec(5)).
+fn under_journald() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    stream.to_string_lossy() == format!("{}:{}", meta.dev(), meta.ino())
 }

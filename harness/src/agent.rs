@@ -25,6 +25,19 @@ impl Agent {
         log_name: &str,
         extra: &[&str],
     ) -> Self {
+        Self::start_with(bin, config, dir, netns, log_name, extra, &[])
+    }
+
+    /// As `start_in`, with `env` added to the agent's environment.
+    pub fn start_with(
+        bin: &Path,
+        config: &Path,
+        dir: &Path,
+        netns: Option<&str>,
+        log_name: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = dir.join(format!("{log_name}.log"));
         let file = std::fs::File::create(&log).expect("agent log");
         let mut cmd = match netns {
@@ -41,6 +54,7 @@ impl Agent {
             .arg("agent")
             .args(extra)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -63,6 +77,24 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("agent log never said {needle:?}:\n{}", self.log_text());
+    }
+
+    /// Sends `signal` to the agent.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signalling the agent");
+    }
+
+    /// Waits for the agent to exit; its exit code, or `None` after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn count_in_log(&self, needle: &str) -> usize {

@@ -322,9 +322,15 @@ impl TestCluster {
             "# vipkeeper config for the {} sandbox cluster (written by the test harness)\n",
             self.spec.flavor.name()
         )?;
+        // Tests run side by side: no HTTP API unless a test asks for one.
+        let listen = if extras.agent_toml.contains("listen") {
+            ""
+        } else {
+            "listen = \"\"\n"
+        };
         writeln!(
             toml,
-            "[agent]\nstate_dir = \"{}\"\n{}\n",
+            "[agent]\nstate_dir = \"{}\"\n{listen}{}\n",
             self.dir.join("state").display(),
             extras.agent_toml
         )?;

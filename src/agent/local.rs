@@ -22,10 +22,29 @@ use crate::topology::observe::target;
 use crate::topology::{observe, Topology};
 use crate::vip::local_address::LOCAL_POLL;
 
-pub async fn run(cluster: ClusterConfig, node: String) {
+use super::board::{Board, Entry};
+
+/// Holds the VIP on this host while `node` is the master, until `stop`
+/// turns true. The VIP stays as it is when the agent stops: the master
+/// goes on serving.
+pub async fn run(
+    cluster: ClusterConfig,
+    node: String,
+    board: Board,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let Some(vip) = cluster.vip.clone() else {
         tracing::error!(cluster = %cluster.name, "no [cluster.vip] section: nothing for a host agent to do");
-        return std::future::pending().await;
+        loop {
+            board.put(
+                &cluster.name,
+                Entry::host(&node, cluster.timing.probe_interval),
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(cluster.timing.probe_interval) => {}
+                _ = stop.changed() => return,
+            }
+        }
     };
     let interfaces: Vec<String> = vip
         .backends
@@ -87,7 +106,17 @@ pub async fn run(cluster: ClusterConfig, node: String) {
                 }
             }
         }
-        tokio::time::sleep_until(started + LOCAL_POLL).await;
+        board.put(
+            &cluster.name,
+            Entry::host(&node, cluster.timing.probe_interval),
+        );
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + LOCAL_POLL) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

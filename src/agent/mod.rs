@@ -3,8 +3,11 @@
 //! observations; the only memory is `History` (for detection) and the state
 //! directory (for the block period).
 
+pub mod board;
 mod fence;
 pub mod local;
+mod metrics;
+pub mod service;
 mod watcher;
 
 use std::time::{Duration, SystemTime};
@@ -18,15 +21,23 @@ use crate::state::ClusterState;
 use crate::topology::observe::target;
 use crate::topology::{observe, ClusterView, Topology};
 
+use board::{Board, Entry};
 use watcher::MasterWatcher;
 
 /// How soon to look again after acting (IO-thread restart, failover), or
 /// when the master's host answered but the death is not confirmed yet.
 const QUICK: Duration = Duration::from_millis(50);
 
-/// Runs one cluster's loop until the process is stopped.
-pub async fn run_cluster(agent: AgentConfig, cluster: ClusterConfig) {
+/// Runs one cluster's loop until `stop` turns true; a tick in progress (a
+/// failover included) always finishes first.
+pub async fn run_cluster(
+    agent: AgentConfig,
+    cluster: ClusterConfig,
+    board: Board,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut l = ClusterLoop {
+        board,
         state: ClusterState::new(&agent.state_dir, &cluster.name),
         agent,
         cluster,
@@ -39,21 +50,44 @@ pub async fn run_cluster(agent: AgentConfig, cluster: ClusterConfig) {
         unreachable_said: String::new(),
     };
     tracing::info!(cluster = %l.cluster.name, "watching {} nodes", l.cluster.nodes.len());
+    let freeze_after = frozen_after();
+    let mut rounds = 0u64;
     loop {
+        rounds += 1;
+        if freeze_after.is_some_and(|n| rounds > n) {
+            tracing::warn!(cluster = %l.cluster.name, "frozen on purpose (VIPKEEPER_TEST_FREEZE_AFTER_ROUNDS)");
+            std::future::pending::<()>().await;
+        }
         // Fixed rate: a tick that waited out a timeout is not followed by a
         // full interval more.
         let started = tokio::time::Instant::now();
         let next = l.tick().await;
+        if *stop.borrow() {
+            break;
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(started + next) => {}
             _ = l.watcher.broken() => {
                 tracing::info!(cluster = %l.cluster.name, "the connection to the master broke: probing now");
             }
+            _ = stop.changed() => break,
         }
     }
+    tracing::info!(cluster = %l.cluster.name, "stopped watching");
+}
+
+/// A fault for tests of the watchdog only: after this many rounds every
+/// cluster loop stops ticking (as a loop stuck on a hung call would), while
+/// the rest of the process goes on.
+fn frozen_after() -> Option<u64> {
+    std::env::var("VIPKEEPER_TEST_FREEZE_AFTER_ROUNDS")
+        .ok()?
+        .parse()
+        .ok()
 }
 
 struct ClusterLoop {
+    board: Board,
     agent: AgentConfig,
     cluster: ClusterConfig,
     state: ClusterState,
@@ -88,6 +122,8 @@ impl ClusterLoop {
             self.cluster.timing.unreachable_after,
         );
         self.say(&analysis);
+        metrics::tick(&self.cluster, &view, &topology, &analysis);
+        self.publish(&view, &topology, &analysis);
         let mut next = interval;
 
         match &analysis {
@@ -126,6 +162,18 @@ impl ClusterLoop {
         self.fence_writable_beside_master(&view, &topology).await;
         self.history.record(&view, &topology);
         next
+    }
+
+    /// What this tick saw, for the HTTP API and systemd.
+    fn publish(&self, view: &ClusterView, topology: &Topology, analysis: &Analysis) {
+        let mut entry =
+            Entry::of_tick(view, topology, analysis, self.cluster.timing.probe_interval);
+        entry.last_failover = self.state.last_failover();
+        entry.blocked = self
+            .state
+            .blocking(self.cluster.failover.block_period, SystemTime::now())
+            .is_some();
+        self.board.put(&self.cluster.name, entry);
     }
 
     fn say(&mut self, analysis: &Analysis) {

@@ -112,6 +112,26 @@ pub enum Analysis {
 }
 
 impl Analysis {
+    /// The state in one word, as metrics and the HTTP API name it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Analysis::Healthy { .. } => "healthy",
+            Analysis::NoMaster { .. } => "no-master",
+            Analysis::MasterAlive { .. } => "master-alive",
+            Analysis::MasterUnreachable { .. } => "master-unreachable",
+            Analysis::DeadMaster { .. } => "dead-master",
+        }
+    }
+
+    /// Every label, for a gauge that names the current one.
+    pub const LABELS: [&'static str; 5] = [
+        "healthy",
+        "no-master",
+        "master-alive",
+        "master-unreachable",
+        "dead-master",
+    ];
+
     /// One sentence for the log.
     pub fn describe(&self) -> String {
         match self {

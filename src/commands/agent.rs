@@ -1,7 +1,13 @@
-//! `vipkeeper agent`
+//! `vipkeeper agent`: the service (see `agent::service`), with its HTTP API
+//! and metrics when `agent.listen` is set.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+use crate::agent::board::Board;
+use crate::agent::service::{self, Role, Service};
 use crate::cli::AgentArgs;
 
 pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
@@ -12,34 +18,50 @@ pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
     if let Err(code) = super::ready_to_act(&config) {
         return code;
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in clusters {
-        match &args.local_node {
-            Some(node) => {
-                if c.node(node).is_none() {
-                    eprintln!("error: cluster {} has no node {node}", c.name);
-                    return ExitCode::FAILURE;
-                }
-                tasks.spawn(crate::agent::local::run(c.clone(), node.clone()));
+    let role = match &args.local_node {
+        Some(node) => {
+            if let Some(c) = clusters.iter().find(|c| c.node(node).is_none()) {
+                eprintln!("error: cluster {} has no node {node}", c.name);
+                return ExitCode::FAILURE;
             }
-            None => {
-                tasks.spawn(crate::agent::run_cluster(config.agent.clone(), c.clone()));
+            Role::Host { node: node.clone() }
+        }
+        None => Role::Manager,
+    };
+    let board = Board::default();
+    if let Some(addr) = config.agent.listen {
+        let handle = match PrometheusBuilder::new()
+            .set_buckets(&crate::telemetry::BUCKETS)
+            .and_then(|b| b.install_recorder())
+        {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: cannot set up the metrics: {e}");
+                return ExitCode::FAILURE;
             }
-        }
+        };
+        crate::telemetry::describe();
+        let listener = match crate::api::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!("HTTP API on http://{addr} (/health, /status, /metrics)");
+        // Histograms keep their samples until upkeep folds them in.
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                upkeep.run_upkeep();
+            }
+        });
+        tokio::spawn(crate::api::serve(
+            listener,
+            crate::api::router(board.clone(), handle),
+        ));
     }
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
-        _ = terminate() => tracing::info!("terminated: stopping"),
-        _ = tasks.join_next() => tracing::error!("a cluster loop ended unexpectedly"),
-    }
-    ExitCode::SUCCESS
-}
-
-async fn terminate() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
+    let svc = Service::new(role, args.cluster.clone(), board, &config);
+    service::run(svc, config_path).await
 }

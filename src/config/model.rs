@@ -10,8 +10,10 @@ pub use super::vip::VipConfig;
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vipkeeper/vipkeeper.toml";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/vipkeeper";
 pub const DEFAULT_PORT: u16 = 3306;
+/// Where the agent's HTTP API listens unless `agent.listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9105";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
     pub agent: AgentConfig,
@@ -24,15 +26,17 @@ impl Config {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// Run after every failover with the report (JSON) on its standard input.
     pub notify: Option<Command>,
     pub notify_timeout: Duration,
+    /// The HTTP API (health, status, metrics); `None`: off.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub name: String,
     pub users: Users,
@@ -58,14 +62,14 @@ impl ClusterConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Users {
     pub monitor: Credentials,
     pub admin: Credentials,
     pub replication: Credentials,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
     pub password: Secret,

@@ -17,6 +17,7 @@ pub struct RawAgent {
     pub state_dir: Option<S<String>>,
     pub notify: Option<S<RawCommand>>,
     pub notify_timeout: Option<S<String>>,
+    pub listen: Option<S<String>>,
 }
 
 /// A `[[cluster]]` table without its `[[cluster.node]]` entries and its

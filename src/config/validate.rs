@@ -68,10 +68,26 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
         "agent.notify_timeout",
         p,
     )?;
+    let listen = match raw.listen.as_ref() {
+        None => DEFAULT_LISTEN.parse().ok(),
+        Some(l) if l.get_ref().is_empty() => None,
+        Some(l) => match l.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                p.error(
+                    Some(l.span()),
+                    format!("agent.listen `{}` is not an address and port", l.get_ref()),
+                    format!("write it like \"{DEFAULT_LISTEN}\", or \"\" to turn the HTTP API off"),
+                );
+                return None;
+            }
+        },
+    };
     Some(AgentConfig {
         state_dir,
         notify,
         notify_timeout,
+        listen,
     })
 }
 

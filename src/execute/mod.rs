@@ -257,6 +257,30 @@ pub async fn execute(
     report
 }
 
+/// Each backend's part in a VIP move, for `/metrics`.
+fn record_vip_moves(
+    cluster: &str,
+    moved: &Result<Vec<(&'static str, crate::vip::Moved)>, crate::vip::MoveFailed>,
+) {
+    let count = |backend: &'static str, result: &'static str| {
+        metrics::counter!(
+            crate::telemetry::VIP_MOVES,
+            "cluster" => cluster.to_string(),
+            "backend" => backend,
+            "result" => result
+        )
+        .increment(1)
+    };
+    match moved {
+        Ok(done) => {
+            for (backend, m) in done {
+                count(backend, m.label());
+            }
+        }
+        Err(f) => count(f.backend, "failed"),
+    }
+}
+
 /// Logs, journals and reports one step; `times` are the start of the
 /// failover and of the step.
 fn record_step(
@@ -398,7 +422,9 @@ impl Executor<'_> {
                     Some(self.node(from)?),
                     self.node(to)?,
                 )
-                .await?;
+                .await;
+                record_vip_moves(&self.cluster.name, &moved);
+                let moved = moved?;
                 let detail = moved
                     .iter()
                     .map(|(backend, m)| format!("{backend}: {}", m.detail()))

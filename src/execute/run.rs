@@ -33,6 +33,28 @@ pub async fn locked_execute(
     Ok(super::execute(cluster, view, plan, id, trigger, &mut journal).await)
 }
 
+/// The change and each of its steps, for `/metrics`.
+fn record_metrics(report: &Report) {
+    use crate::telemetry::{CHANGES, STEP_SECONDS};
+    let kind = report.kind.label();
+    metrics::counter!(
+        CHANGES,
+        "cluster" => report.cluster.clone(),
+        "kind" => kind,
+        "outcome" => report.outcome.label()
+    )
+    .increment(1);
+    for s in &report.steps {
+        metrics::histogram!(
+            STEP_SECONDS,
+            "kind" => kind,
+            "step" => s.step.name(),
+            "outcome" => s.outcome.label()
+        )
+        .record(s.elapsed_ms as f64 / 1000.0);
+    }
+}
+
 /// Writes the report to the state directory, logs its summary and hands it
 /// to the notify command.
 pub async fn finish(
@@ -44,6 +66,7 @@ pub async fn finish(
     if report.duration_ms == 0 {
         report.finish(started.elapsed());
     }
+    record_metrics(&report);
     let path = state.report_path(&report.id).ok();
     if let Some(p) = &path {
         if let Err(e) = state::write_private(

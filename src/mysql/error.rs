@@ -32,6 +32,21 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind in one word, as metrics and JSON name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "refused",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::ConnectionLost => "connection-lost",
+            ErrorKind::AccessDenied => "access-denied",
+            ErrorKind::TooManyConnections => "too-many-connections",
+            ErrorKind::MissingPrivilege => "missing-privilege",
+            ErrorKind::Server => "server",
+            ErrorKind::Other => "other",
+        }
+    }
+
     /// True when the error itself shows that the server process is running.
     pub fn proves_server_alive(self) -> bool {
         matches!(

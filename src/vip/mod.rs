@@ -40,6 +40,15 @@ pub enum Moved {
 }
 
 impl Moved {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Moved::Done(_) => "done",
+            Moved::AlreadyThere(_) => "already-there",
+            Moved::NotHere(_) => "not-here",
+            Moved::FailedProceed(_) => "failed-proceed",
+        }
+    }
+
     pub fn detail(&self) -> &str {
         match self {
             Moved::Done(d)

@@ -1,0 +1,150 @@
+//! What each loop saw at its last tick: read by the HTTP API, the systemd
+//! status line and the watchdog. Written once per tick; readers get a copy.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::mysql::replica_status::IoThread;
+use crate::state::LastFailover;
+use crate::topology::render::cluster_status;
+use crate::topology::{ClusterView, Role, Topology};
+
+/// A loop is stale, and unhealthy, once its last tick is this many
+/// intervals old.
+pub const STALE_AFTER_INTERVALS: u32 = 3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The cluster as `vipkeeper status --json` shows it (absent for a
+    /// host agent, which looks only at its own node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
+    /// `healthy`, `dead-master`, ... and the sentence the log shows.
+    pub analysis: &'static str,
+    pub says: String,
+    /// The writable master, when there is exactly one.
+    pub primary: Option<String>,
+    /// Replicas of the master whose IO and SQL threads both run.
+    pub replicas: Vec<String>,
+    pub last_failover: Option<LastFailover>,
+    /// Automatic failover waits for `vipkeeper ack` (block period).
+    pub blocked: bool,
+    #[serde(skip)]
+    pub ticked: Instant,
+    #[serde(skip)]
+    pub interval: Duration,
+}
+
+impl Entry {
+    /// The entry a manager loop makes of one tick.
+    pub fn of_tick(
+        view: &ClusterView,
+        topology: &Topology,
+        analysis: &Analysis,
+        interval: Duration,
+    ) -> Self {
+        let writable = |name: &str| {
+            view.node(name)
+                .and_then(|n| n.state())
+                .is_some_and(|s| s.writable())
+        };
+        let primary = match analysis {
+            Analysis::Healthy { master } if writable(master) => Some(master.clone()),
+            _ => None,
+        };
+        let replicas = view
+            .nodes
+            .iter()
+            .filter(|n| topology.role(&n.name) == Role::Replica)
+            .filter(|n| {
+                n.state()
+                    .and_then(|s| s.replica.as_ref())
+                    .is_some_and(|r| r.sql_running && r.io_thread == IoThread::Yes)
+            })
+            .filter(|n| {
+                topology.source.get(&n.name).and_then(|s| s.as_deref()) == primary.as_deref()
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        Self {
+            status: serde_json::to_value(cluster_status(view, topology)).ok(),
+            analysis: analysis.label(),
+            says: analysis.describe(),
+            primary,
+            replicas,
+            last_failover: None,
+            blocked: false,
+            ticked: Instant::now(),
+            interval,
+        }
+    }
+
+    /// The entry a host agent makes: it only says that it ticks.
+    pub fn host(node: &str, interval: Duration) -> Self {
+        Self {
+            status: None,
+            analysis: "host-agent",
+            says: format!("host agent for {node}"),
+            primary: None,
+            replicas: Vec::new(),
+            last_failover: None,
+            blocked: false,
+            ticked: Instant::now(),
+            interval,
+        }
+    }
+
+    /// Whether the loop has ticked recently enough.
+    pub fn fresh(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.ticked) <= self.interval * STALE_AFTER_INTERVALS
+    }
+}
+
+/// Every running loop, by cluster name, with its last entry (`None` until
+/// its first round ends).
+#[derive(Clone, Default)]
+pub struct Board(Arc<Mutex<BTreeMap<String, Option<Entry>>>>);
+
+impl Board {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<Entry>>> {
+        // A panic never happens while the lock is held (insert, remove, clone).
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A loop starts: it is expected to report.
+    pub fn register(&self, cluster: &str) {
+        self.map().insert(cluster.to_string(), None);
+    }
+
+    pub fn put(&self, cluster: &str, entry: Entry) {
+        self.map().insert(cluster.to_string(), Some(entry));
+    }
+
+    /// A loop stopped: no longer expected.
+    pub fn remove(&self, cluster: &str) {
+        self.map().remove(cluster);
+    }
+
+    pub fn get(&self, cluster: &str) -> Option<Option<Entry>> {
+        self.map().get(cluster).cloned()
+    }
+
+    pub fn all(&self) -> BTreeMap<String, Option<Entry>> {
+        self.map().clone()
+    }
+
+    /// The loops that have not finished a round lately (or ever).
+    pub fn stale(&self, now: Instant) -> Vec<String> {
+        self.map()
+            .iter()
+            .filter(|(_, e)| e.as_ref().is_none_or(|e| !e.fresh(now)))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
