@@ -157,6 +157,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
                 },
             )],
         }),
+        tls: Default::default(),
         nodes: (1..=n)
             .map(|i| NodeConfig {
                 name: format!("db{i}"),

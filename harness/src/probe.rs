@@ -16,6 +16,7 @@ pub fn monitor_target(server: &Server, timeout: Duration) -> Target {
         password: Secret::new(MONITOR_PASSWORD),
         connect_timeout: timeout,
         query_timeout: timeout,
+        tls: Default::default(),
     }
 }
 

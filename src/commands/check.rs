@@ -8,7 +8,7 @@ use crate::cli::CheckArgs;
 use crate::config::{self, ClusterConfig, Credentials, Severity};
 use crate::mysql::account::current_privileges;
 use crate::mysql::flavor::ServerVersion;
-use crate::mysql::{NodeState, Session};
+use crate::mysql::{ErrorKind, NodeState, Session};
 use crate::topology::observe::target;
 use crate::topology::{observe, NodeView, Topology};
 
@@ -92,6 +92,10 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
     let mut findings = Vec::new();
     for node in &view.nodes {
         println!("  {}", crate::terminal::safe(&node_line(node, &topology)));
+        if node.state().is_some() {
+            let tls = tls_state(cluster, node).await;
+            println!("    TLS: {}", crate::terminal::safe(&tls));
+        }
         match node.state() {
             None => findings.push(Finding::error(
                 Some(&node.name),
@@ -101,7 +105,13 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
                     cluster.users.monitor.user,
                     node.error().map(|e| e.to_string()).unwrap_or_default()
                 ),
-                "check that the server runs, the address is right and the monitor user can log in from here",
+                match node.error().map(|e| e.kind) {
+                    Some(ErrorKind::Tls) => format!(
+                        "TLS failed with [cluster.tls] mode = \"{}\": if the server requires TLS (require_secure_transport), set mode to \"required\" or a verify mode; if its certificate was refused, check tls.ca_file and that the certificate names the host",
+                        cluster.tls.mode.label()
+                    ),
+                    _ => "check that the server runs, the address is right and the monitor user can log in from here".to_string(),
+                },
             )),
             Some(state) => findings.extend(check_users(cluster, node, state).await),
         }
@@ -117,6 +127,32 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
         println!("  {}", crate::terminal::safe(&f.to_string()));
     }
     findings
+}
+
+/// Whether the monitor user's connection to `node` is encrypted, and how.
+async fn tls_state(cluster: &ClusterConfig, node: &NodeView) -> String {
+    let t = target(cluster, &node.host, node.port, &cluster.users.monitor);
+    let mode = cluster.tls.mode.label();
+    let mut s = match Session::connect(&t).await {
+        Ok(s) => s,
+        Err(e) => return format!("cannot tell ({e}); tls.mode = {mode}"),
+    };
+    let v = s
+        .variables("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+        .await;
+    s.close().await;
+    match v {
+        Ok(v) => match (
+            v.get("ssl_version").cloned().flatten(),
+            v.get("ssl_cipher").cloned().flatten(),
+        ) {
+            (Some(version), Some(cipher)) if !cipher.is_empty() => {
+                format!("encrypted, {version} {cipher} (tls.mode = {mode})")
+            }
+            _ => format!("clear text (tls.mode = {mode})"),
+        },
+        Err(e) => format!("cannot tell ({e}); tls.mode = {mode}"),
+    }
 }
 
 fn node_line(node: &NodeView, topology: &Topology) -> String {

@@ -9,6 +9,7 @@ mod problem;
 mod raw;
 pub mod redact;
 pub mod secret;
+pub mod tls;
 pub mod trust;
 mod users;
 mod validate;
@@ -21,6 +22,7 @@ pub use load::{load, load_str, LoadError, Loaded};
 pub use model::*;
 pub use problem::{Location, Problem, Severity};
 pub use secret::{Secret, SecretSource};
+pub use tls::{TlsConfig, TlsMode};
 pub use vip::{
     AwsNlbConfig, AwsRoute53Config, AwsRouteTableConfig, BackendConfig, LinuxRouteConfig,
     LocalAddressConfig, ScriptConfig,

@@ -44,6 +44,8 @@ pub struct ClusterConfig {
     pub failover: FailoverPolicy,
     pub switchover: SwitchoverPolicy,
     pub vip: Option<VipConfig>,
+    /// How connections to the nodes are encrypted.
+    pub tls: super::tls::TlsConfig,
     pub nodes: Vec<NodeConfig>,
 }
 

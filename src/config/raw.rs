@@ -34,6 +34,7 @@ pub struct RawCluster {
     #[serde(default)]
     pub switchover: RawSwitchover,
     pub vip: Option<S<RawVip>>,
+    pub tls: Option<S<super::tls::RawTls>>,
 }
 
 /// The three `[cluster.users.*]` tables; `None` where missing or invalid

@@ -103,6 +103,7 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         .vip
         .as_ref()
         .and_then(|v| super::vip::validate(v, &entry.nodes, p));
+    let tls = super::tls::validate(raw.tls.as_ref(), &entry.nodes, p);
     Some(ClusterConfig {
         name: raw.name.into_inner(),
         users: users?,
@@ -110,6 +111,7 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         failover: failover?,
         switchover: switchover?,
         vip,
+        tls: tls?,
         nodes,
     })
 }

@@ -8,7 +8,7 @@ use mysql_async::prelude::*;
 
 use super::error::{DbError, Phase};
 use super::replica_status::Row;
-use crate::config::Secret;
+use crate::config::{Secret, TlsConfig, TlsMode};
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone)]
@@ -19,6 +19,7 @@ pub struct Target {
     pub password: Secret,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
+    pub tls: TlsConfig,
 }
 
 pub struct Session {
@@ -30,7 +31,24 @@ impl Session {
     /// Opens a TCP connection (never the Unix socket: mysql_async would
     /// switch to it for loopback addresses unless told not to).
     pub async fn connect(t: &Target) -> Result<Self, DbError> {
+        let started = std::time::Instant::now();
+        match Self::connect_with(t, ssl_opts(&t.tls), t.connect_timeout).await {
+            // `preferred`: a server without TLS is talked to in clear text.
+            Err(e) if t.tls.mode == TlsMode::Preferred && e.no_tls_offered => {
+                let left = t.connect_timeout.saturating_sub(started.elapsed());
+                Self::connect_with(t, None, left).await.map_err(|e| e.error)
+            }
+            r => r.map_err(|e| e.error),
+        }
+    }
+
+    async fn connect_with(
+        t: &Target,
+        ssl: Option<mysql_async::SslOpts>,
+        within: Duration,
+    ) -> Result<Self, ConnectFailed> {
         let opts = mysql_async::OptsBuilder::default()
+            .ssl_opts(ssl)
             .ip_or_hostname(t.host.clone())
             .tcp_port(t.port)
             .user(Some(t.user.clone()))
@@ -39,10 +57,16 @@ impl Session {
             .tcp_nodelay(true)
             .stmt_cache_size(0)
             .tcp_keepalive(Some(Duration::from_secs(10)));
-        let conn = tokio::time::timeout(t.connect_timeout, mysql_async::Conn::new(opts))
+        let conn = tokio::time::timeout(within, mysql_async::Conn::new(opts))
             .await
-            .map_err(|_| DbError::timeout(Phase::Connect, t.connect_timeout))?
-            .map_err(|e| DbError::classify(&e, Phase::Connect))?;
+            .map_err(|_| ConnectFailed::from(DbError::timeout(Phase::Connect, t.connect_timeout)))?
+            .map_err(|e| ConnectFailed {
+                no_tls_offered: matches!(
+                    e,
+                    mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+                ),
+                error: DbError::classify(&e, Phase::Connect),
+            })?;
         Ok(Self {
             conn,
             query_timeout: t.query_timeout,
@@ -112,6 +136,48 @@ impl Session {
     pub async fn close(self) {
         let _ = tokio::time::timeout(self.query_timeout, self.conn.disconnect()).await;
     }
+}
+
+struct ConnectFailed {
+    error: DbError,
+    /// The server does not offer TLS at all.
+    no_tls_offered: bool,
+}
+
+impl From<DbError> for ConnectFailed {
+    fn from(error: DbError) -> Self {
+        Self {
+            error,
+            no_tls_offered: false,
+        }
+    }
+}
+
+/// The driver's TLS settings for `tls`: none when disabled; encryption
+/// without checks for `preferred` and `required`; the chain to `ca_file`
+/// for `verify-ca`; the chain and the host name for `verify-identity`.
+fn ssl_opts(tls: &TlsConfig) -> Option<mysql_async::SslOpts> {
+    let mut o = mysql_async::SslOpts::default();
+    match tls.mode {
+        TlsMode::Disabled => return None,
+        TlsMode::Preferred | TlsMode::Required => {
+            o = o
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true);
+        }
+        TlsMode::VerifyCa => o = o.with_danger_skip_domain_validation(true),
+        TlsMode::VerifyIdentity => {}
+    }
+    if let Some(ca) = &tls.ca_file {
+        o = o.with_root_certs(vec![ca.clone().into()]);
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        o = o.with_client_identity(Some(mysql_async::ClientIdentity::new(
+            cert.clone().into(),
+            key.clone().into(),
+        )));
+    }
+    Some(o)
 }
 
 fn with_statement(mut e: DbError, sql: &str) -> DbError {

@@ -27,7 +27,10 @@ pub enum ErrorKind {
     MissingPrivilege,
     /// Any other error the server returned.
     Server,
-    /// Anything else (name resolution, protocol, TLS).
+    /// TLS failed: the server offers none, its certificate does not check
+    /// out, or it requires TLS and was asked without. The server answered.
+    Tls,
+    /// Anything else (name resolution, protocol).
     Other,
 }
 
@@ -43,6 +46,7 @@ impl ErrorKind {
             ErrorKind::TooManyConnections => "too-many-connections",
             ErrorKind::MissingPrivilege => "missing-privilege",
             ErrorKind::Server => "server",
+            ErrorKind::Tls => "tls",
             ErrorKind::Other => "other",
         }
     }
@@ -55,6 +59,7 @@ impl ErrorKind {
                 | ErrorKind::TooManyConnections
                 | ErrorKind::MissingPrivilege
                 | ErrorKind::Server
+                | ErrorKind::Tls
         )
     }
 }
@@ -87,6 +92,7 @@ impl fmt::Display for DbError {
             ErrorKind::TooManyConnections => "too many connections",
             ErrorKind::MissingPrivilege => "missing privilege",
             ErrorKind::Server => "server error",
+            ErrorKind::Tls => "TLS failed",
             ErrorKind::Other => "error",
         };
         let phase = match self.phase {
@@ -118,6 +124,9 @@ impl DbError {
         use mysql_async::{DriverError, Error, IoError};
         let (kind, code) = match err {
             Error::Io(IoError::Io(e)) => (io_kind(e), None),
+            Error::Io(IoError::Tls(_)) | Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+                (ErrorKind::Tls, None)
+            }
             Error::Driver(DriverError::ConnectionClosed) => (ErrorKind::ConnectionLost, None),
             Error::Server(s) => (server_kind(s.code), Some(s.code)),
             _ => (ErrorKind::Other, None),
@@ -160,6 +169,9 @@ fn server_kind(code: u16) -> ErrorKind {
         1040 | 1203 => ErrorKind::TooManyConnections,
         // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR
         1227 | 1142 => ErrorKind::MissingPrivilege,
+        // ER_SECURE_TRANSPORT_REQUIRED (MySQL 3159, MariaDB 4036): the
+        // server refuses clear text.
+        3159 | 4036 => ErrorKind::Tls,
         _ => ErrorKind::Server,
     }
 }

@@ -15,6 +15,7 @@ pub fn target(cluster: &ClusterConfig, host: &str, port: u16, user: &Credentials
         password: user.password.clone(),
         connect_timeout: cluster.timing.connect_timeout,
         query_timeout: cluster.timing.query_timeout,
+        tls: cluster.tls.clone(),
     }
 }
 
