@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::flavor::{CnfOptions, Flavor};
-use super::server::Server;
+use super::server::{inside, Server};
 
 pub const MONITOR_USER: &str = "vk_monitor";
 pub const MONITOR_PASSWORD: &str = "monitor-Secret-1";
@@ -29,6 +29,9 @@ pub struct ClusterSpec {
     pub nodes: usize,
     pub gtid: bool,
     pub semi_sync: bool,
+    /// Servers with certificates of a CA of the test's own that refuse
+    /// clear text (`require_secure_transport=ON`); replication over TLS.
+    pub tls: bool,
     /// Run node i in namespace `hosts[i].0`, reached at `hosts[i].1`:3306.
     pub hosts: Option<Vec<(String, String)>>,
 }
@@ -40,6 +43,7 @@ impl ClusterSpec {
             nodes: 3,
             gtid: true,
             semi_sync: false,
+            tls: false,
             hosts: None,
         }
     }
@@ -47,6 +51,8 @@ impl ClusterSpec {
 
 pub struct TestCluster {
     pub spec: ClusterSpec,
+    /// The CA and certificates, when `spec.tls`.
+    pub tls: Option<super::tls::TlsFiles>,
     /// Servers before `dir`: fields drop in order, so processes die first.
     pub servers: Vec<Server>,
     pub dir: PathBuf,
@@ -67,14 +73,22 @@ impl TestCluster {
             .keep();
         let mut cluster = TestCluster {
             spec: spec.clone(),
+            tls: None,
             servers: Vec::new(),
             dir,
             keep_dir: false,
         };
+        if spec.tls {
+            cluster.tls = Some(super::tls::make(&cluster.dir)?);
+        }
         let opts = CnfOptions {
             gtid: spec.gtid,
             semi_sync: spec.semi_sync,
             bind_address: "127.0.0.1".into(),
+            tls: cluster.tls.as_ref().map(|t| {
+                let f = spec.flavor;
+                (inside(f, &t.ca), inside(f, &t.cert), inside(f, &t.key))
+            }),
         };
         for i in 1..=spec.nodes {
             let server = match &spec.hosts {
@@ -164,6 +178,7 @@ impl TestCluster {
             REPL_USER,
             REPL_PASSWORD,
             file_pos,
+            self.spec.tls,
         );
         let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
         replica.exec(&refs).await
@@ -179,6 +194,7 @@ impl TestCluster {
             REPL_USER,
             REPL_PASSWORD,
             None,
+            self.spec.tls,
         ));
         let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
         replica.exec(&refs).await

@@ -153,6 +153,14 @@ impl Flavor {
              performance_schema=OFF\n",
             bind = opts.bind_address,
         );
+        if let Some((ca, cert, key)) = &opts.tls {
+            cnf.push_str(&format!(
+                "ssl_ca={}\nssl_cert={}\nssl_key={}\nrequire_secure_transport=ON\n",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ));
+        }
         match self {
             Flavor::Mariadb => {
                 cnf.push_str(
@@ -201,7 +209,15 @@ impl Flavor {
         user: &str,
         password: &str,
         file_pos: Option<(&str, u64)>,
+        tls: bool,
     ) -> Vec<String> {
+        let ssl = |name: &str| {
+            if tls {
+                format!(", {name}=1")
+            } else {
+                String::new()
+            }
+        };
         match self {
             Flavor::Mariadb => {
                 let position = match file_pos {
@@ -214,7 +230,8 @@ impl Flavor {
                     format!(
                         "CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, \
                          MASTER_USER='{user}', MASTER_PASSWORD='{password}', \
-                         MASTER_CONNECT_RETRY=1, {position}"
+                         MASTER_CONNECT_RETRY=1, {position}{}",
+                        ssl("MASTER_SSL")
                     ),
                     "START SLAVE".into(),
                 ]
@@ -230,7 +247,8 @@ impl Flavor {
                     format!(
                         "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{host}', SOURCE_PORT={port}, \
                          SOURCE_USER='{user}', SOURCE_PASSWORD='{password}', \
-                         SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}"
+                         SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}{}",
+                        ssl("SOURCE_SSL")
                     ),
                     "START REPLICA".into(),
                 ]
@@ -308,6 +326,9 @@ pub struct CnfOptions {
     pub gtid: bool,
     pub semi_sync: bool,
     pub bind_address: String,
+    /// CA, certificate and key as the server sees them: TLS on and
+    /// `require_secure_transport=ON`.
+    pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 pub fn mysql_root() -> PathBuf {

@@ -41,6 +41,7 @@ pub mod report;
 pub mod server;
 pub mod systemd;
 pub mod template;
+pub mod tls;
 pub mod vpc;
 pub mod vpc_aws;
 pub mod writer;

@@ -52,6 +52,7 @@ fn build(flavor: Flavor, template: &Path) -> Result<()> {
         gtid: true,
         semi_sync: false,
         bind_address: "127.0.0.1".into(),
+        tls: None,
     };
     let cnf = flavor.my_cnf(&inside(flavor, &work), 1, 0, &opts);
     fs::write(work.join("my.cnf"), cnf)?;

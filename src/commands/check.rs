@@ -110,6 +110,11 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
                         "TLS failed with [cluster.tls] mode = \"{}\": if the server requires TLS (require_secure_transport), set mode to \"required\" or a verify mode; if its certificate was refused, check tls.ca_file and that the certificate names the host",
                         cluster.tls.mode.label()
                     ),
+                    // MariaDB answers a clear-text login to a server that
+                    // requires TLS with "access denied".
+                    Some(ErrorKind::AccessDenied) if cluster.tls.mode == crate::config::TlsMode::Disabled => {
+                        "check the monitor user's password; if the server requires TLS (require_secure_transport), set [cluster.tls] mode to \"required\" or a verify mode".to_string()
+                    }
                     _ => "check that the server runs, the address is right and the monitor user can log in from here".to_string(),
                 },
             )),

@@ -242,6 +242,8 @@ impl Executor<'_> {
             port: source.port,
             user: &repl.user,
             password: &repl.password,
+            // Replication is encrypted whenever vipkeeper's own connections are.
+            tls: self.cluster.tls.mode != crate::config::TlsMode::Disabled,
         };
         let s = self.session(node).await?;
         admin::stop_replication(s, &v).await?;

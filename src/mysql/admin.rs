@@ -27,6 +27,9 @@ pub struct SourceLogin<'a> {
     pub port: u16,
     pub user: &'a str,
     pub password: &'a Secret,
+    /// Replicate over TLS (`SOURCE_SSL=1`). When false the replica keeps
+    /// whatever TLS settings it had.
+    pub tls: bool,
 }
 
 pub async fn stop_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
@@ -97,6 +100,13 @@ pub fn change_source_sql(
     let quote = |value: &str| quote_in(value, quoting);
     let (host, user, password) = (quote(to.host), quote(to.user), quote(to.password.expose()));
     let port = to.port;
+    let ssl = |name: &str| {
+        if to.tls {
+            format!(", {name}=1")
+        } else {
+            String::new()
+        }
+    };
     match v.syntax() {
         Syntax::MysqlModern => {
             let position = match from {
@@ -111,7 +121,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE REPLICATION SOURCE TO SOURCE_HOST={host}, SOURCE_PORT={port}, SOURCE_USER={user}, \
-                 SOURCE_PASSWORD={password}, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}"
+                 SOURCE_PASSWORD={password}, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}{}",
+                ssl("SOURCE_SSL")
             )
         }
         Syntax::MysqlLegacy => {
@@ -127,7 +138,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
-                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, GET_MASTER_PUBLIC_KEY=1, {position}"
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, GET_MASTER_PUBLIC_KEY=1, {position}{}",
+                ssl("MASTER_SSL")
             )
         }
         Syntax::Mariadb => {
@@ -142,7 +154,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
-                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, {position}"
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, {position}{}",
+                ssl("MASTER_SSL")
             )
         }
     }
@@ -336,6 +349,7 @@ mod tests {
             port: 3306,
             user: "repl",
             password: &pw,
+            tls: false,
         };
         let mysql = change_source_sql(&v("9.7.4"), &to, &StartFrom::Gtid, Quoting::Backslash);
         assert_eq!(
@@ -370,6 +384,22 @@ mod tests {
             maria.ends_with("MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos"),
             "{maria}"
         );
+
+        // Over TLS: the flag in each flavor's words; without, not a word
+        // (the replica keeps the TLS settings it had).
+        let tls = SourceLogin { tls: true, ..to };
+        assert!(
+            change_source_sql(&v("9.7.4"), &tls, &StartFrom::Gtid, Quoting::Backslash)
+                .ends_with("SOURCE_AUTO_POSITION=1, SOURCE_SSL=1")
+        );
+        assert!(change_source_sql(
+            &v("10.11.6-MariaDB"),
+            &tls,
+            &StartFrom::Gtid,
+            Quoting::Backslash
+        )
+        .ends_with("MASTER_USE_GTID=slave_pos, MASTER_SSL=1"));
+        assert!(!mysql.contains("SSL"));
     }
 
     #[test]

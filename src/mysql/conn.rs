@@ -166,7 +166,11 @@ fn ssl_opts(tls: &TlsConfig) -> Option<mysql_async::SslOpts> {
                 .with_danger_skip_domain_validation(true);
         }
         TlsMode::VerifyCa => o = o.with_danger_skip_domain_validation(true),
-        TlsMode::VerifyIdentity => {}
+        TlsMode::VerifyIdentity => {
+            if let Some(name) = &tls.server_name {
+                o = o.with_danger_tls_hostname_override(Some(name.clone()));
+            }
+        }
     }
     if let Some(ca) = &tls.ca_file {
         o = o.with_root_certs(vec![ca.clone().into()]);

@@ -147,6 +147,12 @@ impl DbError {
 }
 
 fn io_kind(e: &io::Error) -> ErrorKind {
+    // The TLS layer reports a refused certificate as an I/O error.
+    if e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    {
+        return ErrorKind::Tls;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ErrorKind::Refused,
         io::ErrorKind::TimedOut => ErrorKind::Timeout,
