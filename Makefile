@@ -8,7 +8,7 @@
 FLAVOR ?= mariadb
 CARGO ?= cargo
 
-.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench races
+.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench races packages
 
 all: build
 
@@ -64,3 +64,11 @@ bench: deps
 # `make test` runs them 3 times each.
 races: deps
 	VIPKEEPER_RACE_ROUNDS=$(or $(RACE_ROUNDS),20) $(CARGO) nextest run --test races --no-fail-fast
+
+# The .deb and the .rpm, from the release binary, into target/packages/
+# (cargo-deb and cargo-generate-rpm: `make deps` installs them).
+PACKAGE_PROFILE ?= release
+packages: deps
+	$(CARGO) build --profile $(PACKAGE_PROFILE) --bin vipkeeper
+	@bash scripts/packages.sh $(PACKAGE_PROFILE)
+

@@ -77,6 +77,17 @@ pub enum Command {
     /// Turn a failover journal into a summary and, with --svg, a timeline
     /// picture (one lane per node, the VIP, the steps, the client's writes).
     Report(ReportArgs),
+    /// Write shell completions and the man page (used to build packages).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write into: vipkeeper.bash, _vipkeeper (zsh),
+    /// vipkeeper.fish and vipkeeper.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +139,10 @@ pub struct AgentArgs {
     /// is the writable master. This agent never fails over.
     #[arg(long, value_name = "NAME")]
     pub local_node: Option<String>,
+    /// Serve the HTTP API here instead of agent.listen ("" turns it off).
+    /// A host agent (--local-node) serves it only when given this.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Command::Ack(args) => commands::ack::run(&cli.config, args).await,
             Command::Vip(cmd) => commands::vip::run(&cli.config, cmd).await,
             Command::Report(args) => commands::report::run(args),
+            Command::Generate(args) => commands::generate::run(args),
         }
     })
 }

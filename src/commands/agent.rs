@@ -28,8 +28,22 @@ pub async fn run(config_path: &std::path::Path, args: &AgentArgs) -> ExitCode {
         }
         None => Role::Manager,
     };
+    let listen = match (&args.listen, &role) {
+        (Some(l), _) if l.is_empty() => None,
+        (Some(l), _) => match l.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                eprintln!("error: --listen {l} is not an address and port (e.g. 127.0.0.1:9106)");
+                return ExitCode::FAILURE;
+            }
+        },
+        // A host agent shares its host with a database, often with the
+        // manager too: no port unless asked.
+        (None, Role::Host { .. }) => None,
+        (None, Role::Manager) => config.agent.listen,
+    };
     let board = Board::default();
-    if let Some(addr) = config.agent.listen {
+    if let Some(addr) = listen {
         let handle = match PrometheusBuilder::new()
             .set_buckets(&crate::telemetry::BUCKETS)
             .and_then(|b| b.install_recorder())

@@ -4,6 +4,7 @@ pub mod ack;
 pub mod agent;
 pub mod check;
 pub mod failover;
+pub mod generate;
 pub mod report;
 pub mod status;
 pub mod switchover;
