@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mariadb-server-core mariadb-client mmdebstrap iproute2)
+# lintian, rpmlint, rpm and systemd-container (systemd-nspawn): the package
+# tests; openssl: the TLS tests' certificate authority.
+packages=(mariadb-server-core mariadb-client mmdebstrap iproute2 openssl lintian rpmlint rpm systemd-container)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +25,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/install-mysql-root.sh
+bash scripts/install-package-root.sh
+
+# The packagers (`make packages` and the package tests), pinned.
+for tool in cargo-deb@3.8.0 cargo-generate-rpm@0.21.1; do
+  name=${tool%@*}
+  version=${tool#*@}
+  if ! "$name" --version 2>/dev/null | grep -q "$version"; then
+    echo "==> installing $tool (a few minutes, once)"
+    CARGO_TARGET_DIR="${CARGO_TOOLS_TARGET_DIR:-/var/cache/vipkeeper-ci/tools-target}" \
+      cargo install --locked --quiet "$tool"
+  fi
+done
 
 # The moto AWS emulator (PyPI moto[server]) in its own venv, for the VIP tests.
 venv="${VIPKEEPER_MOTO_VENV:-/var/lib/vipkeeper-test/moto-venv}"
