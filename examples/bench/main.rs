@@ -13,6 +13,7 @@
 //! semi-sync AFTER_SYNC.
 
 use vipkeeper_harness as support;
+mod agent;
 mod switchover;
 
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ async fn main() -> Result<()> {
             "--only" => {
                 only = Some(
                     args.get(i + 1)
-                        .context("--only failover,route-tables,vpc,switchover (any of them)")?
+                        .context("--only failover,route-tables,vpc,switchover,agent (any of them)")?
                         .clone(),
                 )
             }
@@ -92,6 +93,9 @@ async fn main() -> Result<()> {
     let wants = |s: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == s));
     if wants("route-tables") {
         sections.push(route_tables(runs).await?);
+    }
+    if wants("agent") {
+        sections.push(agent::footprint(&bin).await?);
     }
     if wants("switchover") {
         sections.push(switchover::switchovers(&bin, &flavors, runs).await?);

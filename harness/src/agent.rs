@@ -79,6 +79,10 @@ impl Agent {
         panic!("agent log never said {needle:?}:\n{}", self.log_text());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` to the agent.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
