@@ -382,6 +382,14 @@ async fn the_service_runs_under_a_real_systemd() {
         b.show("StatusText").starts_with("main: healthy")
     });
     assert_eq!(get(addr, "/health").0, 200);
+    // Under journald the lines carry no timestamp of their own.
+    let (_, lines) = b.sh("journalctl -u vipkeeper -o cat --no-pager");
+    let ours: Vec<&str> = lines
+        .lines()
+        .filter(|l| l.contains("vipkeeper::"))
+        .collect();
+    assert!(!ours.is_empty(), "{lines}");
+    assert!(ours.iter().all(|l| !l.starts_with("20")), "{lines}");
 
     // systemctl reload with a broken file: refused before the agent is
     // asked; the service runs on, and the journal names the problem.

@@ -30,6 +30,10 @@ struct Running {
 }
 
 async fn start(flavor: Flavor, env: &[(&str, &str)]) -> Running {
+    start_with(flavor, env, &[]).await
+}
+
+async fn start_with(flavor: Flavor, env: &[(&str, &str)], args: &[&str]) -> Running {
     let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
         .parse()
@@ -53,7 +57,7 @@ async fn start(flavor: Flavor, env: &[(&str, &str)]) -> Running {
         &cluster.dir,
         None,
         "agent",
-        &[],
+        args,
         &all_env,
     );
     Running {
@@ -263,9 +267,10 @@ async fn a_stuck_loop_stops_the_watchdog_and_fails_health() {
     if !support::require(Flavor::Mariadb) {
         return;
     }
-    let r = start(
+    let r = start_with(
         Flavor::Mariadb,
         &[("VIPKEEPER_TEST_FREEZE_AFTER_ROUNDS", "3")],
+        &["--log-format", "json"],
     )
     .await;
     r.notify.wait_for("READY=1", LONG, |l| l == "READY=1");
@@ -283,4 +288,16 @@ async fn a_stuck_loop_stops_the_watchdog_and_fails_health() {
         "pinged while stuck"
     );
     assert_eq!(get(r.addr, "/status").0, 200);
+    // --log-format json: every line an object with its message.
+    let log = r.agent.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|v| v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("watchdog"))),
+        "{log}"
+    );
 }
