@@ -77,9 +77,32 @@ pub enum Command {
     /// Turn a failover journal into a summary and, with --svg, a timeline
     /// picture (one lane per node, the VIP, the steps, the client's writes).
     Report(ReportArgs),
+    /// MHA's script slots: `hook master-ip-failover ARGS` as
+    /// master_ip_failover_script, `hook master-ip-online-change ARGS` as
+    /// master_ip_online_change_script (docs/MHA.md). Exit status as MHA
+    /// reads it: 0 done, 10 failed but MHA may proceed, 1 abort.
+    Hook(HookArgs),
     /// Write shell completions and the man page (used to build packages).
     #[command(hide = true)]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which of MHA's scripts this is.
+    #[arg(value_enum)]
+    pub slot: HookSlot,
+    /// The arguments MHA passes (--command=..., --orig_master_host=..., ...).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookSlot {
+    /// master_ip_failover_script: the master is dead.
+    MasterIpFailover,
+    /// master_ip_online_change_script: masterha_master_switch with a live master.
+    MasterIpOnlineChange,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod execute;
 pub mod failover;
+pub mod mha;
 pub mod mysql;
 pub mod netlink;
 pub mod terminal;

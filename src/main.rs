@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Vip(cmd) => commands::vip::run(&cli.config, cmd).await,
             Command::Report(args) => commands::report::run(args),
             Command::Generate(args) => commands::generate::run(args),
+            Command::Hook(args) => commands::hook::run(&cli.config, args).await,
         }
     })
 }

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod check;
 pub mod failover;
 pub mod generate;
+pub mod hook;
 pub mod report;
 pub mod status;
 pub mod switchover;

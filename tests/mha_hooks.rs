@@ -1,0 +1,156 @@
+//! The MHA hooks, called as MHA 0.58 calls them (its exact argument lists),
+//! against real servers and real VIP backends: the online change stops
+//! writes on the old master and moves the VIP; a start moves every route
+//! table in the emulator to the new master's ENI; `status` refuses a VIP
+//! that is not at MHA's master; the exit codes are the ones MHA reads.
+//! (The same hooks under the real MHA are still to come: see docs/MHA.md.)
+
+use vipkeeper_harness as support;
+
+use support::moto::{seed, vip_targets, Moto};
+use support::{per_flavor, vipkeeper_on, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+const VIP: &str = "10.254.0.10";
+
+per_flavor!(an_online_change_stops_writes_and_moves_the_vip);
+
+fn vip_port(c: &TestCluster) -> u16 {
+    std::fs::read_to_string(c.vip_target())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+async fn an_online_change_stops_writes_and_moves_the_vip(flavor: Flavor) {
+    let c = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let extras = ConfigExtras {
+        cluster_toml: c.vip_script_toml().unwrap(),
+        ..Default::default()
+    };
+    let config = c.write_config_with("main", &extras).unwrap();
+    let (db1, db2) = (c.node("db1").port, c.node("db2").port);
+    // MasterRotate.pm's list, passwords included.
+    let common = format!(
+        "--orig_master_host=127.0.0.1 --orig_master_ip=127.0.0.1 --orig_master_port={db1} --orig_master_user=mha --orig_master_password=Orig-Pw-42 \
+         --new_master_host=127.0.0.1 --new_master_ip=127.0.0.1 --new_master_port={db2} --new_master_user=mha --new_master_password=New-Pw-42 \
+         --orig_master_ssh_user=root --new_master_ssh_user=root --orig_master_is_new_slave"
+    );
+    let hook = |command: &str| {
+        let mut args = vec!["hook".to_string(), "master-ip-online-change".to_string()];
+        args.push(format!("--command={command}"));
+        args.extend(shell_words::split(&common).unwrap());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        vipkeeper_on(&config, &refs, &[])
+    };
+
+    let (code, out) = hook("stop");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("db1 is read-only"), "{out}");
+    let ro = c
+        .node("db1")
+        .query_value("SELECT @@global.read_only AS ro", "ro")
+        .await
+        .unwrap();
+    assert_eq!(ro.as_deref(), Some("1"));
+
+    let (code, out) = hook("start");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the VIP is at db2"), "{out}");
+    assert_eq!(vip_port(&c), db2);
+    assert!(!out.contains("Pw-42"), "{out}");
+    let calls = std::fs::read_to_string(c.dir.join("vip-calls")).unwrap();
+    assert!(
+        !calls.contains("Pw-42"),
+        "a password reached the VIP script: {calls}"
+    );
+
+    // A backend whose script says "failed, proceed" (10) gives MHA 10; any
+    // other failure aborts (1).
+    let fail = |status: u8| {
+        let hook_path = c.dir.join("vip-hook");
+        std::fs::write(&hook_path, format!("#!/bin/sh\nexit {status}\n")).unwrap();
+        std::fs::set_permissions(
+            &hook_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    };
+    fail(10);
+    let (code, out) = hook("start");
+    assert_eq!(code, 10, "{out}");
+    fail(3);
+    let (code, out) = hook("start");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error: VIP backend script"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_status_and_start_move_every_route_table() {
+    let Some(moto) = support::available_or_skip("the AWS tests", Moto::available())
+        .then(|| Moto::start().expect("starting the emulator"))
+    else {
+        return;
+    };
+    let v = seed(&moto, 3, VIP).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    support::cluster::write_secret(&secret, "pw").unwrap();
+    let tables: Vec<String> = v.route_tables.iter().map(|t| format!("\"{t}\"")).collect();
+    let mut text = format!(
+        "[agent]\nstate_dir = \"{d}/state\"\nlisten = \"\"\n\n[[cluster]]\nname = \"main\"\n\
+         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
+         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
+         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
+         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
+         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{e}\"\n\
+         deadline = \"10s\"\nroute_tables = [{t}]\n",
+        d = dir.path().display(),
+        s = secret.display(),
+        e = moto.endpoint(),
+        t = tables.join(", "),
+    );
+    for (i, eni) in v.enis.iter().enumerate() {
+        text.push_str(&format!(
+            "[[cluster.node]]\nname = \"db{}\"\nhost = \"10.0.{}.10\"\neni_id = \"{eni}\"\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    let config = dir.path().join("vipkeeper.toml");
+    std::fs::write(&config, text).unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let hook = |line: &str| {
+        let mut args = vec!["hook".to_string(), "master-ip-failover".to_string()];
+        args.extend(shell_words::split(line).unwrap());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        vipkeeper_on(&config, &refs, &[])
+    };
+    let orig = "--orig_master_host=db1.example --orig_master_ip=10.0.1.10 --orig_master_port=3306";
+
+    // MasterMonitor.pm at start: the tables point at db1 (seeded so).
+    let (code, out) = hook(&format!("--command=status --ssh_user=root {orig}"));
+    assert_eq!(code, 0, "{out}");
+    // MasterFailover.pm: stop (no SSH), then start with the new master.
+    let (code, out) = hook(&format!("--command=stop {orig}"));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = hook(&format!(
+        "--command=start --ssh_user=root {orig} --new_master_host=db2.example --new_master_ip=10.0.2.10 --new_master_port=3306 --new_master_user=mha --new_master_password=Pw-42"
+    ));
+    assert_eq!(code, 0, "{out}");
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(
+        targets
+            .iter()
+            .all(|t| t.as_deref() == Some(v.enis[1].as_str())),
+        "{targets:?}"
+    );
+    // Now a status for db1 is refused, naming where the VIP is.
+    let (code, out) = hook(&format!("--command=status --ssh_user=root {orig}"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("points at db2"), "{out}");
+    // A node MHA names that vipkeeper does not know: abort, with the nodes.
+    let (code, out) = hook("--command=status --orig_master_host=10.9.9.9 --orig_master_port=3306");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no node of cluster main is 10.9.9.9"), "{out}");
+}
