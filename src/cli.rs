@@ -82,9 +82,37 @@ pub enum Command {
     /// master_ip_online_change_script (docs/MHA.md). Exit status as MHA
     /// reads it: 0 done, 10 failed but MHA may proceed, 1 abort.
     Hook(HookArgs),
+    /// From MHA: `mha import APP.cnf --out FILE` writes a vipkeeper config
+    /// from an MHA application config.
+    #[command(subcommand)]
+    Mha(MhaCommand),
     /// Write shell completions and the man page (used to build packages).
     #[command(hide = true)]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MhaCommand {
+    /// Write a vipkeeper config from an MHA application config (servers,
+    /// candidate_master / no_master, users, ping_interval, the VIP script),
+    /// with each password in a file of its own (0600) beside it, and print
+    /// what could not be mapped.
+    Import(MhaImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MhaImportArgs {
+    /// The MHA application config, e.g. /etc/masterha/app1.cnf.
+    pub mha_config: PathBuf,
+    /// The vipkeeper config to write (not overwritten if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The cluster's name (default: the MHA config's file name, e.g. app1).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The VIP address: keeps MHA's master_ip_failover_script as the VIP script.
+    #[arg(long, value_name = "ADDRESS")]
+    pub vip: Option<String>,
 }
 
 #[derive(Debug, Args)]

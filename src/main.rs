@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Command::Report(args) => commands::report::run(args),
             Command::Generate(args) => commands::generate::run(args),
             Command::Hook(args) => commands::hook::run(&cli.config, args).await,
+            Command::Mha(cmd) => commands::mha::run(cmd),
         }
     })
 }

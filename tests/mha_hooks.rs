@@ -154,3 +154,73 @@ async fn failover_status_and_start_move_every_route_table() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no node of cluster main is 10.9.9.9"), "{out}");
 }
+
+/// `mha import` on three MHA configs of different shapes: each gives a
+/// config `check --offline` accepts, with the passwords in files of their
+/// own and never in the config or the output.
+#[test]
+fn mha_import_gives_configs_that_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("master_ip_failover");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let shapes = [
+        // Two servers, nothing but the essentials.
+        (
+            "plain",
+            "[server default]\nuser=mha\npassword=Secret-A1\nrepl_user=repl\nrepl_password=Secret-A2\n\n[server1]\nhostname=10.0.1.10\n\n[server2]\nhostname=10.0.2.10\n".to_string(),
+            None,
+        ),
+        // A candidate master, a no_master, ports, SSH and workdirs.
+        (
+            "app1",
+            "[server default]\nmanager_workdir=/var/log/masterha/app1\nmanager_log=/var/log/masterha/app1/manager.log\nremote_workdir=/tmp\nuser=mha\npassword=Secret-B1\nrepl_user=repl\nrepl_password=Secret-B2\nssh_user=root\nping_interval=3\nmaster_binlog_dir=/var/lib/mysql\n\n[server1]\nhostname=db1.example.internal\ncandidate_master=1\n\n[server2]\nhostname=db2.example.internal\nport=3307\ncandidate_master=1\n\n[server3]\nhostname=db3.example.internal\nno_master=1\n".to_string(),
+            None,
+        ),
+        // Several sections with their own settings, the VIP script kept.
+        (
+            "shop",
+            format!("[server default]\nuser=mha\npassword=Secret-C1\nrepl_user=repl\nrepl_password=Secret-C2\nmaster_ip_failover_script={}\nmaster_ip_online_change_script=/usr/local/bin/online_change\nreport_script=/usr/local/bin/report\n\n[server1]\nhostname=10.1.0.1\nport=3306\n\n[server2]\nhostname=10.1.0.2\nport=3306\nignore_fail=1\n\n[server3]\nhostname=10.1.0.3\nport=3306\n\n[server4]\nhostname=10.1.0.4\nno_master=1\n", script.display()),
+            Some("10.254.0.10"),
+        ),
+    ];
+    for (name, text, vip) in shapes {
+        let mha = dir.path().join(format!("{name}.cnf"));
+        std::fs::write(&mha, &text).unwrap();
+        let out = dir.path().join(format!("{name}.toml"));
+        let mut args = vec![
+            "mha".to_string(),
+            "import".into(),
+            mha.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        if let Some(v) = vip {
+            args.extend(["--vip".into(), v.into()]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, said) = support::vipkeeper_on(&out, &refs, &[]);
+        assert_eq!(code, 0, "{name}: {said}");
+        assert!(!said.contains("Secret-"), "{said}");
+        let config = std::fs::read_to_string(&out).unwrap();
+        assert!(!config.contains("Secret-"), "{config}");
+        let (code, checked) = support::vipkeeper_on(&out, &["check", "--offline"], &[]);
+        assert_eq!(code, 0, "{name}:\n{config}\n{checked}");
+        match name {
+            "app1" => {
+                assert!(
+                    config.contains("prefer = [\"server1\", \"server2\"]"),
+                    "{config}"
+                );
+                assert!(config.contains("never_promote = [\"server3\"]"), "{config}");
+                assert!(said.contains("not mapped: ssh_user"), "{said}");
+            }
+            "shop" => {
+                assert!(config.contains("backends = [\"script\"]"), "{config}");
+                assert!(said.contains("not mapped: report_script"), "{said}");
+                assert_eq!(config.matches("[[cluster.node]]").count(), 4);
+            }
+            _ => {}
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod check;
 pub mod failover;
 pub mod generate;
 pub mod hook;
+pub mod mha;
 pub mod report;
 pub mod status;
 pub mod switchover;
