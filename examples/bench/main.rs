@@ -14,6 +14,7 @@
 
 use vipkeeper_harness as support;
 mod agent;
+mod mha;
 mod switchover;
 
 use std::path::{Path, PathBuf};
@@ -80,7 +81,9 @@ async fn main() -> Result<()> {
             "--only" => {
                 only = Some(
                     args.get(i + 1)
-                        .context("--only failover,route-tables,vpc,switchover,agent (any of them)")?
+                        .context(
+                            "--only failover,route-tables,vpc,switchover,agent,mha (any of them)",
+                        )?
                         .clone(),
                 )
             }
@@ -93,6 +96,9 @@ async fn main() -> Result<()> {
     let wants = |s: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == s));
     if wants("route-tables") {
         sections.push(route_tables(runs).await?);
+    }
+    if wants("mha") {
+        sections.push(mha::hook_vs_script(&bin, runs).await?);
     }
     if wants("agent") {
         sections.push(agent::footprint(&bin).await?);
