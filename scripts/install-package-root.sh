@@ -13,14 +13,7 @@ if [ -x "$root/lib/systemd/systemd" ] && [ -x "$root/usr/sbin/adduser" ]; then
   exit 0
 fi
 
-mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v -- '-security' | head -1 | awk '{print $2}')
-if [ -z "$mirror" ]; then
-  mirror=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | grep -v -- '-security' | head -1 | awk '{print $2}')
-fi
-if [ -z "$mirror" ]; then
-  echo "error: no Debian mirror found in the apt configuration (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)" >&2
-  exit 1
-fi
+. "$(dirname "$0")/apt-mirror.sh"
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-stable}")
 
 tmp="$root.partial"

@@ -37,6 +37,17 @@ pub struct LastFailover {
     pub acked: bool,
 }
 
+impl LastFailover {
+    /// Whether it still blocks another automatic failover at `now`:
+    /// unacknowledged and within `block_period`.
+    pub fn blocks(&self, block_period: Duration, now: SystemTime) -> bool {
+        let Ok(now) = now.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        !self.acked && now.as_secs().saturating_sub(self.at) < block_period.as_secs()
+    }
+}
+
 /// The master that this manager's last completed change (failover,
 /// switchover, or a switchover's rollback) left behind: the agent's
 /// tie-breaker when two nodes are writable.
@@ -132,9 +143,8 @@ impl ClusterState {
 
     /// The unacknowledged failover that blocks another automatic one, if any.
     pub fn blocking(&self, block_period: Duration, now: SystemTime) -> Option<LastFailover> {
-        let last = self.last_failover()?;
-        let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-        (!last.acked && now.saturating_sub(last.at) < block_period.as_secs()).then_some(last)
+        self.last_failover()
+            .filter(|last| last.blocks(block_period, now))
     }
 
     /// `vipkeeper ack`: the operator has looked at the last failover.

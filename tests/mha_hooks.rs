@@ -94,32 +94,8 @@ async fn failover_status_and_start_move_every_route_table() {
     };
     let v = seed(&moto, 3, VIP).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("pw");
-    support::cluster::write_secret(&secret, "pw").unwrap();
-    let tables: Vec<String> = v.route_tables.iter().map(|t| format!("\"{t}\"")).collect();
-    let mut text = format!(
-        "[agent]\nstate_dir = \"{d}/state\"\nlisten = \"\"\n\n[[cluster]]\nname = \"main\"\n\
-         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
-         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
-         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
-         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
-         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{e}\"\n\
-         deadline = \"10s\"\nroute_tables = [{t}]\n",
-        d = dir.path().display(),
-        s = secret.display(),
-        e = moto.endpoint(),
-        t = tables.join(", "),
-    );
-    for (i, eni) in v.enis.iter().enumerate() {
-        text.push_str(&format!(
-            "[[cluster.node]]\nname = \"db{}\"\nhost = \"10.0.{}.10\"\neni_id = \"{eni}\"\n",
-            i + 1,
-            i + 1
-        ));
-    }
-    let config = dir.path().join("vipkeeper.toml");
-    std::fs::write(&config, text).unwrap();
-    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config =
+        support::moto::route_table_config(dir.path(), &moto.endpoint(), &v, VIP, "10s").unwrap();
     let hook = |line: &str| {
         let mut args = vec!["hook".to_string(), "master-ip-failover".to_string()];
         args.extend(shell_words::split(line).unwrap());

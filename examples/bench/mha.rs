@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::support::moto::{seed, vip_targets, Moto};
+use super::support::moto::{route_table_config, seed, vip_targets, Moto};
 use super::{fmt_ms, percentile};
 
 const VIP: &str = "10.254.0.10";
@@ -55,7 +55,7 @@ pub async fn hook_vs_script(bin: &Path, runs: usize) -> Result<String> {
         let moto = Moto::start()?;
         let v = seed(&moto, tables, VIP).await?;
         let dir = tempfile::tempdir()?;
-        let config = config(dir.path(), &moto.endpoint(), &v.enis, &v.route_tables)?;
+        let config = route_table_config(dir.path(), &moto.endpoint(), &v, VIP, "30s")?;
         let script = script(dir.path(), &aws, &moto.endpoint(), &v.route_tables)?;
         let (mut hook, mut cli) = (Vec::new(), Vec::new());
         for run in 0..runs * 2 {
@@ -105,35 +105,6 @@ pub async fn hook_vs_script(bin: &Path, runs: usize) -> Result<String> {
         ));
     }
     Ok(out)
-}
-
-fn config(dir: &Path, endpoint: &str, enis: &[String], tables: &[String]) -> Result<PathBuf> {
-    let secret = dir.join("pw");
-    super::support::cluster::write_secret(&secret, "pw")?;
-    let tables: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
-    let mut text = format!(
-        "[agent]\nstate_dir = \"{d}/state\"\nlisten = \"\"\n\n[[cluster]]\nname = \"main\"\n\
-         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
-         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
-         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
-         [cluster.vip]\naddress = \"{VIP}\"\nbackends = [\"aws-route-table\"]\n\
-         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\
-         deadline = \"30s\"\nroute_tables = [{t}]\n",
-        d = dir.display(),
-        s = secret.display(),
-        t = tables.join(", "),
-    );
-    for (i, eni) in enis.iter().enumerate() {
-        text.push_str(&format!(
-            "[[cluster.node]]\nname = \"db{}\"\nhost = \"10.0.{}.10\"\neni_id = \"{eni}\"\n",
-            i + 1,
-            i + 1
-        ));
-    }
-    let path = dir.join("vipkeeper.toml");
-    std::fs::write(&path, text)?;
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    Ok(path)
 }
 
 /// The script MHA users write: the tables listed, one replace-route each.

@@ -292,3 +292,44 @@ pub async fn source_dest_check(moto: &Moto, eni: &str) -> Result<Option<bool>> {
         .first()
         .and_then(|n| n.source_dest_check()))
 }
+
+/// A vipkeeper config in `dir` for `seeded`'s VPC: one cluster `main` whose
+/// VIP is routed by `aws-route-table` in the emulator at `endpoint`, nodes
+/// db1.. at 10.0.<i>.10 with the seeded ENIs (no database behind them).
+pub fn route_table_config(
+    dir: &std::path::Path,
+    endpoint: &str,
+    seeded: &SeededVpc,
+    vip: &str,
+    deadline: &str,
+) -> Result<PathBuf> {
+    let secret = dir.join("pw");
+    super::cluster::write_secret(&secret, "pw")?;
+    let tables: Vec<String> = seeded
+        .route_tables
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    let mut text = format!(
+        "[agent]\nstate_dir = \"{d}/state\"\nlisten = \"\"\n\n[[cluster]]\nname = \"main\"\n\
+         [cluster.users.monitor]\nuser = \"m\"\npassword_file = \"{s}\"\n\
+         [cluster.users.admin]\nuser = \"a\"\npassword_file = \"{s}\"\n\
+         [cluster.users.replication]\nuser = \"r\"\npassword_file = \"{s}\"\n\
+         [cluster.vip]\naddress = \"{vip}\"\nbackends = [\"aws-route-table\"]\n\
+         [cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\
+         deadline = \"{deadline}\"\nroute_tables = [{t}]\n",
+        d = dir.display(),
+        s = secret.display(),
+        t = tables.join(", "),
+    );
+    for (i, eni) in seeded.enis.iter().enumerate() {
+        text.push_str(&format!(
+            "[[cluster.node]]\nname = \"db{n}\"\nhost = \"10.0.{n}.10\"\neni_id = \"{eni}\"\n",
+            n = i + 1
+        ));
+    }
+    let path = dir.join("vipkeeper.toml");
+    std::fs::write(&path, text)?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(path)
+}

@@ -9,9 +9,9 @@ use crate::config::ClusterConfig;
 use crate::telemetry::{
     ANALYSIS, LAST_TICK, NODE_WRITABLE, PROBE_FAILURES, PROBE_SECONDS, REPLICATION_LAG,
 };
-use crate::topology::{ClusterView, Topology};
+use crate::topology::ClusterView;
 
-pub fn tick(cluster: &ClusterConfig, view: &ClusterView, _: &Topology, analysis: &Analysis) {
+pub fn tick(cluster: &ClusterConfig, view: &ClusterView, analysis: &Analysis) {
     let c = cluster.name.clone();
     for n in &view.nodes {
         let labels = [("cluster", c.clone()), ("node", n.name.clone())];

@@ -122,7 +122,7 @@ impl ClusterLoop {
             self.cluster.timing.unreachable_after,
         );
         self.say(&analysis);
-        metrics::tick(&self.cluster, &view, &topology, &analysis);
+        metrics::tick(&self.cluster, &view, &analysis);
         self.publish(&view, &topology, &analysis);
         let mut next = interval;
 
@@ -169,10 +169,10 @@ impl ClusterLoop {
         let mut entry =
             Entry::of_tick(view, topology, analysis, self.cluster.timing.probe_interval);
         entry.last_failover = self.state.last_failover();
-        entry.blocked = self
-            .state
-            .blocking(self.cluster.failover.block_period, SystemTime::now())
-            .is_some();
+        entry.blocked = entry
+            .last_failover
+            .as_ref()
+            .is_some_and(|last| last.blocks(self.cluster.failover.block_period, SystemTime::now()));
         self.board.put(&self.cluster.name, entry);
     }
 

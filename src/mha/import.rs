@@ -167,11 +167,8 @@ pub fn import(text: &str, cluster: &str, vip: Option<&str>) -> Result<Imported, 
         }
     }
     for (key, why) in NOT_NEEDED {
-        if default.contains_key(key)
-            || servers
-                .iter()
-                .any(|(_, m)| m.contains_key(key) && !default.contains_key(key))
-        {
+        // Each server's keys include [server default]'s.
+        if servers.iter().any(|(_, m)| m.contains_key(key)) {
             out.unmapped.push(format!("{key}: {why}"));
         }
     }

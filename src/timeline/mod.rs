@@ -22,8 +22,6 @@ pub use svg::render_svg;
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepMark {
     pub step: Step,
-    pub name: String,
-    pub node: Option<String>,
     /// From the plan's wording, e.g. "make db2 writable".
     pub text: String,
     pub outcome: StepOutcome,
@@ -124,8 +122,6 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
     let steps: Vec<StepMark> = records
         .into_iter()
         .map(|r| StepMark {
-            name: r.step.name().to_string(),
-            node: Some(r.step.node().to_string()),
             text: r.step.to_string(),
             step: r.step,
             outcome: r.outcome,
