@@ -65,6 +65,29 @@ async fn an_online_change_stops_writes_and_moves_the_vip(flavor: Flavor) {
         "a password reached the VIP script: {calls}"
     );
 
+    // The failover slot's stop hands the script MHA's own stop.
+    let (code, out) = vipkeeper_on(
+        &config,
+        &[
+            "hook",
+            "master-ip-failover",
+            "--command=stop",
+            "--orig_master_host=127.0.0.1",
+            &format!("--orig_master_port={db2}"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("took the VIP away from db2"), "{out}");
+    let calls = std::fs::read_to_string(c.dir.join("vip-calls")).unwrap();
+    assert!(
+        calls
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("--command=stop --orig_master_host=127.0.0.1")),
+        "{calls}"
+    );
+
     // A backend whose script says "failed, proceed" (10) gives MHA 10; any
     // other failure aborts (1).
     let fail = |status: u8| {
@@ -107,9 +130,17 @@ async fn failover_status_and_start_move_every_route_table() {
     // MasterMonitor.pm at start: the tables point at db1 (seeded so).
     let (code, out) = hook(&format!("--command=status --ssh_user=root {orig}"));
     assert_eq!(code, 0, "{out}");
-    // MasterFailover.pm: stop (no SSH), then start with the new master.
+    // MasterFailover.pm: stop (no SSH) takes the route away from db1 in
+    // every table, then start routes it to the new master.
     let (code, out) = hook(&format!("--command=stop {orig}"));
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the VIP is taken away from db1"), "{out}");
+    let targets = vip_targets(&moto, &v.route_tables, VIP).await.unwrap();
+    assert!(targets.iter().all(Option::is_none), "{targets:?}");
+    // Again: nothing left to take away.
+    let (code, out) = hook(&format!("--command=stop {orig}"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to take away"), "{out}");
     let (code, out) = hook(&format!(
         "--command=start --ssh_user=root {orig} --new_master_host=db2.example --new_master_ip=10.0.2.10 --new_master_port=3306 --new_master_user=mha --new_master_password=Pw-42"
     ));

@@ -5,7 +5,9 @@
 //! Exit status as MHA reads it (MasterFailover.pm, MasterRotate.pm):
 //! * 0: done.
 //! * 10: a backend failed in a way its contract says is not fatal (a
-//!   script backend's own exit 10); MHA goes on.
+//!   script backend's own exit 10), or the failover's `stop` could not take
+//!   a route away (`start` replaces it; refusing would leave no master);
+//!   MHA goes on.
 //! * 1: abort. `status`: the VIP does not point at MHA's master, or cannot
 //!   be read, so MHA refuses to start with it broken. `stop` of an online
 //!   change: writes could not be stopped on the old master, so switching
@@ -19,7 +21,7 @@ use crate::config::{ClusterConfig, NodeConfig};
 use crate::mha::{self, Call, Phase};
 use crate::mysql::{admin, Session};
 use crate::topology::observe::target;
-use crate::vip::{move_vip, placements, Moved};
+use crate::vip::{move_vip, placements, withdraw_vip, Moved};
 
 const PROCEED: u8 = 10;
 
@@ -54,14 +56,7 @@ pub async fn run(config_path: &std::path::Path, args: &HookArgs) -> ExitCode {
     };
     let result = match (call.phase, args.slot) {
         (Phase::Status, _) => status(cluster, old).await,
-        (Phase::Stop { .. }, HookSlot::MasterIpFailover) => {
-            // The dead master's route is replaced at `start`; its host
-            // agent drops the address on lo once another master is writable.
-            Ok(format!(
-                "nothing to take away from {}: the VIP moves at start",
-                old.name
-            ))
-        }
+        (Phase::Stop { .. }, HookSlot::MasterIpFailover) => withdraw(cluster, old).await,
         (Phase::Stop { .. }, HookSlot::MasterIpOnlineChange) => stop_writes(cluster, old).await,
         (Phase::Start, _) => start(cluster, old, &call).await,
     };
@@ -116,6 +111,42 @@ async fn status(cluster: &ClusterConfig, old: &NodeConfig) -> Result<String, Fai
         }
     }
     Ok(format!("the VIP is at {}: {}", old.name, said.join("; ")))
+}
+
+/// Failover, once MHA judged the master dead: the VIP's routes to it go,
+/// so that a master wrongly judged dead gets no more clients while MHA
+/// recovers. Its host agent drops the address on `lo` once another master
+/// is writable. A route that could not be taken away is "proceed" (10):
+/// `start` replaces it, and refusing would leave the cluster without a
+/// master.
+async fn withdraw(cluster: &ClusterConfig, old: &NodeConfig) -> Result<String, Failed> {
+    let Some(vip) = &cluster.vip else {
+        return Err(Failed::Abort(format!(
+            "cluster {} has no [cluster.vip] section",
+            cluster.name
+        )));
+    };
+    let mut said = Vec::new();
+    let mut failed = Vec::new();
+    for (b, r) in withdraw_vip(vip, &cluster.nodes, old).await {
+        match r {
+            Ok(Moved::FailedProceed(why)) => failed.push(format!("{b}: {why}")),
+            Ok(m) => said.push(format!("{b}: {}", m.detail())),
+            Err(e) => failed.push(format!("{b}: {e}")),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Failed::Proceed(format!(
+            "the VIP could not be taken away from {} ({}); start moves it",
+            old.name,
+            failed.join("; ")
+        )));
+    }
+    Ok(format!(
+        "the VIP is taken away from {}: {}",
+        old.name,
+        said.join("; ")
+    ))
 }
 
 /// Online change, before MHA's FLUSH TABLES WITH READ LOCK: the old master

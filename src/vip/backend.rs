@@ -42,4 +42,22 @@ pub trait VipBackend: Send + Sync {
         from: Option<&'a NodeConfig>,
         to: &'a NodeConfig,
     ) -> BoxFuture<'a, Result<Moved, VipError>>;
+
+    /// Takes the address away from `from` before another node is chosen
+    /// (MHA's `stop`), so that a master that was wrongly judged dead gets
+    /// no more clients. `Moved::NotHere` when this backend has nothing to
+    /// take away, or does not point at `from`.
+    fn withdraw<'a>(
+        &'a self,
+        _site: Site<'a>,
+        from: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            Ok(Moved::NotHere(format!(
+                "{}: nothing to take away from {}; the VIP moves when the new master is known",
+                self.name(),
+                from.name
+            )))
+        })
+    }
 }

@@ -43,6 +43,43 @@ impl VipBackend for LinuxRouteConfig {
                 .map_err(VipError::from)
         })
     }
+
+    /// The route goes if it sends the VIP to `from`: the router then
+    /// answers clients "unreachable" until the new master is known.
+    fn withdraw<'a>(
+        &'a self,
+        site: Site<'a>,
+        from: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            unroute(site.address, self.table, from)
+                .await
+                .map_err(VipError::from)
+        })
+    }
+}
+
+async fn unroute(vip: Ipv4Addr, table: Option<u32>, from: &NodeConfig) -> Result<Moved, String> {
+    let table = table.unwrap_or(MAIN_TABLE);
+    let gateway = gateway_of(from)?;
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let now = nl
+        .route_gateway(vip, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    if now != Some(gateway) {
+        return Ok(Moved::NotHere(format!(
+            "{vip}/32 does not go via {gateway} ({}) in table {table}: nothing to take away",
+            from.name
+        )));
+    }
+    nl.delete_route(vip, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Moved::Done(format!(
+        "{vip}/32 via {gateway} ({}) deleted from table {table}",
+        from.name
+    )))
 }
 
 async fn point(

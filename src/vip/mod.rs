@@ -135,6 +135,24 @@ pub async fn move_through(
     Ok(done)
 }
 
+/// Takes the VIP away from `from` through every configured backend: each
+/// is tried whatever the others answered, and each answer is kept.
+pub async fn withdraw_vip(
+    vip: &VipConfig,
+    nodes: &[NodeConfig],
+    from: &NodeConfig,
+) -> Vec<(&'static str, Result<Moved, VipError>)> {
+    let site = Site {
+        address: vip.address,
+        nodes,
+    };
+    let mut out = Vec::new();
+    for b in backends(vip) {
+        out.push((b.name(), b.withdraw(site, from).await));
+    }
+    out
+}
+
 /// Where each backend's VIP points now.
 pub async fn placements(cluster: &ClusterConfig) -> Vec<Result<Placement, String>> {
     let Some(vip) = &cluster.vip else {

@@ -44,18 +44,33 @@ impl VipBackend for ScriptConfig {
         to: &'a NodeConfig,
     ) -> BoxFuture<'a, Result<Moved, VipError>> {
         Box::pin(async move {
-            run(self, site.address, from, to)
+            run(self, site.address, from, Some(to))
+                .await
+                .map_err(VipError::from)
+        })
+    }
+
+    /// The script is called with `--command=stop` and the old master, as
+    /// MHA calls its own scripts.
+    fn withdraw<'a>(
+        &'a self,
+        site: Site<'a>,
+        from: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(async move {
+            run(self, site.address, Some(from), None)
                 .await
                 .map_err(VipError::from)
         })
     }
 }
 
+/// `to` is the new master for `--command=start`; `None` is `--command=stop`.
 async fn run(
     script: &ScriptConfig,
     address: Ipv4Addr,
     from: Option<&NodeConfig>,
-    to: &NodeConfig,
+    to: Option<&NodeConfig>,
 ) -> Result<Moved, String> {
     let (command, timeout) = (&script.command, script.timeout);
     let program = command.program();
@@ -67,36 +82,44 @@ async fn run(
     } else {
         ip_of(&old_host).await
     };
-    let new_ip = ip_of(&to.host).await;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(command.args())
-        .arg("--command=start")
+        .arg(format!(
+            "--command={}",
+            if to.is_some() { "start" } else { "stop" }
+        ))
         .arg(format!("--orig_master_host={old_host}"))
         .arg(format!("--orig_master_ip={old_ip}"))
         .arg(format!("--orig_master_port={old_port}"))
-        .arg(format!("--new_master_host={}", to.host))
-        .arg(format!("--new_master_ip={new_ip}"))
-        .arg(format!("--new_master_port={}", to.port))
-        .arg(format!("--vip={address}"))
         .env("VIPKEEPER_OLD_MASTER_HOST", &old_host)
         .env("VIPKEEPER_OLD_MASTER_IP", &old_ip)
         .env("VIPKEEPER_OLD_MASTER_PORT", &old_port)
-        .env("VIPKEEPER_NEW_MASTER_HOST", &to.host)
-        .env("VIPKEEPER_NEW_MASTER_IP", &new_ip)
-        .env("VIPKEEPER_NEW_MASTER_PORT", to.port.to_string())
         .env("VIPKEEPER_VIP", address.to_string());
+    if let Some(to) = to {
+        let new_ip = ip_of(&to.host).await;
+        cmd.arg(format!("--new_master_host={}", to.host))
+            .arg(format!("--new_master_ip={new_ip}"))
+            .arg(format!("--new_master_port={}", to.port))
+            .env("VIPKEEPER_NEW_MASTER_HOST", &to.host)
+            .env("VIPKEEPER_NEW_MASTER_IP", &new_ip)
+            .env("VIPKEEPER_NEW_MASTER_PORT", to.port.to_string());
+    }
+    cmd.arg(format!("--vip={address}"));
     let out = crate::child::run(program, cmd, None, timeout)
         .await
         .map_err(|e| e.to_string())?;
     let said = last_line(&out.stderr)
         .or_else(|| last_line(&out.stdout))
         .unwrap_or_default();
+    let done = match to {
+        Some(to) => format!("{program} moved the VIP to {}", to.name),
+        None => format!(
+            "{program} took the VIP away from {}",
+            from.map(|n| n.name.as_str()).unwrap_or("the old master")
+        ),
+    };
     match out.code {
-        Some(0) => Ok(Moved::Done(
-            format!("{program} moved the VIP to {} {said}", to.name)
-                .trim()
-                .to_string(),
-        )),
+        Some(0) => Ok(Moved::Done(format!("{done} {said}").trim().to_string())),
         Some(10) => Ok(Moved::FailedProceed(format!(
             "{program} exited 10 (failed, proceed): {said}"
         ))),

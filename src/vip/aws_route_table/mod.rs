@@ -18,6 +18,7 @@ use crate::config::{AwsRouteTableConfig, NodeConfig};
 
 mod read;
 mod switch;
+mod withdraw;
 
 pub use read::{placements, routes, source_dest_checks, TableRoute};
 pub use switch::point;
@@ -53,6 +54,14 @@ impl VipBackend for AwsRouteTableConfig {
         to: &'a NodeConfig,
     ) -> BoxFuture<'a, Result<Moved, VipError>> {
         Box::pin(point(site.address, self, to))
+    }
+
+    fn withdraw<'a>(
+        &'a self,
+        site: Site<'a>,
+        from: &'a NodeConfig,
+    ) -> BoxFuture<'a, Result<Moved, VipError>> {
+        Box::pin(withdraw::unroute(site.address, self, from))
     }
 }
 
