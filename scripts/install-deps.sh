@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # lintian, rpmlint, rpm and systemd-container (systemd-nspawn): the package
-# tests; openssl: the TLS tests' certificate authority.
-packages=(mariadb-server-core mariadb-client mmdebstrap iproute2 openssl lintian rpmlint rpm systemd-container)
+# tests; openssl: the TLS tests' certificate authority; the real MHA 0.58
+# and an sshd for it (the MHA tests start private sshds of their own).
+packages=(mariadb-server-core mariadb-client mmdebstrap iproute2 openssl lintian rpmlint rpm systemd-container
+  mha4mysql-manager mha4mysql-node openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "==> installing Debian packages: ${missing[*]}"
+  # No package may start a service here (openssh-server would start an sshd
+  # on every address): a policy-rc.d that refuses, for the install only.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

@@ -32,6 +32,7 @@ pub mod fault_proxy;
 pub mod flavor;
 pub mod http;
 pub mod imds;
+pub mod mha;
 pub mod moto;
 pub mod netns;
 pub mod poller;

@@ -122,6 +122,15 @@ pub struct VpcCluster {
     pub vpc: Vpc,
 }
 
+/// The same without the manager: the host agents hold the VIP on `lo`, and
+/// something else (MHA, a test) moves the route.
+pub struct VpcHosts {
+    pub hosts: Vec<super::agent::Agent>,
+    pub cluster: super::cluster::TestCluster,
+    pub config: std::path::PathBuf,
+    pub vpc: Vpc,
+}
+
 /// Where the VPC's route tables live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteTables {
@@ -141,6 +150,43 @@ impl VpcCluster {
     }
 
     pub async fn start_with(
+        flavor: super::flavor::Flavor,
+        bin: &std::path::Path,
+        name: &str,
+        tables: RouteTables,
+    ) -> Result<Self> {
+        let VpcHosts {
+            hosts,
+            cluster,
+            config,
+            vpc,
+        } = VpcHosts::start(flavor, bin, name, tables).await?;
+        let manager = super::agent::Agent::start_in(
+            bin,
+            &config,
+            &cluster.dir,
+            Some(&vpc.router.name),
+            "manager",
+            &[],
+        );
+        manager.wait_for_log(
+            "healthy: db1 is the master",
+            std::time::Duration::from_secs(40),
+        );
+        Ok(Self {
+            hosts,
+            manager,
+            cluster,
+            config,
+            vpc,
+        })
+    }
+}
+
+impl VpcHosts {
+    /// The VPC, the cluster (semi-synchronous, db1 the master, the VIP
+    /// routed to it) and a host agent on each database host.
+    pub async fn start(
         flavor: super::flavor::Flavor,
         bin: &std::path::Path,
         name: &str,
@@ -176,14 +222,6 @@ impl VpcCluster {
             }
         };
         let config = cluster.write_config_with(name, &extras)?;
-        let manager = super::agent::Agent::start_in(
-            bin,
-            &config,
-            &cluster.dir,
-            Some(&vpc.router.name),
-            "manager",
-            &[],
-        );
         let hosts: Vec<_> = (1..=3)
             .map(|i| {
                 let node = format!("db{i}");
@@ -197,12 +235,12 @@ impl VpcCluster {
                 )
             })
             .collect();
-        let wait = std::time::Duration::from_secs(40);
-        manager.wait_for_log("healthy: db1 is the master", wait);
-        hosts[0].wait_for_log("db1 is the master: VIP 10.254.0.10 held on lo", wait);
+        hosts[0].wait_for_log(
+            "db1 is the master: VIP 10.254.0.10 held on lo",
+            std::time::Duration::from_secs(40),
+        );
         Ok(Self {
             hosts,
-            manager,
             cluster,
             config,
             vpc,

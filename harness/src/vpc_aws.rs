@@ -4,7 +4,7 @@
 //! carries the packets. A follower thread plays the part of AWS's VPC router:
 //! it reads the client subnet's route table from the emulator every few
 //! milliseconds and points the router's VIP route at the host whose ENI the
-//! table names. The emulator runs inside the router namespace, where the
+//! table names (or deletes it when the table has none). The emulator runs inside the router namespace, where the
 //! manager agent runs too.
 
 use std::collections::HashMap;
@@ -157,11 +157,20 @@ impl Follower {
                     // A failed read keeps the last route, as a real data plane would.
                     if let Ok(targets) = vip_targets_at(&target, &tables, VIP).await {
                         let eni = targets.into_iter().next().flatten();
-                        if eni.is_some() && eni != current {
-                            if let Some((node, ip)) = eni.as_ref().and_then(|e| by_eni.get(e)) {
-                                let ns = Netns::existing(&router_name);
-                                ns.ip(&["route", "replace", &format!("{VIP}/32"), "via", ip])?;
-                                *last2.lock().unwrap() = Some((Instant::now(), node.clone()));
+                        if eni != current {
+                            let ns = Netns::existing(&router_name);
+                            match eni.as_ref().map(|e| by_eni.get(e)) {
+                                Some(Some((node, ip))) => {
+                                    ns.ip(&["route", "replace", &format!("{VIP}/32"), "via", ip])?;
+                                    *last2.lock().unwrap() = Some((Instant::now(), node.clone()));
+                                }
+                                // An ENI of no host here: leave the route.
+                                Some(None) => {}
+                                // The table lost its VIP route: so does the router.
+                                None => {
+                                    // (None there already is as good.)
+                                    let _ = ns.ip(&["route", "del", &format!("{VIP}/32")]);
+                                }
                             }
                             current = eni;
                         }
