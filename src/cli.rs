@@ -120,9 +120,44 @@ pub struct HookArgs {
     /// Which of MHA's scripts this is.
     #[arg(value_enum)]
     pub slot: HookSlot,
+    /// Without a vipkeeper config: the VIP's address. The backend and each
+    /// host's network interface then come from the flags below, the nodes
+    /// from MHA's call. Give these before MHA's arguments.
+    #[arg(long, value_name = "ADDRESS")]
+    pub vip: Option<std::net::Ipv4Addr>,
+    /// With --vip: what moves it (default aws-route-table when --eni or
+    /// --route-table is given).
+    #[arg(long, value_enum, requires = "vip")]
+    pub backend: Option<HookBackend>,
+    /// With --vip: a host's network interface, HOST=eni-… (HOST as MHA's
+    /// config names the server); once per host.
+    #[arg(long = "eni", value_name = "HOST=ENI", requires = "vip")]
+    pub enis: Vec<String>,
+    /// With --vip: a VPC route table to switch; once per table (none: the
+    /// tables of the interface's VPC that route the VIP).
+    #[arg(long = "route-table", value_name = "ID", requires = "vip")]
+    pub route_tables: Vec<String>,
+    /// With --vip: the AWS region (else the SDK's usual sources).
+    #[arg(long, requires = "vip")]
+    pub region: Option<String>,
+    /// With --vip: another EC2 endpoint (a VPC endpoint, an emulator).
+    #[arg(long, value_name = "URL", requires = "vip")]
+    pub endpoint_url: Option<String>,
+    /// With --vip and --backend linux-route: the kernel routing table (main
+    /// when not given).
+    #[arg(long, value_name = "N", requires = "vip")]
+    pub routing_table: Option<u32>,
     /// The arguments MHA passes (--command=..., --orig_master_host=..., ...).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookBackend {
+    /// The VIP's route in VPC route tables, to the master's interface.
+    AwsRouteTable,
+    /// The VIP's route in this host's kernel routing table (a router).
+    LinuxRoute,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -39,23 +39,36 @@ fn available() -> bool {
         && support::available_or_skip("the MHA tests", Mha::available())
 }
 
+/// The hooks read vipkeeper's config (the router's route, and the VIP on
+/// `lo` by the host agents).
 #[tokio::test(flavor = "multi_thread")]
 async fn mha_fails_over_and_switches_back_through_the_hooks_with_a_router() {
     if available() {
-        fail_over_and_back(RouteTables::Router).await
+        fail_over_and_back(RouteTables::Router, Hooks::Config).await
     }
 }
 
+/// The hooks run without a vipkeeper config: the VIP, the route tables and
+/// each host's ENI are flags on MHA's script lines; the nodes are the
+/// servers MHA names (by MHA's host names, the addresses here).
 #[tokio::test(flavor = "multi_thread")]
-async fn mha_fails_over_and_switches_back_through_the_hooks_with_route_tables_in_the_emulator() {
+async fn mha_fails_over_and_switches_back_through_config_less_hooks_with_route_tables_in_the_emulator(
+) {
     if available() && support::available_or_skip("the AWS tests", Moto::available()) {
-        fail_over_and_back(RouteTables::Emulator).await
+        fail_over_and_back(RouteTables::Emulator, Hooks::Flags).await
     }
+}
+
+/// How the hooks learn the VIP's backend and the nodes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    Config,
+    Flags,
 }
 
 /// The cluster in the VPC, MHA's account on every server, and MHA set up
-/// with vipkeeper's hooks (the binary of this build, this test's config).
-async fn set_up(tables: RouteTables) -> (VpcHosts, Mha) {
+/// with vipkeeper's hooks (the binary of this build).
+async fn set_up(tables: RouteTables, how: Hooks) -> (VpcHosts, Mha) {
     let bin = support::bin();
     let hosts = VpcHosts::start(Flavor::Mariadb, &bin, "main", tables)
         .await
@@ -77,12 +90,27 @@ async fn set_up(tables: RouteTables) -> (VpcHosts, Mha) {
             binlog_dir: s.dir.join("data"),
         })
         .collect();
-    let hook = |slot: &str| {
-        format!(
+    let hook = |slot: &str| match (how, &hosts.vpc.aws) {
+        (Hooks::Config, _) => format!(
             "{} --log info -c {} hook {slot}",
             bin.display(),
             hosts.config.display()
-        )
+        ),
+        (Hooks::Flags, Some(aws)) => {
+            let mut line = format!(
+                "{} --log info hook {slot} --vip {VIP} --region us-east-1 --endpoint-url {}",
+                bin.display(),
+                aws.moto.endpoint()
+            );
+            for t in &aws.seeded.route_tables {
+                line.push_str(&format!(" --route-table {t}"));
+            }
+            for ((_, ip), eni) in hosts.vpc.hosts.iter().zip(&aws.seeded.enis) {
+                line.push_str(&format!(" --eni {ip}={eni}"));
+            }
+            line
+        }
+        (Hooks::Flags, None) => unreachable!("the flags name route tables in the emulator"),
     };
     let scripts = mha::Scripts {
         failover: hook("master-ip-failover"),
@@ -107,7 +135,7 @@ async fn read_only(cluster: &TestCluster, node: &str) -> Option<String> {
         .unwrap()
 }
 
-async fn fail_over_and_back(tables: RouteTables) {
+async fn fail_over_and_back(tables: RouteTables, how: Hooks) {
     let (
         VpcHosts {
             vpc,
@@ -116,11 +144,20 @@ async fn fail_over_and_back(tables: RouteTables) {
             ..
         },
         mut mha,
-    ) = set_up(tables).await;
+    ) = set_up(tables, how).await;
+    // What the hooks call node i: the config's name, or MHA's host name.
+    let named = |i: usize| match how {
+        Hooks::Config => format!("db{}", i + 1),
+        Hooks::Flags => vpc.hosts[i].1.clone(),
+    };
     mha.start_manager().unwrap();
     // MHA called the hook's status at start: it found the VIP at db1.
     mha.wait_for_log("Ping(SELECT) succeeded", LONG).unwrap();
-    assert!(mha.log().contains("the VIP is at db1"), "{}", mha.log());
+    assert!(
+        mha.log().contains(&format!("the VIP is at {}", named(0))),
+        "{}",
+        mha.log()
+    );
 
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
@@ -135,14 +172,17 @@ async fn fail_over_and_back(tables: RouteTables) {
     assert!(log.contains("completed successfully"), "{log}");
     // Both phases went through the hook: the route left db1, then went to
     // MHA's new master.
-    assert!(log.contains("the VIP is taken away from db1"), "{log}");
-    let new_master = vpc.vip_node().expect("the VIP routes to a host");
     assert!(
-        log.contains(&format!("the VIP is at {new_master}")),
+        log.contains(&format!("the VIP is taken away from {}", named(0))),
+        "{log}"
+    );
+    let new_master = vpc.vip_node().expect("the VIP routes to a host");
+    let i: usize = new_master[2..].parse::<usize>().unwrap() - 1;
+    assert!(
+        log.contains(&format!("the VIP is at {}", named(i))),
         "{log}"
     );
     let (mha_host, file, pos) = mha.new_master_position().unwrap();
-    let i: usize = new_master[2..].parse::<usize>().unwrap() - 1;
     assert_eq!(
         mha_host, vpc.hosts[i].1,
         "MHA's new master is where the VIP is"
@@ -197,8 +237,11 @@ async fn fail_over_and_back(tables: RouteTables) {
     // Back to db1 online, the client still writing.
     let (status, out) = mha.switch_to(&vpc.hosts[0].1, 3306, LONG * 2).unwrap();
     assert!(status.success(), "masterha_master_switch: {status}\n{out}");
-    assert!(out.contains(&format!("{new_master} is read-only")), "{out}");
-    assert!(out.contains("the VIP is at db1"), "{out}");
+    assert!(out.contains(&format!("{} is read-only", named(i))), "{out}");
+    assert!(
+        out.contains(&format!("the VIP is at {}", named(0))),
+        "{out}"
+    );
     assert_eq!(vpc.vip_node().as_deref(), Some("db1"));
     if let Some(aws) = &vpc.aws {
         let targets = aws.vip_targets().unwrap();
@@ -237,7 +280,7 @@ async fn a_hook_failing_at_start_makes_mha_abort() {
             hosts: _agents,
         },
         mut mha,
-    ) = set_up(RouteTables::Emulator).await;
+    ) = set_up(RouteTables::Emulator, Hooks::Config).await;
     mha.start_manager().unwrap();
     mha.wait_for_log("Ping(SELECT) succeeded", LONG).unwrap();
     // After MHA's start-up check: db2's and db3's interfaces misconfigured.

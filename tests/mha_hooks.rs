@@ -231,3 +231,45 @@ fn mha_import_gives_configs_that_check_accepts() {
         }
     }
 }
+
+/// Without a config, the flags are checked before anything moves: each
+/// wrong one is named, with what to give instead, and MHA gets 1.
+#[test]
+fn config_less_hook_flags_are_checked() {
+    let run = |args: &[&str]| {
+        let mut all = vec!["hook", "master-ip-failover"];
+        all.extend_from_slice(args);
+        support::vipkeeper(&all)
+    };
+    let mha = [
+        "--command=status",
+        "--orig_master_host=db1",
+        "--orig_master_ip=10.0.1.10",
+        "--orig_master_port=3306",
+    ];
+    let with = |flags: &[&'static str]| {
+        let mut v = flags.to_vec();
+        v.extend_from_slice(&mha);
+        run(&v)
+    };
+    let (code, _, err) = with(&["--vip", "10.254.0.10"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--backend aws-route-table|linux-route is needed"),
+        "{err}"
+    );
+    let (code, _, err) = with(&["--vip", "10.254.0.10", "--route-table", "rtb-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no --eni for db1 (MHA's original master)"),
+        "{err}"
+    );
+    let (code, _, err) = with(&["--vip", "10.254.0.10", "--eni", "db1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--eni db1: give HOST=eni-"), "{err}");
+    // A flag of the config-less form without --vip is refused by name.
+    let (code, _, err) = with(&["--eni", "db1=eni-1"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("--vip"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -5,7 +5,8 @@
 //!   namespace) gets a private `sshd` on its own address, port 22, with a
 //!   host key and one authorised key made here; MHA's `ssh_options` carry
 //!   that key and a known-hosts file of our own, so `/root/.ssh` is never
-//!   read or written.
+//!   read or written. MHA copies binary logs with `scp`, which speaks SFTP
+//!   since OpenSSH 9: the sshd serves it (`internal-sftp`).
 //! * Stock 0.58 cannot drive MariaDB 10.11: `MHA::NodeUtil` feeds every
 //!   number of `10.11.x-MariaDB-0+deb12u1` to a three-field `sprintf` and
 //!   dies under FATAL warnings, and `MHA::SlaveUtil` reads
@@ -182,7 +183,8 @@ impl Mha {
             format!(
                 "ListenAddress {ip}\nPort 22\nHostKey {d}/hostkey\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 UsePAM no\nStrictModes no\nPidFile none\nSetEnv PERL5LIB={lib}\n",
+                 UsePAM no\nStrictModes no\nPidFile none\nSetEnv PERL5LIB={lib}\n\
+                 Subsystem sftp internal-sftp\n",
                 ip = h.ip,
                 lib = self.perl5lib.display()
             ),

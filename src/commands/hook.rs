@@ -16,9 +16,9 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{HookArgs, HookSlot};
+use crate::cli::{HookArgs, HookBackend, HookSlot};
 use crate::config::{ClusterConfig, NodeConfig};
-use crate::mha::{self, Call, Phase};
+use crate::mha::{self, Call, FlagBackend, Phase, VipFlags};
 use crate::mysql::{admin, Session};
 use crate::topology::observe::target;
 use crate::vip::{move_vip, placements, withdraw_vip, Moved};
@@ -36,18 +36,27 @@ pub async fn run(config_path: &std::path::Path, args: &HookArgs) -> ExitCode {
     for unknown in &call.ignored {
         tracing::debug!("ignoring MHA option --{unknown}");
     }
-    let config = match super::load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let clusters = if let Some(flags) = flags_of(args) {
+        match mha::cluster_from(&flags, &call) {
+            Ok(c) => vec![c],
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match super::load_config(config_path) {
+            Ok(c) => c.clusters,
+            Err(code) => return code,
+        }
     };
     // The cluster is the one that holds MHA's master.
-    let Some((cluster, old)) = config.clusters.iter().find_map(|c| {
+    let Some((cluster, old)) = clusters.iter().find_map(|c| {
         mha::find(c, &call.orig, "original master")
             .ok()
             .map(|n| (c, n))
     }) else {
-        let why = config
-            .clusters
+        let why = clusters
             .first()
             .map(|c| mha::find(c, &call.orig, "original master").unwrap_err())
             .unwrap_or_else(|| "the config has no cluster".into());
@@ -74,6 +83,23 @@ pub async fn run(config_path: &std::path::Path, args: &HookArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The flags that stand in for a config, when `--vip` is given.
+fn flags_of(args: &HookArgs) -> Option<VipFlags> {
+    let address = args.vip?;
+    Some(VipFlags {
+        address: Some(address),
+        backend: args.backend.map(|b| match b {
+            HookBackend::AwsRouteTable => FlagBackend::AwsRouteTable,
+            HookBackend::LinuxRoute => FlagBackend::LinuxRoute,
+        }),
+        enis: args.enis.clone(),
+        route_tables: args.route_tables.clone(),
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        table: args.routing_table,
+    })
 }
 
 enum Failed {
