@@ -138,6 +138,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
     };
     ClusterConfig {
         name: "main".into(),
+        observe_only: false,
         users: Users {
             monitor: creds("monitor"),
             admin: creds("admin"),

@@ -27,6 +27,7 @@ per_flavor!(
     a_file_position_failover_with_a_lagging_replica_promotes_the_most_advanced,
     a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_password,
     a_replica_that_becomes_unreachable_is_logged_once,
+    an_observe_only_agent_says_what_it_would_do_and_changes_nothing,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -799,4 +800,69 @@ async fn a_replica_that_becomes_unreachable_is_logged_once(flavor: Flavor) {
         agent.log_text()
     );
     assert!(!agent.log_text().contains("failover plan"));
+}
+
+/// `observe_only = true` (beside another manager, e.g. MHA while
+/// migrating): a node writable beside the master and a dead master are each
+/// reported with what the agent would do, and nothing changes: no fencing,
+/// no promotion, replication and the VIP left where they are.
+async fn an_observe_only_agent_says_what_it_would_do_and_changes_nothing(flavor: Flavor) {
+    let mut s = setup(flavor, false, "", &[]).await;
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let observing = text.replacen(
+        "name = \"main\"\n",
+        "name = \"main\"\nobserve_only = true\n",
+        1,
+    );
+    assert_ne!(
+        text, observing,
+        "the cluster's name line is where the harness writes it"
+    );
+    std::fs::write(&s.config, observing).unwrap();
+    let (code, out, err) = vipkeeper(&["-c", s.config.to_str().unwrap(), "check", "--offline"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("observe-only"), "{out}{err}");
+    let agent = start_agent(&s);
+
+    s.cluster
+        .node("db3")
+        .exec(&["SET GLOBAL read_only=OFF"])
+        .await
+        .unwrap();
+    agent.wait_for_log(
+        "observe-only: db3 writable beside the master db1: would fence",
+        LONG,
+    );
+    assert!(!s.cluster.read_only("db3").await, "db3 was left as it was");
+    s.cluster
+        .node("db3")
+        .exec(&[flavor.read_only_sql()])
+        .await
+        .unwrap();
+
+    let db1 = s.cluster.node("db1").port;
+    s.cluster.node_mut("db1").kill9();
+    agent.wait_for_log(
+        "observe-only: master db1 is dead; would run this plan",
+        LONG,
+    );
+    assert!(
+        agent.log_text().contains("candidate: db"),
+        "{}",
+        agent.log_text()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for replica in ["db2", "db3"] {
+        assert!(
+            s.cluster.read_only(replica).await,
+            "{replica} was made writable"
+        );
+        assert_eq!(
+            source_port(&s.cluster, replica).await,
+            Some(db1),
+            "{replica} was repointed"
+        );
+    }
+    assert_eq!(vip_node(&s.cluster), "db1", "the VIP was moved");
+    assert!(!agent.log_text().contains("replaced db1"));
 }

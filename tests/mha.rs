@@ -13,6 +13,9 @@
 //! hook whose start fails makes MHA abort as MHA documents: the new master
 //! is left read-only.
 //!
+//! A vipkeeper manager runs beside MHA, observe-only (as when migrating):
+//! it sees the death and says what it would do, and changes nothing.
+//!
 //! MariaDB only: MHA 0.58 cannot drive MySQL 8.4 or later at all (the
 //! hooks themselves are tested on both flavors in tests/mha_hooks.rs).
 
@@ -20,6 +23,7 @@ use vipkeeper_harness as support;
 
 use std::time::Duration;
 
+use support::agent::Agent;
 use support::cluster::{REPL_PASSWORD, REPL_USER};
 use support::mha::{self, Mha};
 use support::moto::Moto;
@@ -141,10 +145,31 @@ async fn fail_over_and_back(tables: RouteTables, how: Hooks) {
             vpc,
             mut cluster,
             hosts,
-            ..
+            config,
         },
         mut mha,
     ) = set_up(tables, how).await;
+    // Migrating from MHA: a vipkeeper manager runs beside it, observe-only.
+    let observing = cluster.dir.join("observe.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &observing,
+        text.replacen(
+            "name = \"main\"\n",
+            "name = \"main\"\nobserve_only = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let observer = Agent::start_in(
+        &support::bin(),
+        &observing,
+        &cluster.dir,
+        Some(&vpc.router.name),
+        "observer",
+        &[],
+    );
+    observer.wait_for_log("healthy: db1 is the master", LONG);
     // What the hooks call node i: the config's name, or MHA's host name.
     let named = |i: usize| match how {
         Hooks::Config => format!("db{}", i + 1),
@@ -183,6 +208,9 @@ async fn fail_over_and_back(tables: RouteTables, how: Hooks) {
         "{log}"
     );
     let (mha_host, file, pos) = mha.new_master_position().unwrap();
+    // The observer saw the death and said what it would do; MHA did it.
+    observer.wait_for_log("observe-only: master db1 is dead", LONG);
+    assert!(!observer.log_text().contains("replaced db1"));
     assert_eq!(
         mha_host, vpc.hosts[i].1,
         "MHA's new master is where the VIP is"

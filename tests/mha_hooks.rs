@@ -3,7 +3,7 @@
 //! writes on the old master and moves the VIP; a start moves every route
 //! table in the emulator to the new master's ENI; `status` refuses a VIP
 //! that is not at MHA's master; the exit codes are the ones MHA reads.
-//! (The same hooks under the real MHA are still to come: see docs/MHA.md.)
+//! (The same hooks under the real MHA: tests/mha.rs.)
 
 use vipkeeper_harness as support;
 

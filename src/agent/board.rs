@@ -33,6 +33,8 @@ pub struct Entry {
     pub last_failover: Option<LastFailover>,
     /// Automatic failover waits for `vipkeeper ack` (block period).
     pub blocked: bool,
+    /// The loop only watches (`observe_only`): it changes nothing.
+    pub observe_only: bool,
     #[serde(skip)]
     pub ticked: Instant,
     #[serde(skip)]
@@ -78,6 +80,7 @@ impl Entry {
             replicas,
             last_failover: None,
             blocked: false,
+            observe_only: false,
             ticked: Instant::now(),
             interval,
         }
@@ -93,6 +96,7 @@ impl Entry {
             replicas: Vec::new(),
             last_failover: None,
             blocked: false,
+            observe_only: false,
             ticked: Instant::now(),
             interval,
         }

@@ -122,6 +122,31 @@ pub async fn fence_beside_master(
     said
 }
 
+/// Observe-only: what `fence_beside_master` would do, changing nothing.
+pub async fn would_fence(
+    cluster: &ClusterConfig,
+    state: &ClusterState,
+    view: &ClusterView,
+    topology: &Topology,
+) -> Option<String> {
+    let recorded = state.master_record().map(|r| r.master);
+    if decide(view, topology, None, recorded.as_deref()) == Decision::Nothing {
+        return None;
+    }
+    let vip = vip_node(cluster).await;
+    match decide(view, topology, vip.as_deref(), recorded.as_deref()) {
+        Decision::Nothing => None,
+        Decision::Unclear { writable, why } => Some(format!(
+            "observe-only: {} are all writable and the master cannot be told ({why})",
+            writable.join(", ")
+        )),
+        Decision::Fence { master, fence } => Some(format!(
+            "observe-only: {} writable beside the master {master}: would fence (read-only, clients killed)",
+            fence.join(", ")
+        )),
+    }
+}
+
 /// The node every VIP backend that can tell points at, if they agree.
 async fn vip_node(cluster: &ClusterConfig) -> Option<String> {
     let budget = cluster.timing.connect_timeout + cluster.timing.query_timeout;

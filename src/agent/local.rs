@@ -88,7 +88,17 @@ pub async fn run(
             // silently (clients wait out TCP timeouts) instead of refused.
             None => held.unwrap_or(false) && !other_master,
         };
-        if held != Some(master_here) {
+        if held != Some(master_here) && cluster.observe_only {
+            tracing::info!(
+                cluster = %cluster.name,
+                "observe-only: {node} {} the master: would {} VIP {} on {}",
+                if master_here { "is" } else { "is not" },
+                if master_here { "hold" } else { "release" },
+                vip.address,
+                interfaces.join(", ")
+            );
+            held = Some(master_here);
+        } else if held != Some(master_here) {
             match hold(&interfaces, vip.address, master_here).await {
                 Ok(()) => {
                     tracing::info!(

@@ -97,7 +97,8 @@ struct ClusterLoop {
     last_said: String,
     /// The master whose replicas' IO threads were restarted for fresh evidence.
     io_restarted_for: Option<String>,
-    /// The last refusal, to report it once rather than every tick.
+    /// The last refusal (observe-only: the last plan it would run), to
+    /// report it once rather than every tick.
     refused_with: Option<String>,
     /// The last fencing finding logged.
     fence_said: Option<String>,
@@ -138,7 +139,11 @@ impl ClusterLoop {
             Analysis::MasterUnreachable { master, stale, .. }
                 if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) =>
             {
-                restart_io_threads(&self.cluster, &view, stale).await;
+                if self.cluster.observe_only {
+                    tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
+                } else {
+                    restart_io_threads(&self.cluster, &view, stale).await;
+                }
                 self.io_restarted_for = Some(master.clone());
                 next = QUICK;
             }
@@ -169,6 +174,7 @@ impl ClusterLoop {
         let mut entry =
             Entry::of_tick(view, topology, analysis, self.cluster.timing.probe_interval);
         entry.last_failover = self.state.last_failover();
+        entry.observe_only = self.cluster.observe_only;
         entry.blocked = entry
             .last_failover
             .as_ref()
@@ -195,6 +201,10 @@ impl ClusterLoop {
 
     /// Returns true when a failover ran (whatever its outcome).
     async fn dead_master(&mut self, view: &ClusterView, topology: &Topology, master: &str) -> bool {
+        if self.cluster.observe_only {
+            self.would_fail_over(view, topology, master);
+            return false;
+        }
         if let Some(last) = self
             .state
             .blocking(self.cluster.failover.block_period, SystemTime::now())
@@ -238,10 +248,26 @@ impl ClusterLoop {
         }
     }
 
+    /// Observe-only: what a failover would do now, logged when it changes.
+    fn would_fail_over(&mut self, view: &ClusterView, topology: &Topology, master: &str) {
+        let would = match plan(view, topology, master, &self.cluster, &self.history) {
+            Ok(p) => format!("would run this plan:\n{}", p.describe()),
+            Err(refusal) => format!("would refuse to fail over: {}", refusal.why),
+        };
+        if self.refused_with.as_ref() != Some(&would) {
+            tracing::warn!(cluster = %self.cluster.name, "observe-only: master {master} is dead; {would}");
+            self.refused_with = Some(would);
+        }
+    }
+
     /// Fences nodes writable beside the current master (see `fence`),
-    /// logging each finding once.
+    /// logging each finding once. Observe-only: says whom it would fence.
     async fn fence_writable_beside_master(&mut self, view: &ClusterView, topology: &Topology) {
-        let said = fence::fence_beside_master(&self.cluster, &self.state, view, topology).await;
+        let said = if self.cluster.observe_only {
+            fence::would_fence(&self.cluster, &self.state, view, topology).await
+        } else {
+            fence::fence_beside_master(&self.cluster, &self.state, view, topology).await
+        };
         match said {
             Some(s) if self.fence_said.as_ref() != Some(&s) => {
                 tracing::warn!(cluster = %self.cluster.name, "{s}");

@@ -39,6 +39,10 @@ pub struct AgentConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub name: String,
+    /// The agent watches and says what it would do, and changes nothing:
+    /// no failover, no fencing, no replication restarts, no VIP on `lo`
+    /// (beside another manager, e.g. while migrating from MHA).
+    pub observe_only: bool,
     pub users: Users,
     pub timing: Timing,
     pub failover: FailoverPolicy,

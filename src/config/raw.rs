@@ -28,6 +28,8 @@ pub struct RawAgent {
 pub struct RawCluster {
     pub name: S<String>,
     #[serde(default)]
+    pub observe_only: Option<S<bool>>,
+    #[serde(default)]
     pub timing: RawTiming,
     #[serde(default)]
     pub failover: RawFailover,

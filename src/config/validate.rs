@@ -104,8 +104,23 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         .as_ref()
         .and_then(|v| super::vip::validate(v, &entry.nodes, p));
     let tls = super::tls::validate(raw.tls.as_ref(), &entry.nodes, p);
+    let observe_only = raw.observe_only.as_ref().is_some_and(|o| {
+        if *o.get_ref() {
+            p.warning(
+                Some(o.span()),
+                format!(
+                    "cluster {} is observe-only: the agent fails over, fences and moves nothing",
+                    raw.name.get_ref()
+                ),
+                "remove observe_only once no other manager (MHA, ...) runs for this cluster"
+                    .to_string(),
+            );
+        }
+        *o.get_ref()
+    });
     Some(ClusterConfig {
         name: raw.name.into_inner(),
+        observe_only,
         users: users?,
         timing: timing?,
         failover: failover?,

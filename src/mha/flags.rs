@@ -101,6 +101,7 @@ pub fn cluster_from(flags: &VipFlags, call: &Call) -> Result<ClusterConfig, Stri
     };
     Ok(ClusterConfig {
         name: "mha".into(),
+        observe_only: false,
         users: mha_account(call),
         timing: Default::default(),
         failover: Default::default(),
