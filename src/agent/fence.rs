@@ -70,8 +70,9 @@ pub fn decide(
     }
 }
 
-/// Fences what `decide` says, under the cluster lock and on a fresh look.
-/// Returns a sentence to log, if anything happened or was found.
+/// Fences what `decide` says, under the cluster lock and on a fresh look
+/// (observe-only: says whom it would fence). Returns a sentence to log, if
+/// anything happened or was found.
 pub async fn fence_beside_master(
     cluster: &ClusterConfig,
     state: &ClusterState,
@@ -81,6 +82,9 @@ pub async fn fence_beside_master(
     let recorded = state.master_record().map(|r| r.master);
     if decide(view, topology, None, recorded.as_deref()) == Decision::Nothing {
         return None;
+    }
+    if cluster.observe_only {
+        return would_fence(cluster, view, topology, recorded.as_deref()).await;
     }
     // This host's failovers and switchovers hold the lock file; other
     // hosts' hold the cluster lock.
@@ -123,18 +127,14 @@ pub async fn fence_beside_master(
 }
 
 /// Observe-only: what `fence_beside_master` would do, changing nothing.
-pub async fn would_fence(
+async fn would_fence(
     cluster: &ClusterConfig,
-    state: &ClusterState,
     view: &ClusterView,
     topology: &Topology,
+    recorded: Option<&str>,
 ) -> Option<String> {
-    let recorded = state.master_record().map(|r| r.master);
-    if decide(view, topology, None, recorded.as_deref()) == Decision::Nothing {
-        return None;
-    }
     let vip = vip_node(cluster).await;
-    match decide(view, topology, vip.as_deref(), recorded.as_deref()) {
+    match decide(view, topology, vip.as_deref(), recorded) {
         Decision::Nothing => None,
         Decision::Unclear { writable, why } => Some(format!(
             "observe-only: {} are all writable and the master cannot be told ({why})",

@@ -261,13 +261,9 @@ impl ClusterLoop {
     }
 
     /// Fences nodes writable beside the current master (see `fence`),
-    /// logging each finding once. Observe-only: says whom it would fence.
+    /// logging each finding once.
     async fn fence_writable_beside_master(&mut self, view: &ClusterView, topology: &Topology) {
-        let said = if self.cluster.observe_only {
-            fence::would_fence(&self.cluster, &self.state, view, topology).await
-        } else {
-            fence::fence_beside_master(&self.cluster, &self.state, view, topology).await
-        };
+        let said = fence::fence_beside_master(&self.cluster, &self.state, view, topology).await;
         match said {
             Some(s) if self.fence_said.as_ref() != Some(&s) => {
                 tracing::warn!(cluster = %self.cluster.name, "{s}");
