@@ -48,6 +48,14 @@ pub async fn ec2(t: &AwsTarget) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(t).await)
 }
 
+pub async fn elbv2(t: &AwsTarget) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(t).await)
+}
+
+pub async fn route53(t: &AwsTarget) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&sdk_config(t).await)
+}
+
 /// The error code the AWS API answered with, if it answered.
 pub fn error_code<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<String>
 where

@@ -20,6 +20,8 @@ per_flavor!(
     writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the_emulator,
     a_switchover_and_back_moves_the_router_route,
     a_switchover_and_back_moves_every_route_table_in_the_emulator,
+    writes_through_an_nlb_follow_a_crashed_master_and_the_writer_record_names_it,
+    a_switchover_and_back_moves_the_nlb_target_and_the_writer_record,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -42,6 +44,34 @@ async fn writes_through_the_vip_follow_a_crashed_master_with_route_tables_in_the
 ) {
     if support::available_or_skip("the AWS tests", Moto::available()) {
         follow_a_crashed_master(flavor, RouteTables::Emulator).await
+    }
+}
+
+/// Clients through an NLB (the router plays its data plane and follows the
+/// target group in the emulator), and a Route 53 record naming the master:
+/// after the failover the group holds the new master alone and the record
+/// names it.
+async fn writes_through_an_nlb_follow_a_crashed_master_and_the_writer_record_names_it(
+    flavor: Flavor,
+) {
+    if support::available_or_skip("the AWS tests", Moto::available()) {
+        follow_a_crashed_master(flavor, RouteTables::Nlb).await
+    }
+}
+
+async fn a_switchover_and_back_moves_the_nlb_target_and_the_writer_record(flavor: Flavor) {
+    if support::available_or_skip("the AWS tests", Moto::available()) {
+        switch_over_and_back(flavor, RouteTables::Nlb).await
+    }
+}
+
+/// With the NLB plane: the target group holds node `i` alone, and the
+/// writer record names it.
+fn assert_nlb_and_record_at(vpc: &support::vpc::Vpc, i: usize) {
+    if let Some(nlb) = &vpc.nlb {
+        let ip = &vpc.hosts[i].1;
+        assert_eq!(nlb.targets().unwrap(), [(ip.clone(), 3306)]);
+        assert_eq!(nlb.record().unwrap(), std::slice::from_ref(ip));
     }
 }
 
@@ -91,6 +121,7 @@ async fn follow_a_crashed_master(flavor: Flavor, tables: RouteTables) {
             "every route table targets {new_master}'s ENI {eni}: {targets:?}"
         );
     }
+    assert_nlb_and_record_at(&vpc, i);
     hosts[i].wait_for_log(
         &format!("{new_master} is the master: VIP 10.254.0.10 held on lo"),
         LONG,
@@ -190,6 +221,7 @@ async fn switch_over_and_back(flavor: Flavor, tables: RouteTables) {
                 "every route table targets {to}'s ENI {eni}: {targets:?}"
             );
         }
+        assert_nlb_and_record_at(&vpc, i);
         hosts[i].wait_for_log(
             &format!("{to} is the master: VIP 10.254.0.10 held on lo"),
             LONG,

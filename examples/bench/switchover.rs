@@ -73,10 +73,7 @@ async fn series(
         Some(vpc.client.name.clone()),
     );
     writer.wait_for_more(200, Duration::from_secs(30)).await;
-    let slug = match tables {
-        RouteTables::Router => "router",
-        RouteTables::Emulator => "emulator",
-    };
+    let slug = tables.slug();
     for run in 1..=runs {
         let to = if run % 2 == 1 { "db2" } else { "db1" };
         let from = if to == "db2" { "db1" } else { "db2" };

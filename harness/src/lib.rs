@@ -35,6 +35,7 @@ pub mod imds;
 pub mod mha;
 pub mod moto;
 pub mod netns;
+pub mod nlb_dns;
 pub mod poller;
 pub mod probe;
 pub mod proxy;
@@ -45,6 +46,7 @@ pub mod template;
 pub mod tls;
 pub mod vpc;
 pub mod vpc_aws;
+pub mod vpc_nlb;
 pub mod writer;
 
 pub use cluster::{ClusterSpec, ConfigExtras, TestCluster};

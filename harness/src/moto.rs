@@ -128,7 +128,7 @@ fn http_get(port: u16, path: &str) -> Result<String> {
 const KNOWN_IMAGE: &str = "ami-03cf127a";
 
 /// How long each set-up call to the emulator may take.
-const SEED_DEADLINE: Duration = Duration::from_secs(60);
+pub const SEED_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What the seeding created.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::netns::Netns;
 use super::vpc_aws::AwsPlane;
+use super::vpc_nlb::NlbPlane;
 
 pub const VIP: &str = "10.254.0.10";
 
@@ -15,6 +16,8 @@ pub struct Vpc {
     /// The route tables in the emulator, when they are there (dropped
     /// first: its emulator runs in the router namespace).
     pub aws: Option<AwsPlane>,
+    /// The NLB's target group and the DNS zone, when they are there.
+    pub nlb: Option<NlbPlane>,
     pub router: Netns,
     pub client: Netns,
     /// (namespace, address) of each database host, db1 first.
@@ -36,6 +39,7 @@ impl Vpc {
         link(&router, &client, 9, "10.77.9.2")?;
         Ok(Self {
             aws: None,
+            nlb: None,
             router,
             client,
             hosts,
@@ -138,6 +142,20 @@ pub enum RouteTables {
     Router,
     /// The moto EC2 emulator, followed by the router (`aws-route-table`).
     Emulator,
+    /// An NLB's target group in the emulator, which the router follows
+    /// (`aws-nlb`), and a Route 53 record naming the master (`aws-route53`).
+    Nlb,
+}
+
+impl RouteTables {
+    /// A short name, for benchmark labels.
+    pub fn slug(self) -> &'static str {
+        match self {
+            RouteTables::Router => "router",
+            RouteTables::Emulator => "emulator",
+            RouteTables::Nlb => "nlb",
+        }
+    }
 }
 
 impl VpcCluster {
@@ -218,6 +236,16 @@ impl VpcHosts {
                     ..Default::default()
                 };
                 vpc.aws = Some(plane);
+                extras
+            }
+            RouteTables::Nlb => {
+                let ips: Vec<String> = vpc.hosts.iter().map(|(_, ip)| ip.clone()).collect();
+                let plane = NlbPlane::start(&vpc.router, &ips, true)?;
+                let extras = super::cluster::ConfigExtras {
+                    cluster_toml: plane.vip_toml(),
+                    ..Default::default()
+                };
+                vpc.nlb = Some(plane);
                 extras
             }
         };

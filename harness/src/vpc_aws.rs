@@ -58,8 +58,10 @@ impl AwsPlane {
         let follower = Follower::start(
             router,
             moto.target(),
-            seeded.route_tables[CLIENT_TABLE].clone(),
-            by_eni,
+            Source::RouteTable {
+                table: seeded.route_tables[CLIENT_TABLE].clone(),
+                by_eni,
+            },
         );
         let plane = Self {
             follower,
@@ -126,53 +128,96 @@ impl AwsPlane {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
-struct Follower {
+/// Where a follower reads the VIP's next hop.
+pub enum Source {
+    /// The VIP route of this route table; ENI -> (node, address).
+    RouteTable {
+        table: String,
+        by_eni: HashMap<String, (String, String)>,
+    },
+    /// The one target of this target group (an NLB's stand-in); address
+    /// -> node.
+    TargetGroup {
+        arn: String,
+        by_ip: HashMap<String, String>,
+    },
+}
+
+/// What the control plane says now.
+#[derive(Clone, PartialEq, Eq)]
+enum Hop {
+    /// One node: (node, address).
+    To(String, String),
+    /// No route, no target (or several): no packet goes anywhere.
+    Nowhere,
+    /// Something that is not one of ours: leave the router as it is.
+    Foreign,
+}
+
+impl Source {
+    async fn read(&self, target: &AwsTarget) -> Result<Hop> {
+        Ok(match self {
+            Source::RouteTable { table, by_eni } => {
+                let targets = vip_targets_at(target, std::slice::from_ref(table), VIP).await?;
+                match targets.into_iter().next().flatten() {
+                    None => Hop::Nowhere,
+                    Some(eni) => match by_eni.get(&eni) {
+                        Some((node, ip)) => Hop::To(node.clone(), ip.clone()),
+                        None => Hop::Foreign,
+                    },
+                }
+            }
+            Source::TargetGroup { arn, by_ip } => {
+                match &super::nlb_dns::targets(target, arn).await?[..] {
+                    [(ip, _)] => match by_ip.get(ip) {
+                        Some(node) => Hop::To(node.clone(), ip.clone()),
+                        None => Hop::Foreign,
+                    },
+                    _ => Hop::Nowhere,
+                }
+            }
+        })
+    }
+}
+
+pub(crate) struct Follower {
     stop: Arc<AtomicBool>,
-    last: Arc<Mutex<Option<Switch>>>,
+    pub(crate) last: Arc<Mutex<Option<Switch>>>,
     thread: Option<std::thread::JoinHandle<Result<Result<()>>>>,
 }
 
 impl Follower {
-    fn start(
-        router: &Netns,
-        target: AwsTarget,
-        table: String,
-        by_eni: HashMap<String, (String, String)>,
-    ) -> Self {
+    pub(crate) fn start(router: &Netns, target: AwsTarget, source: Source) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let last = Arc::new(Mutex::new(None));
         let router_name = router.name.clone();
         let (stop2, last2) = (stop.clone(), last.clone());
         let thread = router.spawn_inside(move || -> Result<()> {
             runtime()?.block_on(async move {
-                let tables = [table];
-                let mut current: Option<String> = None;
+                let mut current: Option<Hop> = None;
                 while !stop2.load(Ordering::SeqCst) {
                     // A failed read keeps the last route, as a real data plane would.
-                    if let Ok(targets) = vip_targets_at(&target, &tables, VIP).await {
-                        let eni = targets.into_iter().next().flatten();
-                        if eni != current {
+                    if let Ok(hop) = source.read(&target).await {
+                        if Some(&hop) != current.as_ref() {
                             let ns = Netns::existing(&router_name);
-                            match eni.as_ref().map(|e| by_eni.get(e)) {
-                                Some(Some((node, ip))) => {
+                            match &hop {
+                                Hop::To(node, ip) => {
                                     ns.ip(&["route", "replace", &format!("{VIP}/32"), "via", ip])?;
                                     *last2.lock().unwrap() = Some((Instant::now(), node.clone()));
                                 }
-                                // An ENI of no host here: leave the route.
-                                Some(None) => {}
-                                // The table lost its VIP route: so does the router.
-                                None => {
-                                    // (None there already is as good.)
+                                Hop::Foreign => {}
+                                // (None there already is as good.)
+                                Hop::Nowhere => {
                                     let _ = ns.ip(&["route", "del", &format!("{VIP}/32")]);
                                 }
                             }
-                            current = eni;
+                            current = Some(hop);
                         }
                     }
                     tokio::time::sleep(FOLLOW_EVERY).await;

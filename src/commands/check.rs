@@ -85,6 +85,26 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
 /// What holds with more than one manager, said plainly (docs/FAILOVER.md).
 const MANAGERS: &str = "managers: with several vipkeeper managers and no coordination store, each failover, switchover and fencing takes the cluster lock on every node it reaches: two managers that reach a common node never act at once, and each re-reads every node before making one writable. Managers cut off from each other with no node in common (a partition) are not kept apart: run one manager per cluster until coordination through etcd is configured.";
 
+/// What the VIP backends' own settings say about how fast clients follow
+/// a move (an NLB target group's draining, cross-zone balancing).
+async fn vip_findings(cluster: &ClusterConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for backend in cluster.vip.iter().flat_map(|v| &v.backends) {
+        let crate::config::BackendConfig::AwsNlb(s) = backend else {
+            continue;
+        };
+        match crate::vip::aws_nlb::nlb_warnings(s).await {
+            Ok(warnings) => out.extend(warnings.into_iter().map(|w| Finding::warning(None, w, ""))),
+            Err(e) => out.push(Finding::error(
+                None,
+                format!("aws-nlb: cannot read the target group's settings: {e}"),
+                "check the ARN, the region and elasticloadbalancing:DescribeTargetGroupAttributes in the IAM policy",
+            )),
+        }
+    }
+    out
+}
+
 async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
     println!("cluster {}:", cluster.name);
     let view = observe(cluster).await;
@@ -128,6 +148,7 @@ async fn check_cluster(cluster: &ClusterConfig) -> Vec<Finding> {
             .iter()
             .map(|w| Finding::warning(w.node.as_deref(), w.message.clone(), "")),
     );
+    findings.extend(vip_findings(cluster).await);
     for f in &findings {
         println!("  {}", crate::terminal::safe(&f.to_string()));
     }

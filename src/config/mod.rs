@@ -25,5 +25,5 @@ pub use secret::{Secret, SecretSource};
 pub use tls::{TlsConfig, TlsMode};
 pub use vip::{
     AwsNlbConfig, AwsRoute53Config, AwsRouteTableConfig, BackendConfig, LinuxRouteConfig,
-    LocalAddressConfig, ScriptConfig,
+    LocalAddressConfig, RecordType, ScriptConfig,
 };

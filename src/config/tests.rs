@@ -357,3 +357,63 @@ fn commands_are_split_by_shell_rules_or_given_as_an_argument_vector() {
     assert!(e.contains("agent.notify: missing closing quote"), "{e}");
     assert!(e.contains("vip.script.command is empty"), "{e}");
 }
+
+#[test]
+fn nlb_and_route53_settings_and_their_mistakes() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let both = |route53: &str| {
+        good_config(&secret)
+            .replace(
+                "backends = [\"aws-route-table\", \"local-address\"]",
+                "backends = [\"aws-nlb\", \"aws-route53\"]",
+            )
+            .replace(
+                "[cluster.vip.aws-route-table]\nroute_tables = [\"rtb-0a1b2c3d\", \"rtb-0e1f2a3b\"]",
+                &format!(
+                    "[cluster.vip.aws-nlb]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/db/1\"\n\n\
+                     [cluster.vip.aws-route53]\nhosted_zone_id = \"Z1\"\nrecord_name = \"db.example.internal\"\n{route53}"
+                ),
+            )
+    };
+    let c = load(&f.config(&both(""), 0o600)).unwrap().config;
+    match &c.clusters[0].vip.as_ref().unwrap().backends[..] {
+        [BackendConfig::AwsNlb(n), BackendConfig::AwsRoute53(r)] => {
+            assert_eq!(n.deadline, std::time::Duration::from_secs(5));
+            assert_eq!(n.port, None);
+            assert_eq!((r.record_type, r.ttl), (RecordType::A, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A CNAME may name hosts; an A record and an IP target group may not.
+    let named =
+        |text: String| text.replace("host = \"10.0.3.10\"", "host = \"db3.example.internal\"");
+    assert!(load(&f.config(&named(both("type = \"CNAME\"\n")), 0o600)).is_err());
+    let messages: Vec<String> = load(&f.config(&named(both("type = \"MX\"\n")), 0o600))
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect();
+    for expected in [
+        "vip.aws-route53.type = \"MX\" is not a record type it writes",
+        "node `db3` has host db3.example.internal, but aws-nlb registers IPv4 addresses",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(expected)),
+            "missing {expected:?} in {messages:#?}"
+        );
+    }
+    let messages: Vec<String> = load(&f.config(&named(both("")), 0o600))
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| p.message.clone())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("node `db3` has host db3.example.internal, but an A record")),
+        "{messages:#?}"
+    );
+}

@@ -37,6 +37,22 @@ impl VipError {
     }
 }
 
+/// A failed AWS call (any service's: the SDKs share one error type): `what`
+/// was called (and on what), what AWS said, and the code it answered with.
+pub fn aws_failed<E, R>(
+    e: &aws_sdk_ec2::error::SdkError<E, R>,
+    what: impl std::fmt::Display,
+) -> VipError
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    VipError {
+        message: format!("{what}: {}", crate::aws::error_text(e)),
+        aws_code: crate::aws::error_code(e),
+    }
+}
+
 /// A move that stopped at a backend: the backends before it moved, the
 /// ones after it were not tried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! chosen by the config's `[cluster.vip]` section and applied in its order.
 //! `backend` is the one place that maps a backend's settings to its code.
 
-mod aws_nlb;
+pub mod aws_nlb;
 mod aws_route53;
 pub mod aws_route_table;
 mod backend;
@@ -17,13 +17,12 @@ mod tests;
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use serde::Serialize;
 
 use crate::config::{BackendConfig, ClusterConfig, NodeConfig, VipConfig};
 
 pub use backend::{Site, VipBackend};
-pub use error::{MoveFailed, VipError};
+pub use error::{aws_failed, MoveFailed, VipError};
 
 /// What one backend did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -180,23 +179,6 @@ pub async fn status_of(
         );
     }
     out
-}
-
-/// The error of a backend this version cannot drive yet.
-fn not_built(name: &str) -> String {
-    format!(
-        "`{name}` is not available in this version of vipkeeper yet; use aws-route-table, script, linux-route or local-address"
-    )
-}
-
-/// The status of a backend this version cannot drive yet.
-fn not_built_status<'a>(name: &'static str) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
-    Box::pin(async move { vec![Err(not_built(name))] })
-}
-
-/// The move of a backend this version cannot drive yet.
-fn not_built_move<'a>(name: &'static str) -> BoxFuture<'a, Result<Moved, VipError>> {
-    Box::pin(async move { Err(not_built(name).into()) })
 }
 
 /// The node whose host is `ip`, if any.

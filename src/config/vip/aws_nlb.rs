@@ -1,9 +1,11 @@
 //! `aws-nlb`: the master as the one target of an NLB target group.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::{Backend, BackendConfig, Context, S};
-use crate::config::fields::prefixed;
+use crate::config::fields::{duration, prefixed};
 use crate::config::problem::Problems;
 
 pub(super) const BACKEND: Backend = Backend {
@@ -15,9 +17,12 @@ pub(super) const BACKEND: Backend = Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsNlbConfig {
     pub target_group_arn: String,
+    /// The targets' port (`None`: each node's MySQL port).
     pub port: Option<u16>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Every call of one move, retries included.
+    pub deadline: Duration,
 }
 
 impl AwsNlbConfig {
@@ -32,6 +37,7 @@ pub struct RawAwsNlb {
     pub port: Option<S<i64>>,
     pub region: Option<S<String>>,
     pub endpoint_url: Option<S<String>>,
+    pub deadline: Option<S<String>>,
 }
 
 fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
@@ -56,12 +62,35 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
             }
         },
     };
+    for node in cx.nodes {
+        let n = node.get_ref();
+        if n.host.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
+            p.error(
+                Some(n.host.span()),
+                format!(
+                    "node `{}` has host {}, but aws-nlb registers IPv4 addresses in an IP target group",
+                    n.name.get_ref(),
+                    n.host.get_ref()
+                ),
+                "give the node's private IPv4 address as its host".to_string(),
+            );
+            ok = false;
+        }
+    }
+    let deadline = duration(
+        &t.deadline,
+        Duration::from_secs(5),
+        "vip.aws-nlb.deadline",
+        p,
+    );
+    let deadline = deadline?;
     ok.then(|| {
         BackendConfig::AwsNlb(AwsNlbConfig {
             target_group_arn: t.target_group_arn.get_ref().clone(),
             port,
             region: t.region.as_ref().map(|r| r.get_ref().clone()),
             endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
+            deadline,
         })
     })
 }

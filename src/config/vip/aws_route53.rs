@@ -1,8 +1,11 @@
 //! `aws-route53`: a DNS record that names the master.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::{Backend, BackendConfig, Context, S};
+use crate::config::fields::duration;
 use crate::config::problem::Problems;
 
 pub(super) const BACKEND: Backend = Backend {
@@ -15,9 +18,28 @@ pub(super) const BACKEND: Backend = Backend {
 pub struct AwsRoute53Config {
     pub hosted_zone_id: String,
     pub record_name: String,
+    /// A (the master's address) or CNAME (its host name).
+    pub record_type: RecordType,
     pub ttl: u32,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Every call of one move, retries included.
+    pub deadline: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    Cname,
+}
+
+impl RecordType {
+    pub fn label(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Cname => "CNAME",
+        }
+    }
 }
 
 impl AwsRoute53Config {
@@ -30,9 +52,12 @@ impl AwsRoute53Config {
 pub struct RawAwsRoute53 {
     pub hosted_zone_id: S<String>,
     pub record_name: S<String>,
+    #[serde(rename = "type")]
+    pub record_type: Option<S<String>>,
     pub ttl: Option<S<i64>>,
     pub region: Option<S<String>>,
     pub endpoint_url: Option<S<String>>,
+    pub deadline: Option<S<String>>,
 }
 
 fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
@@ -58,11 +83,48 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
             }
         },
     };
+    let record_type = match t.record_type.as_ref().map(|r| (r, r.get_ref().as_str())) {
+        None | Some((_, "A")) => Some(RecordType::A),
+        Some((_, "CNAME")) => Some(RecordType::Cname),
+        Some((r, other)) => {
+            p.error(
+                Some(r.span()),
+                format!("vip.aws-route53.type = \"{other}\" is not a record type it writes"),
+                "use \"A\" (the master's address) or \"CNAME\" (its host name)".to_string(),
+            );
+            None
+        }
+    };
+    if record_type == Some(RecordType::A) {
+        for node in cx.nodes {
+            let n = node.get_ref();
+            if n.host.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
+                p.error(
+                    Some(n.host.span()),
+                    format!(
+                        "node `{}` has host {}, but an A record holds an IPv4 address",
+                        n.name.get_ref(),
+                        n.host.get_ref()
+                    ),
+                    "give the node's address as its host, or set vip.aws-route53.type = \"CNAME\""
+                        .to_string(),
+                );
+            }
+        }
+    }
+    let deadline = duration(
+        &t.deadline,
+        Duration::from_secs(5),
+        "vip.aws-route53.deadline",
+        p,
+    );
     Some(BackendConfig::AwsRoute53(AwsRoute53Config {
         hosted_zone_id: t.hosted_zone_id.get_ref().clone(),
         record_name: t.record_name.get_ref().clone(),
+        record_type: record_type?,
         ttl: ttl?,
         region: t.region.as_ref().map(|r| r.get_ref().clone()),
         endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
+        deadline: deadline?,
     }))
 }

@@ -12,8 +12,8 @@ use aws_sdk_ec2::Client;
 
 use futures::future::BoxFuture;
 
-use super::{Moved, Placement, Site, VipBackend, VipError};
-use crate::aws::{error_code, error_text, AwsTarget};
+use super::{aws_failed, Moved, Placement, Site, VipBackend, VipError};
+use crate::aws::AwsTarget;
 use crate::config::{AwsRouteTableConfig, NodeConfig};
 
 mod read;
@@ -62,22 +62,6 @@ impl VipBackend for AwsRouteTableConfig {
         from: &'a NodeConfig,
     ) -> BoxFuture<'a, Result<Moved, VipError>> {
         Box::pin(withdraw::unroute(site.address, self, from))
-    }
-}
-
-/// A failed AWS call: `what` was called (and on what), what AWS said, and
-/// the code it answered with.
-fn aws_failed<E, R>(
-    e: &aws_sdk_ec2::error::SdkError<E, R>,
-    what: impl std::fmt::Display,
-) -> VipError
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    VipError {
-        message: format!("{what}: {}", error_text(e)),
-        aws_code: error_code(e),
     }
 }
 
