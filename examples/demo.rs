@@ -62,7 +62,9 @@ async fn demo() -> Result<()> {
     let routed = match tables {
         RouteTables::Router => "routed by the router to db1",
         RouteTables::Emulator => "every route table sends it to db1's ENI",
-        RouteTables::Nlb => "the NLB's target group holds db1 alone, the writer record names it",
+        RouteTables::Nlb | RouteTables::Aurora => {
+            "the NLB's target group holds db1 alone, the writer record names it"
+        }
     };
     say(None, &format!("the VIP {VIP}: {routed}, held on db1's lo; the vipkeeper agent runs on the router, a host agent on each DB host"));
     // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.

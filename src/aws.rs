@@ -56,6 +56,10 @@ pub async fn route53(t: &AwsTarget) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&sdk_config(t).await)
 }
 
+pub async fn rds(t: &AwsTarget) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&sdk_config(t).await)
+}
+
 /// The error code the AWS API answered with, if it answered.
 pub fn error_code<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<String>
 where

@@ -20,6 +20,7 @@ pub mod vip;
 pub mod agent;
 pub mod analysis;
 pub mod api;
+pub mod aurora;
 pub mod aws;
 pub mod candidate;
 pub mod plan;

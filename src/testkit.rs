@@ -159,6 +159,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
             )],
         }),
         tls: Default::default(),
+        aurora: None,
         nodes: (1..=n)
             .map(|i| NodeConfig {
                 name: format!("db{i}"),

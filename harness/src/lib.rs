@@ -27,6 +27,7 @@ macro_rules! per_flavor {
 }
 
 pub mod agent;
+pub mod aurora;
 pub mod cluster;
 pub mod fault_proxy;
 pub mod flavor;

@@ -145,6 +145,9 @@ pub enum RouteTables {
     /// An NLB's target group in the emulator, which the router follows
     /// (`aws-nlb`), and a Route 53 record naming the master (`aws-route53`).
     Nlb,
+    /// The same, for an Aurora cluster in the emulator whose instances the
+    /// servers stand in for: the manager follows the writer.
+    Aurora,
 }
 
 impl RouteTables {
@@ -154,6 +157,7 @@ impl RouteTables {
             RouteTables::Router => "router",
             RouteTables::Emulator => "emulator",
             RouteTables::Nlb => "nlb",
+            RouteTables::Aurora => "aurora",
         }
     }
 }
@@ -238,11 +242,15 @@ impl VpcHosts {
                 vpc.aws = Some(plane);
                 extras
             }
-            RouteTables::Nlb => {
+            RouteTables::Nlb | RouteTables::Aurora => {
                 let ips: Vec<String> = vpc.hosts.iter().map(|(_, ip)| ip.clone()).collect();
                 let plane = NlbPlane::start(&vpc.router, &ips, true)?;
+                let mut cluster_toml = plane.vip_toml();
+                if tables == RouteTables::Aurora {
+                    cluster_toml = format!("{}\n{cluster_toml}", plane.seed_aurora(ips.len())?);
+                }
                 let extras = super::cluster::ConfigExtras {
-                    cluster_toml: plane.vip_toml(),
+                    cluster_toml,
                     ..Default::default()
                 };
                 vpc.nlb = Some(plane);

@@ -93,6 +93,24 @@ impl NlbPlane {
         })?
     }
 
+    /// An Aurora cluster in the same emulator, one instance per host (db1
+    /// the writer); returns its `[cluster.aurora]` table.
+    pub fn seed_aurora(&self, instances: usize) -> Result<String> {
+        let target = self.moto.target();
+        Netns::existing(&self.router).run_inside(move || -> Result<()> {
+            runtime()?.block_on(super::aurora::seed(&target, instances))
+        })??;
+        Ok(super::aurora::aurora_toml(&self.moto.endpoint()))
+    }
+
+    /// Aurora promotes `to`, as the RDS API sees it.
+    pub fn aurora_fail_over(&self, to: &str) -> Result<()> {
+        let (target, to) = (self.moto.target(), to.to_string());
+        Netns::existing(&self.router).run_inside(move || -> Result<()> {
+            runtime()?.block_on(super::aurora::fail_over(&target, &to))
+        })?
+    }
+
     /// The data plane's last change of the VIP's next hop.
     pub fn last_switch(&self) -> Option<Switch> {
         self.follower.last.lock().unwrap().clone()

@@ -86,6 +86,22 @@ impl Entry {
         }
     }
 
+    /// The entry an Aurora loop makes: where clients go, and what it says.
+    pub fn aurora(writer: Option<String>, says: &str, interval: Duration) -> Self {
+        Self {
+            status: None,
+            analysis: "aurora",
+            says: says.to_string(),
+            primary: writer,
+            replicas: Vec::new(),
+            last_failover: None,
+            blocked: false,
+            observe_only: false,
+            ticked: Instant::now(),
+            interval,
+        }
+    }
+
     /// The entry a host agent makes: it only says that it ticks.
     pub fn host(node: &str, interval: Duration) -> Self {
         Self {

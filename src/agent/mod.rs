@@ -3,6 +3,7 @@
 //! observations; the only memory is `History` (for detection) and the state
 //! directory (for the block period).
 
+mod aurora;
 pub mod board;
 mod fence;
 pub mod local;

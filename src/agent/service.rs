@@ -78,14 +78,21 @@ impl Service {
         let (stop, stopped) = watch::channel(false);
         self.board.register(&cluster.name);
         let board = self.board.clone();
-        let task = match &self.role {
-            Role::Manager => tokio::spawn(super::run_cluster(
+        let task = match (&self.role, cluster.aurora.clone()) {
+            (Role::Manager, Some(aurora)) => tokio::spawn(super::aurora::run(
+                self.agent.clone(),
+                cluster.clone(),
+                aurora,
+                board,
+                stopped,
+            )),
+            (Role::Manager, None) => tokio::spawn(super::run_cluster(
                 self.agent.clone(),
                 cluster.clone(),
                 board,
                 stopped,
             )),
-            Role::Host { node } => tokio::spawn(super::local::run(
+            (Role::Host { node }, _) => tokio::spawn(super::local::run(
                 cluster.clone(),
                 node.clone(),
                 board,

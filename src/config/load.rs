@@ -181,8 +181,9 @@ fn parse_clusters(
             Some(nodes) => parse_nodes(nodes, problems),
             None => (Vec::new(), 0),
         };
+        let only_monitor = table.contains_key("aurora");
         let users = match table.remove("users") {
-            Some(users) => parse_users(users, problems),
+            Some(users) => parse_users(users, only_monitor, problems),
             None => {
                 problems.error(
                     Some(span.clone()),
@@ -204,7 +205,12 @@ fn parse_clusters(
     }
 }
 
-fn parse_users(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> RawUsers {
+/// `only_monitor`: an Aurora cluster needs the monitor account alone.
+fn parse_users(
+    value: Spanned<DeValue<'_>>,
+    only_monitor: bool,
+    problems: &mut Problems,
+) -> RawUsers {
     let span = value.span();
     let mut users = RawUsers::default();
     let DeValue::Table(table) = value.into_inner() else {
@@ -234,7 +240,12 @@ fn parse_users(value: Spanned<DeValue<'_>>, problems: &mut Problems) -> RawUsers
         let value_span = value.span();
         *slot = deserialize(value, problems).map(|c| Spanned::new(value_span, c));
     }
-    for role in ["monitor", "admin", "replication"] {
+    let needed: &[&str] = if only_monitor {
+        &["monitor"]
+    } else {
+        &["monitor", "admin", "replication"]
+    };
+    for role in needed {
         if !seen.iter().any(|s| s == role) {
             problems.error(
                 Some(span.clone()),

@@ -2,6 +2,7 @@
 //! `load` reads and validates it, reporting every problem with its
 //! file:line:column; the rest of vipkeeper only sees the validated `model`.
 
+pub mod aurora;
 mod fields;
 mod load;
 mod model;
@@ -18,6 +19,7 @@ pub mod vip;
 #[cfg(test)]
 mod tests;
 
+pub use aurora::AuroraConfig;
 pub use load::{load, load_str, LoadError, Loaded};
 pub use model::*;
 pub use problem::{Location, Problem, Severity};

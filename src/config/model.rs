@@ -50,6 +50,9 @@ pub struct ClusterConfig {
     pub vip: Option<VipConfig>,
     /// How connections to the nodes are encrypted.
     pub tls: super::tls::TlsConfig,
+    /// An Aurora cluster: Aurora promotes, vipkeeper follows (`None`: a
+    /// replication cluster vipkeeper manages).
+    pub aurora: Option<super::aurora::AuroraConfig>,
     pub nodes: Vec<NodeConfig>,
 }
 

@@ -37,6 +37,7 @@ pub struct RawCluster {
     pub switchover: RawSwitchover,
     pub vip: Option<S<RawVip>>,
     pub tls: Option<S<super::tls::RawTls>>,
+    pub aurora: Option<super::aurora::RawAurora>,
 }
 
 /// The three `[cluster.users.*]` tables; `None` where missing or invalid

@@ -13,13 +13,21 @@ use super::secret::{self, Secret, SecretSource};
 
 type S<T> = Spanned<T>;
 
-pub fn users(path: &Path, raw: &RawUsers, p: &mut Problems) -> Option<Users> {
+/// `only_monitor`: an Aurora cluster, where vipkeeper changes nothing on
+/// the servers; admin and replication default to the monitor account.
+pub fn users(path: &Path, raw: &RawUsers, only_monitor: bool, p: &mut Problems) -> Option<Users> {
     let mut one = |role, c: &Option<S<RawCredentials>>| {
         c.as_ref().and_then(|c| credentials(path, role, c, p))
     };
     let monitor = one("monitor", &raw.monitor);
-    let admin = one("admin", &raw.admin);
-    let replication = one("replication", &raw.replication);
+    let admin = match &raw.admin {
+        None if only_monitor => monitor.clone(),
+        c => one("admin", c),
+    };
+    let replication = match &raw.replication {
+        None if only_monitor => monitor.clone(),
+        c => one("replication", c),
+    };
     Some(Users {
         monitor: monitor?,
         admin: admin?,

@@ -93,8 +93,10 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
 
 fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<ClusterConfig> {
     let nodes = nodes(&entry, p);
-    let users = super::users::users(path, &entry.users, p);
+    let is_aurora = entry.cluster.as_ref().is_some_and(|c| c.aurora.is_some());
+    let users = super::users::users(path, &entry.users, is_aurora, p);
     let raw = entry.cluster?;
+    let aurora = raw.aurora.as_ref().map(|a| super::aurora::validate(a, p));
     check_identifier(&raw.name, "cluster name", p);
     let timing = timing(&raw.timing, p);
     let failover = failover(&raw.failover, &entry.nodes, p);
@@ -127,6 +129,10 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         switchover: switchover?,
         vip,
         tls: tls?,
+        aurora: match aurora {
+            Some(a) => Some(a?),
+            None => None,
+        },
         nodes,
     })
 }

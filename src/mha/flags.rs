@@ -111,6 +111,7 @@ pub fn cluster_from(flags: &VipFlags, call: &Call) -> Result<ClusterConfig, Stri
             backends: vec![backend],
         }),
         tls: Default::default(),
+        aurora: None,
         nodes,
     })
 }

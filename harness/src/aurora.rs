@@ -1,0 +1,65 @@
+//! An Aurora cluster's control plane in the moto emulator, paired with
+//! real servers: each RDS instance (named db1, db2, ... as the cluster's
+//! nodes) stands for the server of the same name. moto's
+//! `FailoverDBCluster` moves `IsClusterWriter` at once; the SQL side of a
+//! promotion is the test's to make real, in Aurora's order (the old writer
+//! unavailable, then the new one writable).
+
+use anyhow::{Context, Result};
+use vipkeeper::aws::{rds, AwsTarget};
+
+use super::moto::SEED_DEADLINE;
+
+pub const CLUSTER_ID: &str = "orders";
+
+/// The "am I the writer?" question the stand-in servers answer (Aurora's
+/// own reads `replica_host_status`, which they do not have).
+pub const WRITER_QUERY: &str = "SELECT @@global.read_only = 0 AS writer";
+
+/// A DB cluster with one instance per node, the first the writer.
+pub async fn seed(at: &AwsTarget, instances: usize) -> Result<()> {
+    let c = rds(&AwsTarget {
+        deadline: SEED_DEADLINE,
+        ..at.clone()
+    })
+    .await;
+    c.create_db_cluster()
+        .db_cluster_identifier(CLUSTER_ID)
+        .engine("aurora-mysql")
+        .master_username("admin")
+        .master_user_password("not-used-1")
+        .send()
+        .await
+        .context("CreateDBCluster")?;
+    for i in 1..=instances {
+        c.create_db_instance()
+            .db_instance_identifier(format!("db{i}"))
+            .db_cluster_identifier(CLUSTER_ID)
+            .engine("aurora-mysql")
+            .db_instance_class("db.r6g.large")
+            .send()
+            .await
+            .with_context(|| format!("CreateDBInstance db{i}"))?;
+    }
+    Ok(())
+}
+
+/// Aurora's promotion, as the API sees it.
+pub async fn fail_over(at: &AwsTarget, to: &str) -> Result<()> {
+    rds(at)
+        .await
+        .failover_db_cluster()
+        .db_cluster_identifier(CLUSTER_ID)
+        .target_db_instance_identifier(to)
+        .send()
+        .await
+        .context("FailoverDBCluster")?;
+    Ok(())
+}
+
+/// The `[cluster.aurora]` table for the emulator at `endpoint`.
+pub fn aurora_toml(endpoint: &str) -> String {
+    format!(
+        "[cluster.aurora]\ncluster_identifier = \"{CLUSTER_ID}\"\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\nwriter_query = \"{WRITER_QUERY}\"\n"
+    )
+}

@@ -1,0 +1,184 @@
+//! The agent's loop for an Aurora cluster: every `aurora.interval` (every
+//! `aurora.fast_interval` for `aurora.fast_for` after any change) ask every
+//! instance and the RDS API who the writer is, decide, and move what
+//! clients use when a new writer is confirmed. Every change of decision is
+//! logged; every move and every conflict is a report. Observe-only: says
+//! what it would move.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::aurora::{act, api, probe, Decision, Evidence, Follower};
+use crate::config::{AgentConfig, AuroraConfig, ClusterConfig};
+use crate::state::ClusterState;
+use crate::vip::placements;
+
+use super::board::{Board, Entry};
+
+pub async fn run(
+    agent: AgentConfig,
+    cluster: ClusterConfig,
+    aurora: AuroraConfig,
+    board: Board,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let state = ClusterState::new(&agent.state_dir, &cluster.name);
+    let mut follower = Follower::new(vip_node(&cluster).await);
+    tracing::info!(
+        cluster = %cluster.name,
+        "following Aurora cluster {}'s writer over {} instance(s); clients go to {}",
+        aurora.cluster_identifier,
+        cluster.nodes.len(),
+        follower.target.as_deref().unwrap_or("no known instance")
+    );
+    let mut fast_until = Instant::now() + aurora.fast_for;
+    let mut said = String::new();
+    let api_view = ApiView::spawn(aurora.clone(), stop.clone());
+    loop {
+        let started = Instant::now();
+        let sql = probe::ask_all(&cluster, &aurora.writer_query).await;
+        let evidence = Evidence {
+            sql,
+            api: api_view.latest(aurora.interval),
+        };
+        let decision = follower.decide(&evidence, started.into_std(), aurora.disagreement);
+        let sentence = describe(&decision, &evidence);
+        if sentence != said {
+            match &decision {
+                Decision::Steady { .. } => tracing::info!(cluster = %cluster.name, "{sentence}"),
+                Decision::Conflict { .. } => tracing::error!(cluster = %cluster.name, "{sentence}"),
+                _ => tracing::warn!(cluster = %cluster.name, "{sentence}"),
+            }
+            fast_until = started + aurora.fast_for;
+            if let Decision::Conflict { why } = &decision {
+                act::keep(&state, &act::conflict(&cluster, why, &evidence));
+            }
+            said = sentence;
+        }
+        if let Decision::Move { from, to, basis } = &decision {
+            if cluster.observe_only {
+                tracing::warn!(cluster = %cluster.name, "observe-only: would move what clients use from {} to {to}", from.as_deref().unwrap_or("nowhere"));
+                follower.moved(to);
+            } else {
+                let report =
+                    act::move_clients(&cluster, from.as_deref(), to, *basis, &evidence).await;
+                act::keep(&state, &report);
+                if report.outcome == "moved" {
+                    tracing::info!(cluster = %cluster.name, "{}", report.summary());
+                    follower.moved(to);
+                } else {
+                    tracing::error!(cluster = %cluster.name, "moving clients to {to} failed: {}", report.summary());
+                }
+                fast_until = Instant::now() + aurora.fast_for;
+            }
+        }
+        let interval = if Instant::now() < fast_until {
+            aurora.fast_interval
+        } else {
+            aurora.interval
+        };
+        board.put(
+            &cluster.name,
+            Entry::aurora(follower.target.clone(), &said, interval),
+        );
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + interval) => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    tracing::info!(cluster = %cluster.name, "stopped following the writer");
+}
+
+/// The RDS API's answer, kept fresh by a task of its own every
+/// `aurora.interval`: a slow or unreachable API never holds up the SQL
+/// looks (and the API is not asked ten times a second).
+struct ApiView {
+    rx: tokio::sync::watch::Receiver<Option<(Instant, ApiAnswer)>>,
+}
+
+/// The writer the API names (`None`: none), or why it could not be asked.
+type ApiAnswer = Result<Option<String>, String>;
+
+impl ApiView {
+    fn spawn(aurora: AuroraConfig, mut stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            loop {
+                let asked = Instant::now();
+                let answer = api::writer(&aurora).await;
+                if tx.send(Some((Instant::now(), answer))).is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep_until(asked + aurora.interval) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+        Self { rx }
+    }
+
+    /// The last answer; an error when there is none yet, or it is older
+    /// than three intervals (the API has stopped answering in time).
+    fn latest(&self, interval: Duration) -> ApiAnswer {
+        match &*self.rx.borrow() {
+            None => Err("the RDS API has not answered yet".into()),
+            Some((at, _)) if at.elapsed() > interval * 3 => Err(format!(
+                "the RDS API has not answered for {} ms",
+                at.elapsed().as_millis()
+            )),
+            Some((_, answer)) => answer.clone(),
+        }
+    }
+}
+
+fn describe(decision: &Decision, evidence: &Evidence) -> String {
+    match decision {
+        Decision::Steady { writer } => {
+            format!("healthy: {writer} is Aurora's writer and clients go there")
+        }
+        Decision::Move { to, basis, .. } => {
+            format!("{to} is Aurora's new writer: {}", basis.describe())
+        }
+        Decision::Wait { why } => why.clone(),
+        Decision::Conflict { why } => format!(
+            "{why} (SQL: {}; RDS API: {})",
+            evidence
+                .sql
+                .iter()
+                .map(|(n, a)| format!(
+                    "{n} {}",
+                    match a {
+                        Ok(true) => "writer".to_string(),
+                        Ok(false) => "reader".to_string(),
+                        Err(e) => format!("unreachable ({e})"),
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match &evidence.api {
+                Ok(Some(w)) => w.clone(),
+                Ok(None) => "no writer".into(),
+                Err(e) => format!("unreachable ({e})"),
+            }
+        ),
+    }
+}
+
+/// The instance every VIP backend that can tell points at, if they agree.
+async fn vip_node(cluster: &ClusterConfig) -> Option<String> {
+    let bound = Duration::from_secs(10);
+    let found = tokio::time::timeout(bound, placements(cluster))
+        .await
+        .ok()?;
+    let mut named: Vec<String> = found.into_iter().filter_map(|p| p.ok()?.node).collect();
+    named.dedup();
+    match &named[..] {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}

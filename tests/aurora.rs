@@ -1,0 +1,234 @@
+//! Aurora clusters: Aurora promotes its own writer; the vipkeeper agent
+//! follows it and moves what clients use. The control plane is the moto
+//! emulator (an RDS cluster whose instances db1..db3 stand for the real
+//! servers of those names, an NLB target group, a Route 53 zone); the
+//! promotion is made real on the SQL side in Aurora's order (the old writer
+//! gone, then the new one writable); the router plays the NLB's data
+//! plane, and a client writes through it the whole time.
+
+use vipkeeper_harness as support;
+
+use std::time::Duration;
+
+use support::agent::Agent;
+use support::moto::Moto;
+use support::netns::Netns;
+use support::vpc::{RouteTables, VpcHosts, VIP};
+use support::writer::{WriteTarget, Writer};
+use support::{per_flavor, Flavor, TestCluster};
+
+per_flavor!(the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record);
+
+const LONG: Duration = Duration::from_secs(40);
+
+async fn make_writer(c: &TestCluster, node: &str, flavor: Flavor) {
+    let reset = match flavor {
+        Flavor::Mariadb => "RESET SLAVE ALL",
+        Flavor::Mysql => "RESET REPLICA ALL",
+    };
+    c.node(node)
+        .exec(&[flavor.stop_replica_sql(), reset, "SET GLOBAL read_only=OFF"])
+        .await
+        .unwrap();
+}
+
+async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(flavor: Flavor) {
+    if !(support::available_or_skip("the namespace test", Netns::available())
+        && support::available_or_skip("the AWS tests", Moto::available()))
+    {
+        return;
+    }
+    let bin = support::bin();
+    let VpcHosts {
+        vpc,
+        mut cluster,
+        hosts,
+        config,
+    } = VpcHosts::start(flavor, &bin, "main", RouteTables::Aurora)
+        .await
+        .unwrap();
+    let nlb = vpc.nlb.as_ref().unwrap();
+    let ip = |i: usize| vpc.hosts[i].1.clone();
+    let dir = cluster.dir.clone();
+    let start_manager = |config: &std::path::Path, name: &str| {
+        Agent::start_in(&bin, config, &dir, Some(&vpc.router.name), name, &[])
+    };
+    let manager = start_manager(&config, "manager");
+    manager.wait_for_log("healthy: db1 is Aurora's writer and clients go there", LONG);
+    let writer = Writer::start_to(
+        WriteTarget::Address(VIP.into(), 3306),
+        Some(vpc.client.name.clone()),
+    );
+    writer.wait_for_more(100, LONG).await;
+
+    // A reader claims to be the writer too: reported, nothing moves.
+    cluster
+        .node("db3")
+        .exec(&["SET GLOBAL read_only=OFF"])
+        .await
+        .unwrap();
+    manager.wait_for_log("db1 and db3 all answer as the writer: moving nothing", LONG);
+    assert_eq!(nlb.targets().unwrap(), [(ip(0), 3306)]);
+    cluster
+        .node("db3")
+        .exec(&[flavor.read_only_sql()])
+        .await
+        .unwrap();
+    wait_for_count(&manager, "healthy: db1 is Aurora's writer", 2);
+
+    // Aurora promotes db2: the API first, the old writer gone, the new one writable.
+    nlb.aurora_fail_over("db2").unwrap();
+    cluster.node_mut("db1").kill9();
+    let first_kill = writer.started.elapsed();
+    make_writer(&cluster, "db2", flavor).await;
+    cluster
+        .node("db3")
+        .exec(&[flavor.stop_replica_sql()])
+        .await
+        .unwrap();
+    cluster
+        .attach(cluster.node("db3"), cluster.node("db2"), None)
+        .await
+        .unwrap();
+    manager.wait_for_log("clients now go to db2, Aurora's writer", LONG);
+    assert_eq!(nlb.targets().unwrap(), [(ip(1), 3306)]);
+    assert_eq!(nlb.record().unwrap(), [ip(1)]);
+
+    // The client resumes through the NLB, on db2.
+    hosts[1].wait_for_log(&format!("db2 is the master: VIP {VIP} held on lo"), LONG);
+    writer.wait_for_more(100, LONG).await;
+    let reports = cluster.dir.join("state/main/reports");
+    let r = &report_of_move(&reports, "db2");
+    // SQL sees the new writer first; the API (asked once a second) may
+    // not have caught up yet: either way SQL decided, within the bound.
+    assert!(
+        r["basis"] == "sql-and-api" || r["basis"] == "sql-api-lagging",
+        "{r}"
+    );
+    assert_eq!(r["backends"].as_array().unwrap().len(), 3, "{r}");
+    assert!(r["move_ms"].as_u64().is_some(), "{r}");
+    assert!(
+        reports_of_kind(&reports, "aurora-conflict") >= 1,
+        "the two writers were reported"
+    );
+
+    // The RDS API unreachable: SQL alone moves clients to db3, and the
+    // report says on what.
+    drop(manager);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let no_api = cluster.dir.join("no-api.toml");
+    std::fs::write(&no_api, with_aurora_endpoint(&text, "http://127.0.0.1:9")).unwrap();
+    let manager = start_manager(&no_api, "no-api");
+    manager.wait_for_log("healthy: db2 is Aurora's writer", LONG);
+    cluster.node_mut("db2").kill9();
+    let second_kill = writer.started.elapsed();
+    make_writer(&cluster, "db3", flavor).await;
+    manager.wait_for_log(
+        "clients now go to db3, Aurora's writer (it answers as the writer; the RDS API could not be asked)",
+        LONG,
+    );
+    assert_eq!(nlb.targets().unwrap(), [(ip(2), 3306)]);
+    assert_eq!(nlb.record().unwrap(), [ip(2)]);
+    assert_eq!(
+        report_of_move(&reports, "db3")["basis"],
+        "sql-api-unreachable"
+    );
+    hosts[2].wait_for_log(&format!("db3 is the master: VIP {VIP} held on lo"), LONG);
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+    // db2 back, to read what it holds.
+    cluster.node_mut("db2").start().unwrap();
+    // Every write acknowledged (half a second) after a promotion is on the
+    // writer it went to; what an old writer acknowledged last is Aurora's
+    // shared storage's business, which the stand-in servers do not have.
+    for (node, from, until) in [
+        ("db2", first_kill, second_kill),
+        ("db3", second_kill, Duration::MAX),
+    ] {
+        let missing = writes.missing_on(cluster.node(node)).await.unwrap();
+        let late: Vec<&u64> = missing
+            .iter()
+            .filter(|id| {
+                let i = writes.acknowledged.iter().position(|a| a == *id).unwrap();
+                let at = writes.ack_times[i];
+                at > from + Duration::from_millis(500) && at < until
+            })
+            .collect();
+        assert!(
+            late.is_empty(),
+            "acknowledged on {node}, missing there: {late:?}"
+        );
+    }
+
+    // No instance answers SQL (the monitor account is refused): the RDS
+    // API alone is followed.
+    drop(manager);
+    let wrong = cluster.dir.join("wrong.password");
+    support::cluster::write_secret(&wrong, "not-the-password").unwrap();
+    let monitor = cluster.dir.join("secrets/monitor.password");
+    let no_sql = cluster.dir.join("no-sql.toml");
+    std::fs::write(
+        &no_sql,
+        text.replace(&monitor.display().to_string(), &wrong.display().to_string()),
+    )
+    .unwrap();
+    let manager = start_manager(&no_sql, "no-sql");
+    nlb.aurora_fail_over("db1").unwrap();
+    manager.wait_for_log(
+        "clients now go to db1, Aurora's writer (the RDS API names it; no instance answered SQL)",
+        LONG,
+    );
+    assert_eq!(nlb.targets().unwrap(), [(ip(0), 3306)]);
+    assert_eq!(
+        report_of_move(&reports, "db1")["basis"],
+        "api-sql-unreachable"
+    );
+}
+
+/// Until `text` is in the agent's log `n` times.
+fn wait_for_count(agent: &Agent, text: &str, n: usize) {
+    let deadline = std::time::Instant::now() + LONG;
+    while agent.count_in_log(text) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{text:?} not {n} times in:\n{}",
+            agent.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The config with the RDS API (only) at `endpoint`.
+fn with_aurora_endpoint(config: &str, endpoint: &str) -> String {
+    let start = config.find("[cluster.aurora]").unwrap();
+    let line = start + config[start..].find("endpoint_url = ").unwrap();
+    let end = line + config[line..].find('\n').unwrap();
+    format!(
+        "{}endpoint_url = \"{endpoint}\"{}",
+        &config[..line],
+        &config[end..]
+    )
+}
+
+fn reports_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect()
+}
+
+fn reports_of_kind(dir: &std::path::Path, kind: &str) -> usize {
+    reports_in(dir).iter().filter(|r| r["kind"] == kind).count()
+}
+
+/// The one report of clients moved to `to`.
+fn report_of_move(dir: &std::path::Path, to: &str) -> serde_json::Value {
+    let moved: Vec<serde_json::Value> = reports_in(dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "aurora-writer-change" && r["to"] == to)
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["outcome"], "moved", "{}", moved[0]);
+    moved[0].clone()
+}
