@@ -17,7 +17,10 @@ use support::vpc::{RouteTables, VpcHosts, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::{per_flavor, Flavor, TestCluster};
 
-per_flavor!(the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record);
+per_flavor!(
+    the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record,
+    a_switchover_to_a_named_reader_promotes_it_and_moves_clients,
+);
 
 const LONG: Duration = Duration::from_secs(40);
 
@@ -226,9 +229,111 @@ fn reports_of_kind(dir: &std::path::Path, kind: &str) -> usize {
 fn report_of_move(dir: &std::path::Path, to: &str) -> serde_json::Value {
     let moved: Vec<serde_json::Value> = reports_in(dir)
         .into_iter()
-        .filter(|r| r["kind"] == "aurora-writer-change" && r["to"] == to)
+        .filter(|r| r["kind"] != "aurora-conflict" && r["to"] == to)
         .collect();
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0]["outcome"], "moved", "{}", moved[0]);
     moved[0].clone()
+}
+
+/// `vipkeeper switchover CLUSTER --to INSTANCE`: checks, then
+/// `FailoverDBCluster`, then the same following as the agent's; the
+/// mistakes are refused by name, and `failover` is refused on Aurora.
+async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Flavor) {
+    if !(support::available_or_skip("the namespace test", Netns::available())
+        && support::available_or_skip("the AWS tests", Moto::available()))
+    {
+        return;
+    }
+    let bin = support::bin();
+    let VpcHosts {
+        vpc,
+        cluster,
+        hosts: _agents,
+        config,
+    } = VpcHosts::start(flavor, &bin, "main", RouteTables::Aurora)
+        .await
+        .unwrap();
+    let nlb = vpc.nlb.as_ref().unwrap();
+    let c = config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["-c", c];
+        all.extend_from_slice(args);
+        let out = vpc.run_on_router(&bin, &all).unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run(&["failover", "main"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("is an Aurora cluster: Aurora promotes its own writer"),
+        "{out}"
+    );
+    let (code, out) = run(&["switchover", "main", "--to", "db9", "--yes"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "db9 is not an instance of Aurora cluster orders: the instances are db1, db2, db3"
+        ),
+        "{out}"
+    );
+    let (code, out) = run(&["switchover", "main", "--to", "db1", "--yes"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("db1 is already the writer"), "{out}");
+    let (code, out) = run(&["switchover", "main", "--to", "db2", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("plan: FailoverDBCluster orders to db2"),
+        "{out}"
+    );
+    assert_eq!(nlb.aurora_writer().unwrap().as_deref(), Some("db1"));
+
+    // The switchover runs while "Aurora" (this test) makes the promotion
+    // real on the SQL side once the API has it.
+    let router = vpc.router.name.clone();
+    let (bin2, c2) = (bin.clone(), c.to_string());
+    let switching = std::thread::spawn(move || {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &router])
+            .arg(&bin2)
+            .args(["-c", &c2, "switchover", "main", "--to", "db2", "--yes"])
+            .output()
+            .unwrap()
+    });
+    let deadline = std::time::Instant::now() + LONG;
+    while nlb.aurora_writer().unwrap().as_deref() != Some("db2") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API never named db2"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster
+        .node("db1")
+        .exec(&[flavor.read_only_sql()])
+        .await
+        .unwrap();
+    make_writer(&cluster, "db2", flavor).await;
+    let out = switching.join().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("clients now go to db2, Aurora's writer"),
+        "{text}"
+    );
+    let ip2 = vpc.hosts[1].1.clone();
+    assert_eq!(nlb.targets().unwrap(), [(ip2.clone(), 3306)]);
+    assert_eq!(nlb.record().unwrap(), [ip2]);
+    let r = report_of_move(&cluster.dir.join("state/main/reports"), "db2");
+    assert_eq!(r["kind"], "aurora-switchover");
 }

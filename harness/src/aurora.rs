@@ -57,6 +57,25 @@ pub async fn fail_over(at: &AwsTarget, to: &str) -> Result<()> {
     Ok(())
 }
 
+/// The instance the API names the writer.
+pub async fn writer(at: &AwsTarget) -> Result<Option<String>> {
+    let out = rds(at)
+        .await
+        .describe_db_clusters()
+        .db_cluster_identifier(CLUSTER_ID)
+        .send()
+        .await
+        .context("DescribeDBClusters")?;
+    Ok(out
+        .db_clusters()
+        .first()
+        .into_iter()
+        .flat_map(|c| c.db_cluster_members())
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .map(str::to_string))
+}
+
 /// The `[cluster.aurora]` table for the emulator at `endpoint`.
 pub fn aurora_toml(endpoint: &str) -> String {
     format!(

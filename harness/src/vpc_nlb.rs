@@ -111,6 +111,14 @@ impl NlbPlane {
         })?
     }
 
+    /// The writer the RDS API names.
+    pub fn aurora_writer(&self) -> Result<Option<String>> {
+        let target = self.moto.target();
+        Netns::existing(&self.router).run_inside(move || -> Result<Option<String>> {
+            runtime()?.block_on(super::aurora::writer(&target))
+        })?
+    }
+
     /// The data plane's last change of the VIP's next hop.
     pub fn last_switch(&self) -> Option<Switch> {
         self.follower.last.lock().unwrap().clone()

@@ -11,5 +11,6 @@ pub mod act;
 pub mod api;
 pub mod decide;
 pub mod probe;
+pub mod switch;
 
 pub use decide::{Basis, Decision, Evidence, Follower};

@@ -24,6 +24,9 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         return code;
     }
     let cluster = &clusters[0];
+    if cluster.aurora.is_some() {
+        return super::aurora::no_failover(cluster);
+    }
     let (view, topology, analysis, history) = look(cluster).await;
     let (view, topology, analysis, history) = match &analysis {
         // Replicas that still claim a connection to a silent master: ask

@@ -2,6 +2,7 @@
 
 pub mod ack;
 pub mod agent;
+pub mod aurora;
 pub mod check;
 pub mod failover;
 pub mod generate;

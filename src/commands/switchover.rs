@@ -18,6 +18,9 @@ pub async fn run(config_path: &std::path::Path, args: &SwitchoverArgs) -> ExitCo
         return code;
     }
     let cluster = &clusters[0];
+    if let Some(aurora) = &cluster.aurora {
+        return super::aurora::switchover(&config.agent.state_dir, cluster, aurora, args).await;
+    }
     let check = look(&config, cluster, args).await;
     print!("{}", crate::terminal::safe(&check.describe()));
     // Present only when every check passed.
@@ -98,7 +101,7 @@ fn hold_off_interrupts(deadline: std::time::Duration) -> tokio::task::JoinHandle
     })
 }
 
-fn confirm(from: &str, to: &str, cluster: &ClusterConfig) -> Result<(), String> {
+pub(super) fn confirm(from: &str, to: &str, cluster: &ClusterConfig) -> Result<(), String> {
     if !std::io::stdin().is_terminal() {
         return Err(
             "not confirmed: standard input is not a terminal (pass --yes to switch without asking)"
