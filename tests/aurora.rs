@@ -336,4 +336,20 @@ async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Fl
     assert_eq!(nlb.record().unwrap(), [ip2]);
     let r = report_of_move(&cluster.dir.join("state/main/reports"), "db2");
     assert_eq!(r["kind"], "aurora-switchover");
+
+    // `status` shows the writer, each instance and where clients go.
+    let (code, out) = run(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("cluster main (Aurora cluster orders): writer db2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("db1: reader") && out.contains("RDS API: writer db2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("clients: aws-nlb: ") && out.contains("-> db2"),
+        "{out}"
+    );
 }

@@ -14,6 +14,7 @@
 
 use vipkeeper_harness as support;
 mod agent;
+mod aurora;
 mod mha;
 mod switchover;
 
@@ -82,7 +83,7 @@ async fn main() -> Result<()> {
                 only = Some(
                     args.get(i + 1)
                         .context(
-                            "--only failover,route-tables,vpc,switchover,agent,mha (any of them)",
+                            "--only failover,route-tables,vpc,switchover,agent,mha,aurora (any of them)",
                         )?
                         .clone(),
                 )
@@ -99,6 +100,9 @@ async fn main() -> Result<()> {
     }
     if wants("mha") {
         sections.push(mha::hook_vs_script(&bin, runs).await?);
+    }
+    if wants("aurora") {
+        sections.push(aurora::writer_changes(&bin, runs).await?);
     }
     if wants("agent") {
         sections.push(agent::footprint(&bin).await?);

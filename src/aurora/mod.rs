@@ -11,6 +11,7 @@ pub mod act;
 pub mod api;
 pub mod decide;
 pub mod probe;
+pub mod status;
 pub mod switch;
 
 pub use decide::{Basis, Decision, Evidence, Follower};

@@ -72,10 +72,12 @@ pub async fn preflight(
         Some(Ok(false)) => lines.push(format!("{to} answers SQL as a reader")),
         Some(Err(e)) => return Err(format!("{to} does not answer SQL: {e}")),
         Some(Ok(true)) => return Err(format!("{to} answers SQL as the writer")),
-        None => return Err(format!(
+        None => {
+            return Err(format!(
             "{to} is not a node of cluster {} in vipkeeper's config: add it as a [[cluster.node]]",
             cluster.name
-        )),
+        ))
+        }
     }
     Ok(Preflight {
         writer: api_writer,

@@ -7,10 +7,17 @@ use crate::topology::render::{cluster_status, render_text, StatusDocument, STATU
 use crate::topology::{observe, Topology};
 
 pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
-    let (_, clusters) = match super::load_clusters(config_path, args.cluster.as_deref()) {
+    let (_, all) = match super::load_clusters(config_path, args.cluster.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // Aurora clusters have a writer, not a replication tree.
+    let aurora = futures::future::join_all(
+        all.iter()
+            .filter_map(|c| Some(crate::aurora::status::status(c, c.aurora.as_ref()?))),
+    )
+    .await;
+    let clusters: Vec<_> = all.into_iter().filter(|c| c.aurora.is_none()).collect();
     let views = futures::future::join_all(clusters.iter().map(observe)).await;
     let topologies: Vec<Topology> = views
         .iter()
@@ -27,25 +34,41 @@ pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
                 .map(|(v, t)| cluster_status(v, t))
                 .collect(),
         };
+        let mut value = serde_json::to_value(&doc).expect("status serializes");
+        if !aurora.is_empty() {
+            value["aurora"] = serde_json::to_value(&aurora).expect("status serializes");
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).expect("status serializes")
+            serde_json::to_string_pretty(&value).expect("status serializes")
         );
     } else {
-        for (i, (v, t)) in views.iter().zip(&topologies).enumerate() {
+        let texts = views
+            .iter()
+            .zip(&topologies)
+            .map(|(v, t)| render_text(v, t))
+            .chain(aurora.iter().map(|a| a.render()));
+        for (i, text) in texts.enumerate() {
             if i > 0 {
                 println!();
             }
-            print!("{}", crate::terminal::safe(&render_text(v, t)));
+            print!("{}", crate::terminal::safe(&text));
         }
     }
 
     let nothing_reachable = views
         .iter()
-        .any(|v| v.nodes.iter().all(|n| n.state().is_none()));
+        .any(|v| v.nodes.iter().all(|n| n.state().is_none()))
+        || aurora.iter().any(|a| {
+            a.instances
+                .iter()
+                .all(|(_, s)| s.starts_with("unreachable"))
+        });
     if nothing_reachable {
         ExitCode::FAILURE
-    } else if topologies.iter().any(|t| !t.warnings.is_empty()) {
+    } else if topologies.iter().any(|t| !t.warnings.is_empty())
+        || aurora.iter().any(|a| !a.healthy())
+    {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

@@ -1,0 +1,105 @@
+//! `vipkeeper status` for an Aurora cluster: who SQL and the RDS API name
+//! the writer, each instance's answer, and where what clients use goes.
+
+use serde::Serialize;
+
+use super::{api, probe};
+use crate::config::{AuroraConfig, ClusterConfig};
+use crate::vip::placements;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuroraStatus {
+    pub cluster: String,
+    pub cluster_identifier: String,
+    /// The one instance answering SQL as the writer, if exactly one does.
+    pub writer: Option<String>,
+    /// Each instance: `writer`, `reader`, or `unreachable: why`.
+    pub instances: Vec<(String, String)>,
+    /// The writer the RDS API names, or why it could not be asked.
+    pub api_writer: Result<Option<String>, String>,
+    /// Each backend: what it points at, and at which instance.
+    pub clients: Vec<Result<(String, String, Option<String>), String>>,
+}
+
+impl AuroraStatus {
+    /// All agree: one writer, the API names it, every backend points there.
+    pub fn healthy(&self) -> bool {
+        let Some(w) = &self.writer else {
+            return false;
+        };
+        self.api_writer.as_ref().ok().and_then(|a| a.as_ref()) == Some(w)
+            && self.clients.iter().all(|c| match c {
+                Ok((_, _, node)) => node.as_ref().is_none_or(|n| n == w),
+                Err(_) => false,
+            })
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "cluster {} (Aurora cluster {}): writer {}\n",
+            self.cluster,
+            self.cluster_identifier,
+            self.writer.as_deref().unwrap_or("unknown")
+        );
+        for (name, answer) in &self.instances {
+            out.push_str(&format!("  {name}: {answer}\n"));
+        }
+        out.push_str(&format!(
+            "  RDS API: {}\n",
+            match &self.api_writer {
+                Ok(Some(w)) => format!("writer {w}"),
+                Ok(None) => "no writer".into(),
+                Err(e) => format!("cannot be asked: {e}"),
+            }
+        ));
+        for c in &self.clients {
+            out.push_str(&match c {
+                Ok((backend, target, node)) => format!(
+                    "  clients: {backend}: {target} -> {}\n",
+                    node.as_deref().unwrap_or("no instance")
+                ),
+                Err(e) => format!("  clients: error: {e}\n"),
+            });
+        }
+        out
+    }
+}
+
+pub async fn status(cluster: &ClusterConfig, aurora: &AuroraConfig) -> AuroraStatus {
+    let (sql, api_writer, clients) = tokio::join!(
+        probe::ask_all(cluster, &aurora.writer_query),
+        api::writer(aurora),
+        placements(cluster)
+    );
+    let writers: Vec<&String> = sql
+        .iter()
+        .filter(|(_, a)| matches!(a, Ok(true)))
+        .map(|(n, _)| n)
+        .collect();
+    AuroraStatus {
+        cluster: cluster.name.clone(),
+        cluster_identifier: aurora.cluster_identifier.clone(),
+        writer: match writers[..] {
+            [one] => Some(one.clone()),
+            _ => None,
+        },
+        instances: sql
+            .iter()
+            .map(|(n, a)| {
+                (
+                    n.clone(),
+                    match a {
+                        Ok(true) => "writer".to_string(),
+                        Ok(false) => "reader".to_string(),
+                        Err(e) => format!("unreachable: {e}"),
+                    },
+                )
+            })
+            .collect(),
+        api_writer,
+        clients: clients
+            .into_iter()
+            .map(|p| p.map(|p| (p.backend.to_string(), p.target, p.node)))
+            .collect(),
+    }
+}
