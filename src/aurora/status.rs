@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{api, probe};
 use crate::config::{AuroraConfig, ClusterConfig};
-use crate::vip::placements;
+use crate::vip::{placements, Placement};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuroraStatus {
@@ -17,8 +17,8 @@ pub struct AuroraStatus {
     pub instances: Vec<(String, String)>,
     /// The writer the RDS API names, or why it could not be asked.
     pub api_writer: Result<Option<String>, String>,
-    /// Each backend: what it points at, and at which instance.
-    pub clients: Vec<Result<(String, String, Option<String>), String>>,
+    /// Where each backend points.
+    pub clients: Vec<Result<Placement, String>>,
 }
 
 impl AuroraStatus {
@@ -29,7 +29,7 @@ impl AuroraStatus {
         };
         self.api_writer.as_ref().ok().and_then(|a| a.as_ref()) == Some(w)
             && self.clients.iter().all(|c| match c {
-                Ok((_, _, node)) => node.as_ref().is_none_or(|n| n == w),
+                Ok(p) => p.node.as_ref().is_none_or(|n| n == w),
                 Err(_) => false,
             })
     }
@@ -54,9 +54,11 @@ impl AuroraStatus {
         ));
         for c in &self.clients {
             out.push_str(&match c {
-                Ok((backend, target, node)) => format!(
-                    "  clients: {backend}: {target} -> {}\n",
-                    node.as_deref().unwrap_or("no instance")
+                Ok(p) => format!(
+                    "  clients: {}: {} -> {}\n",
+                    p.backend,
+                    p.target,
+                    p.node.as_deref().unwrap_or("no instance")
                 ),
                 Err(e) => format!("  clients: error: {e}\n"),
             });
@@ -97,9 +99,6 @@ pub async fn status(cluster: &ClusterConfig, aurora: &AuroraConfig) -> AuroraSta
             })
             .collect(),
         api_writer,
-        clients: clients
-            .into_iter()
-            .map(|p| p.map(|p| (p.backend.to_string(), p.target, p.node)))
-            .collect(),
+        clients,
     }
 }
