@@ -337,7 +337,11 @@ async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Fl
     let r = report_of_move(&cluster.dir.join("state/main/reports"), "db2");
     assert_eq!(r["kind"], "aurora-switchover");
 
-    // `status` shows the writer, each instance and where clients go.
+    // `check` and `status` show the writer, each instance and where
+    // clients go.
+    let (code, out) = run(&["check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("check: 0 error(s)"), "{out}");
     let (code, out) = run(&["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(

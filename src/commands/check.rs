@@ -64,7 +64,10 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
     };
     let mut findings = Vec::new();
     for cluster in clusters {
-        findings.extend(check_cluster(cluster).await);
+        findings.extend(match &cluster.aurora {
+            Some(aurora) => check_aurora(cluster, aurora).await,
+            None => check_cluster(cluster).await,
+        });
     }
     let errors = findings
         .iter()
@@ -84,6 +87,70 @@ pub async fn run(config_path: &std::path::Path, args: &CheckArgs) -> ExitCode {
 
 /// What holds with more than one manager, said plainly (docs/FAILOVER.md).
 const MANAGERS: &str = "managers: with several vipkeeper managers and no coordination store, each failover, switchover and fencing takes the cluster lock on every node it reaches: two managers that reach a common node never act at once, and each re-reads every node before making one writable. Managers cut off from each other with no node in common (a partition) are not kept apart: run one manager per cluster until coordination through etcd is configured.";
+
+/// An Aurora cluster: every instance answers the writer query, exactly one
+/// is the writer, the RDS API answers and agrees, and what clients use
+/// goes there.
+async fn check_aurora(
+    cluster: &ClusterConfig,
+    aurora: &crate::config::AuroraConfig,
+) -> Vec<Finding> {
+    let status = crate::aurora::status::status(cluster, aurora).await;
+    print!("{}", crate::terminal::safe(&status.render()));
+    let mut findings = Vec::new();
+    for (name, answer) in &status.instances {
+        if answer.starts_with("unreachable") {
+            findings.push(Finding::error(
+                Some(name),
+                format!("{name} does not answer the writer query: {answer}"),
+                "check the node's host and port, the monitor account, and aurora.writer_query",
+            ));
+        }
+    }
+    let writers = status
+        .instances
+        .iter()
+        .filter(|(_, a)| a == "writer")
+        .count();
+    if writers != 1 {
+        findings.push(Finding::error(
+            None,
+            format!("{writers} instances answer as the writer"),
+            "exactly one should: check aurora.writer_query, or wait for a promotion under way",
+        ));
+    }
+    match &status.api_writer {
+        Err(e) => findings.push(Finding::error(
+            None,
+            format!("the RDS API cannot be asked: {e}"),
+            "check aurora.cluster_identifier, the region and rds:DescribeDBClusters in the IAM policy",
+        )),
+        Ok(api) if status.writer.is_some() && *api != status.writer => {
+            findings.push(Finding::warning(
+                None,
+                format!(
+                    "SQL names {} the writer, the RDS API {}",
+                    status.writer.as_deref().unwrap_or("none"),
+                    api.as_deref().unwrap_or("none")
+                ),
+                "the nodes' names must be the instance identifiers",
+            ))
+        }
+        Ok(_) => {}
+    }
+    if status.writer.is_some() && !status.healthy() && status.api_writer.is_ok() {
+        findings.push(Finding::warning(
+            None,
+            "what clients use does not all go to the writer",
+            "the agent moves it on its next look; `vipkeeper vip status` shows each backend",
+        ));
+    }
+    findings.extend(vip_findings(cluster).await);
+    for f in &findings {
+        println!("  {}", crate::terminal::safe(&f.to_string()));
+    }
+    findings
+}
 
 /// What the VIP backends' own settings say about how fast clients follow
 /// a move (an NLB target group's draining, cross-zone balancing).
