@@ -58,6 +58,9 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     };
     let manager = start_manager(&config, "manager");
     manager.wait_for_log("healthy: db1 is Aurora's writer and clients go there", LONG);
+    // The reader record holds the healthy readers.
+    manager.wait_for_log("reader record: A readers.db.example.internal.", LONG);
+    assert_eq!(nlb.readers().unwrap(), [ip(1), ip(2)]);
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),
@@ -96,6 +99,11 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     manager.wait_for_log("clients now go to db2, Aurora's writer", LONG);
     assert_eq!(nlb.targets().unwrap(), [(ip(1), 3306)]);
     assert_eq!(nlb.record().unwrap(), [ip(1)]);
+    // db1 is gone from the readers, db2 is the writer: db3 alone.
+    wait_for(
+        || nlb.readers().unwrap() == [ip(2)],
+        "the readers to be db3 alone",
+    );
 
     // The client resumes through the NLB, on db2.
     hosts[1].wait_for_log(&format!("db2 is the master: VIP {VIP} held on lo"), LONG);
@@ -135,6 +143,11 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     assert_eq!(
         report_of_move(&reports, "db3")["basis"],
         "sql-api-unreachable"
+    );
+    // No reader is healthy: the writer stands in the reader record.
+    wait_for(
+        || nlb.readers().unwrap() == [ip(2)],
+        "the writer db3 as the reader",
     );
     hosts[2].wait_for_log(&format!("db3 is the master: VIP {VIP} held on lo"), LONG);
     writer.wait_for_more(100, LONG).await;
@@ -186,6 +199,18 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
         report_of_move(&reports, "db1")["basis"],
         "api-sql-unreachable"
     );
+}
+
+/// Until `ok()` holds.
+fn wait_for(ok: impl Fn() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited in vain for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Until `text` is in the agent's log `n` times.

@@ -16,6 +16,8 @@ use vipkeeper::aws::{ec2, elbv2, route53, AwsTarget};
 use super::moto::SEED_DEADLINE;
 
 pub const RECORD: &str = "writer.db.example.internal";
+/// Aurora's reader record.
+pub const READERS: &str = "readers.db.example.internal";
 
 pub struct Seeded {
     pub target_group_arn: String,
@@ -168,11 +170,16 @@ pub async fn targets(at: &AwsTarget, arn: &str) -> Result<Vec<(String, i32)>> {
 
 /// The values of `RECORD`'s A record.
 pub async fn record(at: &AwsTarget, zone_id: &str) -> Result<Vec<String>> {
+    record_named(at, zone_id, RECORD).await
+}
+
+/// The values of A record `name`, sorted.
+pub async fn record_named(at: &AwsTarget, zone_id: &str, name: &str) -> Result<Vec<String>> {
     let out = route53(at)
         .await
         .list_resource_record_sets()
         .hosted_zone_id(zone_id)
-        .start_record_name(format!("{RECORD}."))
+        .start_record_name(format!("{name}."))
         .start_record_type(RrType::A)
         .max_items(1)
         .send()
@@ -181,10 +188,14 @@ pub async fn record(at: &AwsTarget, zone_id: &str) -> Result<Vec<String>> {
     Ok(out
         .resource_record_sets()
         .iter()
-        .filter(|r| r.name() == format!("{RECORD}.") && *r.r#type() == RrType::A)
+        .filter(|r| r.name() == format!("{name}.") && *r.r#type() == RrType::A)
         .flat_map(|r| r.resource_records())
         .map(|v| v.value().to_string())
-        .collect())
+        .collect::<Vec<_>>())
+    .map(|mut v| {
+        v.sort();
+        v
+    })
 }
 
 /// The `[cluster.vip]` lines for both backends, the emulator at `endpoint`.

@@ -247,7 +247,19 @@ impl VpcHosts {
                 let plane = NlbPlane::start(&vpc.router, &ips, true)?;
                 let mut cluster_toml = plane.vip_toml();
                 if tables == RouteTables::Aurora {
-                    cluster_toml = format!("{}\n{cluster_toml}", plane.seed_aurora(ips.len())?);
+                    let readers = format!(
+                        "record_name = \"{}\"\nreader_record_name = \"{}\"\n",
+                        super::nlb_dns::RECORD,
+                        super::nlb_dns::READERS
+                    );
+                    cluster_toml = format!(
+                        "{}\n{}",
+                        plane.seed_aurora(ips.len())?,
+                        cluster_toml.replace(
+                            &format!("record_name = \"{}\"\n", super::nlb_dns::RECORD),
+                            &readers
+                        )
+                    );
                 }
                 let extras = super::cluster::ConfigExtras {
                     cluster_toml,

@@ -111,6 +111,14 @@ impl NlbPlane {
         })?
     }
 
+    /// The values of Aurora's reader record, sorted.
+    pub fn readers(&self) -> Result<Vec<String>> {
+        let (target, zone) = (self.moto.target(), self.seeded.zone_id.clone());
+        Netns::existing(&self.router).run_inside(move || -> Result<Vec<String>> {
+            runtime()?.block_on(nlb_dns::record_named(&target, &zone, nlb_dns::READERS))
+        })?
+    }
+
     /// The writer the RDS API names.
     pub fn aurora_writer(&self) -> Result<Option<String>> {
         let target = self.moto.target();

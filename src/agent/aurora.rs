@@ -35,6 +35,8 @@ pub async fn run(
     let mut fast_until = Instant::now() + aurora.fast_for;
     let mut said = String::new();
     let api_view = ApiView::spawn(aurora.clone(), stop.clone());
+    // The readers (and the writer) the reader records were last set for.
+    let mut readers_set: Option<(Vec<String>, String)> = None;
     loop {
         let started = Instant::now();
         let sql = probe::ask_all(&cluster, &aurora.writer_query).await;
@@ -71,6 +73,30 @@ pub async fn run(
                     tracing::error!(cluster = %cluster.name, "moving clients to {to} failed: {}", report.summary());
                 }
                 fast_until = Instant::now() + aurora.fast_for;
+            }
+        }
+        // The reader records, only while the writer is settled (during a
+        // promotion the writer to stand in for absent readers is not known).
+        if let (Decision::Steady { writer }, false) = (&decision, cluster.observe_only) {
+            let healthy: Vec<String> = evidence
+                .sql
+                .iter()
+                .filter(|(n, a)| matches!(a, Ok(false)) && n != writer)
+                .map(|(n, _)| n.clone())
+                .collect();
+            let now = (healthy, writer.clone());
+            if readers_set.as_ref() != Some(&now) {
+                match act::readers(&cluster, &now.0, writer).await {
+                    Ok(changed) => {
+                        for line in changed {
+                            tracing::info!(cluster = %cluster.name, "reader record: {line}");
+                        }
+                        readers_set = Some(now);
+                    }
+                    Err(e) => {
+                        tracing::error!(cluster = %cluster.name, "cannot set the reader record: {e}")
+                    }
+                }
             }
         }
         let interval = if Instant::now() < fast_until {

@@ -102,6 +102,36 @@ pub async fn move_clients(
     report
 }
 
+/// Points every Route 53 reader record at the healthy readers (`healthy`:
+/// the instances answering SQL as readers), or at `writer` when none is.
+/// Returns what changed, a line per record.
+pub async fn readers(
+    cluster: &ClusterConfig,
+    healthy: &[String],
+    writer: &str,
+) -> Result<Vec<String>, String> {
+    let (Some(vip), Some(w)) = (&cluster.vip, cluster.node(writer)) else {
+        return Ok(Vec::new());
+    };
+    let readers: Vec<&crate::config::NodeConfig> = healthy
+        .iter()
+        .filter(|n| *n != writer)
+        .filter_map(|n| cluster.node(n))
+        .collect();
+    let mut said = Vec::new();
+    for b in &vip.backends {
+        if let crate::config::BackendConfig::AwsRoute53(s) = b {
+            if let Some(line) = crate::vip::aws_route53::set_readers(s, &readers, w)
+                .await
+                .map_err(|e| e.message)?
+            {
+                said.push(line);
+            }
+        }
+    }
+    Ok(said)
+}
+
 /// A conflict that was reported and not acted on.
 pub fn conflict(cluster: &ClusterConfig, why: &str, evidence: &Evidence) -> AuroraReport {
     AuroraReport {

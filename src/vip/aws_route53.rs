@@ -30,7 +30,7 @@ impl VipBackend for AwsRoute53Config {
     fn status<'a>(&'a self, site: Site<'a>) -> BoxFuture<'a, Vec<Result<Placement, String>>> {
         Box::pin(async move {
             let read = within(self, async {
-                let values = read(&client(self).await, self).await?;
+                let values = read(&client(self).await, self, &self.record_name).await?;
                 Ok(placement(self, &values, site.nodes))
             });
             vec![read.await.map_err(|e| e.message)]
@@ -104,9 +104,9 @@ async fn client(s: &AwsRoute53Config) -> Client {
     .await
 }
 
-/// The record's values now (empty when there is no such record).
-async fn read(client: &Client, s: &AwsRoute53Config) -> Result<Vec<String>, VipError> {
-    let name = fqdn(&s.record_name);
+/// The values of record `name` now (empty when there is no such record).
+async fn read(client: &Client, s: &AwsRoute53Config, name: &str) -> Result<Vec<String>, VipError> {
+    let name = fqdn(name);
     let out = client
         .list_resource_record_sets()
         .hosted_zone_id(&s.hosted_zone_id)
@@ -116,13 +116,15 @@ async fn read(client: &Client, s: &AwsRoute53Config) -> Result<Vec<String>, VipE
         .send()
         .await
         .map_err(|e| aws_failed(&e, format!("ListResourceRecordSets {}", s.hosted_zone_id)))?;
-    Ok(out
+    let mut values: Vec<String> = out
         .resource_record_sets()
         .iter()
         .filter(|r| fqdn(r.name()) == name && *r.r#type() == rr_type(s.record_type))
         .flat_map(|r| r.resource_records())
         .map(|v| v.value().to_string())
-        .collect())
+        .collect();
+    values.sort();
+    Ok(values)
 }
 
 fn placement(s: &AwsRoute53Config, values: &[String], nodes: &[NodeConfig]) -> Placement {
@@ -153,31 +155,101 @@ async fn upsert(
     to: &NodeConfig,
 ) -> Result<Moved, VipError> {
     let client = client(s).await;
-    let name = fqdn(&s.record_name);
     let value = value_for(s, to);
-    let before = read(&client, s).await?;
-    let what = format!("{} {name} -> {value} ({})", s.record_type.label(), to.name);
+    let what = format!(
+        "{} {} -> {value} ({})",
+        s.record_type.label(),
+        fqdn(&s.record_name),
+        to.name
+    );
+    let before = read(&client, s, &s.record_name).await?;
     if before == [value.clone()] {
         return Ok(Moved::AlreadyThere(format!("{what} already")));
     }
-    let set = ResourceRecordSet::builder()
-        .name(&name)
+    let status = write(
+        &client,
+        s,
+        &s.record_name,
+        std::slice::from_ref(&value),
+        &format!("vipkeeper: the master is {}", to.name),
+    )
+    .await?;
+    let was = match &before[..] {
+        [] => "no record".to_string(),
+        [one] => node_of(s, one, nodes)
+            .map(|n| format!("{one} ({})", n.name))
+            .unwrap_or_else(|| one.clone()),
+        many => many.join(", "),
+    };
+    Ok(Moved::Done(format!(
+        "{what}, TTL {} s, was {was} (change {status})",
+        s.ttl
+    )))
+}
+
+/// Aurora's reader record: every healthy reader (`readers`), or the writer
+/// when none is; written only when it changes. `Ok(None)`: no reader record
+/// configured, or nothing to change.
+pub async fn set_readers(
+    s: &AwsRoute53Config,
+    readers: &[&NodeConfig],
+    writer: &NodeConfig,
+) -> Result<Option<String>, VipError> {
+    let Some(name) = &s.reader_record_name else {
+        return Ok(None);
+    };
+    let mut values: Vec<String> = if readers.is_empty() {
+        vec![value_for(s, writer)]
+    } else {
+        readers.iter().map(|n| value_for(s, n)).collect()
+    };
+    values.sort();
+    values.dedup();
+    let client = client(s).await;
+    if read(&client, s, name).await? == values {
+        return Ok(None);
+    }
+    write(&client, s, name, &values, "vipkeeper: the healthy readers").await?;
+    Ok(Some(format!(
+        "{} {} -> {}{}",
+        s.record_type.label(),
+        fqdn(name),
+        values.join(", "),
+        if readers.is_empty() {
+            format!(" (no reader is healthy: the writer {})", writer.name)
+        } else {
+            String::new()
+        }
+    )))
+}
+
+/// UPSERTs record `name` with `values`, reads it back, and returns the
+/// change's status (`PENDING`, `INSYNC`).
+async fn write(
+    client: &Client,
+    s: &AwsRoute53Config,
+    name: &str,
+    values: &[String],
+    comment: &str,
+) -> Result<String, VipError> {
+    let mut set = ResourceRecordSet::builder()
+        .name(fqdn(name))
         .r#type(rr_type(s.record_type))
-        .ttl(i64::from(s.ttl))
-        .resource_records(
+        .ttl(i64::from(s.ttl));
+    for v in values {
+        set = set.resource_records(
             ResourceRecord::builder()
-                .value(&value)
+                .value(v)
                 .build()
                 .map_err(|e| e.to_string())?,
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
+        );
+    }
     let batch = ChangeBatch::builder()
-        .comment(format!("vipkeeper: the master is {}", to.name))
+        .comment(comment)
         .changes(
             Change::builder()
                 .action(ChangeAction::Upsert)
-                .resource_record_set(set)
+                .resource_record_set(set.build().map_err(|e| e.to_string())?)
                 .build()
                 .map_err(|e| e.to_string())?,
         )
@@ -190,31 +262,22 @@ async fn upsert(
         .send()
         .await
         .map_err(|e| aws_failed(&e, format!("ChangeResourceRecordSets {}", s.hosted_zone_id)))?;
-    let after = read(&client, s).await?;
-    if after != [value.clone()] {
+    let after = read(client, s, name).await?;
+    if after != values {
         return Err(format!(
-            "{name} reads back as {}, not {value}",
+            "{} reads back as {}, not {}",
+            fqdn(name),
             if after.is_empty() {
                 "no record".to_string()
             } else {
                 after.join(", ")
-            }
+            },
+            values.join(", ")
         )
         .into());
     }
-    let was = match &before[..] {
-        [] => "no record".to_string(),
-        [one] => node_of(s, one, nodes)
-            .map(|n| format!("{one} ({})", n.name))
-            .unwrap_or_else(|| one.clone()),
-        many => many.join(", "),
-    };
-    Ok(Moved::Done(format!(
-        "{what}, TTL {} s, was {was} (change {})",
-        s.ttl,
-        change
-            .change_info()
-            .map(|c| c.status().as_str().to_string())
-            .unwrap_or_default()
-    )))
+    Ok(change
+        .change_info()
+        .map(|c| c.status().as_str().to_string())
+        .unwrap_or_default())
 }

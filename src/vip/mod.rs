@@ -4,7 +4,7 @@
 //! `backend` is the one place that maps a backend's settings to its code.
 
 pub mod aws_nlb;
-mod aws_route53;
+pub mod aws_route53;
 pub mod aws_route_table;
 mod backend;
 mod error;

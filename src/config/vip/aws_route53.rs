@@ -20,6 +20,9 @@ pub struct AwsRoute53Config {
     pub record_name: String,
     /// A (the master's address) or CNAME (its host name).
     pub record_type: RecordType,
+    /// Aurora: a record holding every healthy reader (the writer when no
+    /// reader is healthy), kept by the agent.
+    pub reader_record_name: Option<String>,
     pub ttl: u32,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
@@ -52,6 +55,7 @@ impl AwsRoute53Config {
 pub struct RawAwsRoute53 {
     pub hosted_zone_id: S<String>,
     pub record_name: S<String>,
+    pub reader_record_name: Option<S<String>>,
     #[serde(rename = "type")]
     pub record_type: Option<S<String>>,
     pub ttl: Option<S<i64>>,
@@ -122,6 +126,7 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
         hosted_zone_id: t.hosted_zone_id.get_ref().clone(),
         record_name: t.record_name.get_ref().clone(),
         record_type: record_type?,
+        reader_record_name: t.reader_record_name.as_ref().map(|r| r.get_ref().clone()),
         ttl: ttl?,
         region: t.region.as_ref().map(|r| r.get_ref().clone()),
         endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
