@@ -24,6 +24,13 @@ per_flavor!(
 
 const LONG: Duration = Duration::from_secs(40);
 
+/// The vipkeeper binary, when namespaces and the emulator are there.
+fn available() -> Option<std::path::PathBuf> {
+    (support::available_or_skip("the namespace test", Netns::available())
+        && support::available_or_skip("the AWS tests", Moto::available()))
+    .then(support::bin)
+}
+
 async fn make_writer(c: &TestCluster, node: &str, flavor: Flavor) {
     let reset = match flavor {
         Flavor::Mariadb => "RESET SLAVE ALL",
@@ -36,12 +43,9 @@ async fn make_writer(c: &TestCluster, node: &str, flavor: Flavor) {
 }
 
 async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(flavor: Flavor) {
-    if !(support::available_or_skip("the namespace test", Netns::available())
-        && support::available_or_skip("the AWS tests", Moto::available()))
-    {
+    let Some(bin) = available() else {
         return;
-    }
-    let bin = support::bin();
+    };
     let VpcHosts {
         vpc,
         mut cluster,
@@ -265,12 +269,9 @@ fn report_of_move(dir: &std::path::Path, to: &str) -> serde_json::Value {
 /// `FailoverDBCluster`, then the same following as the agent's; the
 /// mistakes are refused by name, and `failover` is refused on Aurora.
 async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Flavor) {
-    if !(support::available_or_skip("the namespace test", Netns::available())
-        && support::available_or_skip("the AWS tests", Moto::available()))
-    {
+    let Some(bin) = available() else {
         return;
-    }
-    let bin = support::bin();
+    };
     let VpcHosts {
         vpc,
         cluster,

@@ -79,16 +79,13 @@ async fn within<T>(
     s: &AwsNlbConfig,
     work: impl std::future::Future<Output = Result<T, VipError>>,
 ) -> Result<T, VipError> {
-    tokio::time::timeout(s.deadline, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "target group {} did not answer within {} (aws-nlb.deadline)",
-                s.target_group_arn,
-                humantime::format_duration(s.deadline)
-            )
-            .into())
-        })
+    super::within(
+        s.deadline,
+        "aws-nlb.deadline",
+        || format!("target group {}", s.target_group_arn),
+        work,
+    )
+    .await
 }
 
 async fn client(s: &AwsNlbConfig) -> Client {

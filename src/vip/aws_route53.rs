@@ -83,16 +83,13 @@ async fn within<T>(
     s: &AwsRoute53Config,
     work: impl std::future::Future<Output = Result<T, VipError>>,
 ) -> Result<T, VipError> {
-    tokio::time::timeout(s.deadline, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "zone {} did not answer within {} (aws-route53.deadline)",
-                s.hosted_zone_id,
-                humantime::format_duration(s.deadline)
-            )
-            .into())
-        })
+    super::within(
+        s.deadline,
+        "aws-route53.deadline",
+        || format!("zone {}", s.hosted_zone_id),
+        work,
+    )
+    .await
 }
 
 async fn client(s: &AwsRoute53Config) -> Client {

@@ -53,6 +53,27 @@ where
     }
 }
 
+/// `work` (every call of one operation), or, once `deadline` has passed,
+/// an error saying what did not answer in time and the `setting` that
+/// bounds it.
+pub async fn within<T>(
+    deadline: std::time::Duration,
+    setting: &str,
+    what: impl FnOnce() -> String,
+    work: impl std::future::Future<Output = Result<T, VipError>>,
+) -> Result<T, VipError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "{} did not answer within {} ({setting})",
+                what(),
+                humantime::format_duration(deadline)
+            )
+            .into())
+        })
+}
+
 /// A move that stopped at a backend: the backends before it moved, the
 /// ones after it were not tried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::config::{BackendConfig, ClusterConfig, NodeConfig, VipConfig};
 
 pub use backend::{Site, VipBackend};
-pub use error::{aws_failed, MoveFailed, VipError};
+pub use error::{aws_failed, within, MoveFailed, VipError};
 
 /// What one backend did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

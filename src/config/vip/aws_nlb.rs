@@ -62,21 +62,11 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
             }
         },
     };
-    for node in cx.nodes {
-        let n = node.get_ref();
-        if n.host.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
-            p.error(
-                Some(n.host.span()),
-                format!(
-                    "node `{}` has host {}, but aws-nlb registers IPv4 addresses in an IP target group",
-                    n.name.get_ref(),
-                    n.host.get_ref()
-                ),
-                "give the node's private IPv4 address as its host".to_string(),
-            );
-            ok = false;
-        }
-    }
+    ok &= cx.ipv4_hosts(
+        p,
+        "aws-nlb registers IPv4 addresses in an IP target group",
+        "give the node's private IPv4 address as its host",
+    );
     let deadline = duration(
         &t.deadline,
         Duration::from_secs(5),

@@ -100,21 +100,11 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
         }
     };
     if record_type == Some(RecordType::A) {
-        for node in cx.nodes {
-            let n = node.get_ref();
-            if n.host.get_ref().parse::<std::net::Ipv4Addr>().is_err() {
-                p.error(
-                    Some(n.host.span()),
-                    format!(
-                        "node `{}` has host {}, but an A record holds an IPv4 address",
-                        n.name.get_ref(),
-                        n.host.get_ref()
-                    ),
-                    "give the node's address as its host, or set vip.aws-route53.type = \"CNAME\""
-                        .to_string(),
-                );
-            }
-        }
+        cx.ipv4_hosts(
+            p,
+            "an A record holds an IPv4 address",
+            "give the node's address as its host, or set vip.aws-route53.type = \"CNAME\"",
+        );
     }
     let deadline = duration(
         &t.deadline,

@@ -120,6 +120,28 @@ impl Context<'_> {
             format!("add it, e.g. {example}"),
         );
     }
+
+    /// Reports each node whose host is not an IPv4 address (`because`
+    /// says why this backend needs one); true when all are.
+    fn ipv4_hosts(&self, p: &mut Problems, because: &str, hint: &str) -> bool {
+        let mut ok = true;
+        for node in self.nodes {
+            let n = node.get_ref();
+            if n.host.get_ref().parse::<Ipv4Addr>().is_err() {
+                p.error(
+                    Some(n.host.span()),
+                    format!(
+                        "node `{}` has host {}, but {because}",
+                        n.name.get_ref(),
+                        n.host.get_ref()
+                    ),
+                    hint.to_string(),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
 }
 
 pub fn validate(raw: &S<RawVip>, nodes: &[S<RawNode>], p: &mut Problems) -> Option<VipConfig> {

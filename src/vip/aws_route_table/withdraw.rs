@@ -77,13 +77,11 @@ pub async fn unroute(vip: Ipv4Addr, s: &Settings, from: &NodeConfig) -> Result<M
             ))
         })
     };
-    tokio::time::timeout(s.deadline, within)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "the route tables did not all answer within {} (aws-route-table.deadline)",
-                humantime::format_duration(s.deadline)
-            )
-            .into())
-        })
+    crate::vip::within(
+        s.deadline,
+        "aws-route-table.deadline",
+        || "every route table".into(),
+        within,
+    )
+    .await
 }
