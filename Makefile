@@ -1,6 +1,7 @@
 # vipkeeper — the commands a developer and CI use.
 #   make demo      a sandbox cluster on this machine fails over while you watch
-#                  (DEMO_AWS=1: the VPC route tables in the AWS emulator)
+#                  (DEMO_AWS=1: the VPC route tables in the AWS emulator;
+#                   DEMO_AURORA=1: an Aurora cluster followed, behind an NLB)
 #   make test      install what is needed, lint, and run the whole suite
 #   make sandbox FLAVOR=mariadb|mysql   a 3-node cluster; prints its config path last
 #   make sandbox-down

@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 printf '\n\033[1m==> building vipkeeper and the demo (the first build takes several minutes; cargo shows its progress)\033[0m\n'
-cargo build --bin vipkeeper --example demo
+# DEMO_AURORA=1: an Aurora cluster in the emulator, followed (docs/AURORA.md).
+demo=demo
+[ "${DEMO_AURORA:-}" = 1 ] && demo=demo_aurora
+cargo build --bin vipkeeper --example "$demo"
 target=${CARGO_TARGET_DIR:-target}
 printf '\n'
-"$target/debug/examples/demo" "$target/debug/vipkeeper"
+"$target/debug/examples/$demo" "$target/debug/vipkeeper"
