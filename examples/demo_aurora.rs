@@ -10,24 +10,16 @@
 use vipkeeper_harness as support;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use support::agent::Agent;
 use support::moto::Moto;
+use support::narrate::say;
 use support::netns::Netns;
 use support::vpc::{RouteTables, VpcHosts, VIP};
 use support::writer::{WriteTarget, Writer};
 use support::Flavor;
-
-fn say(at: Option<Instant>, text: &str) {
-    let clock = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-    let time = &clock[11..23];
-    match at {
-        Some(t0) => println!("{time}  +{:>5} ms  {text}", t0.elapsed().as_millis()),
-        None => println!("{time}             {text}"),
-    }
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {

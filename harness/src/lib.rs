@@ -35,6 +35,7 @@ pub mod http;
 pub mod imds;
 pub mod mha;
 pub mod moto;
+pub mod narrate;
 pub mod netns;
 pub mod nlb_dns;
 pub mod poller;

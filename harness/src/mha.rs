@@ -93,7 +93,7 @@ impl Mha {
         scripts: &Scripts,
     ) -> Result<Self> {
         let dir = dir.join("mha");
-        for sub in ["perl5/MHA", "bin", "work", "remote"] {
+        for sub in ["perl5/MHA", "bin", "manager", "remote"] {
             fs::create_dir_all(dir.join(sub))?;
         }
         let perl5lib = dir.join("perl5");
@@ -141,7 +141,7 @@ impl Mha {
         let mut conf = format!(
             "[server default]\nuser={USER}\npassword={PASSWORD}\nrepl_user={}\nrepl_password={}\n\
              ssh_user=root\nssh_options=\"{ssh_options}\"\n\
-             manager_workdir={d}/work\nmanager_log={d}/work/manager.log\nremote_workdir={d}/remote\n\
+             manager_workdir={d}/manager\nmanager_log={d}/manager/manager.log\nremote_workdir={d}/remote\n\
              client_bindir={d}/bin\nping_interval=1\n\
              master_ip_failover_script={}\nmaster_ip_online_change_script={}\n",
             repl.0,
@@ -343,7 +343,7 @@ impl Mha {
 
     /// The manager's log (`manager_log`).
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("work/manager.log")).unwrap_or_default()
+        fs::read_to_string(self.dir.join("manager/manager.log")).unwrap_or_default()
     }
 
     fn log_tail(&self) -> String {
