@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use support::agent::Agent;
 use support::moto::Moto;
 use support::narrate::say;
 use support::netns::Netns;
@@ -52,14 +51,7 @@ async fn demo() -> Result<()> {
         config,
     } = VpcHosts::start(Flavor::Mariadb, &bin, "demo", RouteTables::Aurora).await?;
     let nlb = vpc.nlb.as_ref().context("no NLB plane")?;
-    let manager = Agent::start_in(
-        &bin,
-        &config,
-        &cluster.dir,
-        Some(&vpc.router.name),
-        "manager",
-        &[],
-    );
+    let manager = vpc.start_manager(&bin, &config, &cluster.dir, "manager");
     manager.wait_for_log("healthy: db1 is Aurora's writer", Duration::from_secs(60));
     say(None, "the agent: db1 is Aurora's writer and clients go there (every instance asked over SQL each second, the RDS API beside)");
     say(

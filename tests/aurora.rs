@@ -57,9 +57,8 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     let nlb = vpc.nlb.as_ref().unwrap();
     let ip = |i: usize| vpc.hosts[i].1.clone();
     let dir = cluster.dir.clone();
-    let start_manager = |config: &std::path::Path, name: &str| {
-        Agent::start_in(&bin, config, &dir, Some(&vpc.router.name), name, &[])
-    };
+    let start_manager =
+        |config: &std::path::Path, name: &str| vpc.start_manager(&bin, config, &dir, name);
     let manager = start_manager(&config, "manager");
     manager.wait_for_log("healthy: db1 is Aurora's writer and clients go there", LONG);
     // The reader record holds the healthy readers.

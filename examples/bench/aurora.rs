@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use super::support::agent::Agent;
 use super::support::vpc::{RouteTables, VpcHosts};
 use super::support::Flavor;
 use super::{fmt_ms, percentile};
@@ -27,14 +26,7 @@ pub async fn writer_changes(bin: &Path, runs: usize) -> Result<String> {
     let Some(nlb) = vpc.nlb.as_ref() else {
         bail!("no NLB plane");
     };
-    let manager = Agent::start_in(
-        bin,
-        &config,
-        &cluster.dir,
-        Some(&vpc.router.name),
-        "manager",
-        &[],
-    );
+    let manager = vpc.start_manager(bin, &config, &cluster.dir, "manager");
     manager.wait_for_log("healthy: db1 is Aurora's writer", Duration::from_secs(60));
     let (mut to_nlb, mut to_dns) = (Vec::new(), Vec::new());
     for run in 1..=runs {

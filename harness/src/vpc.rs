@@ -64,6 +64,18 @@ impl Vpc {
         Some(format!("db{}", i + 1))
     }
 
+    /// Starts the vipkeeper manager agent on the router with `config`,
+    /// logging to `<dir>/<log_name>.log`.
+    pub fn start_manager(
+        &self,
+        bin: &std::path::Path,
+        config: &std::path::Path,
+        dir: &std::path::Path,
+        log_name: &str,
+    ) -> super::agent::Agent {
+        super::agent::Agent::start_in(bin, config, dir, Some(&self.router.name), log_name, &[])
+    }
+
     /// Runs `bin` (vipkeeper) with `args` on the router, where the manager
     /// agent runs.
     pub fn run_on_router(
@@ -183,14 +195,7 @@ impl VpcCluster {
             config,
             vpc,
         } = VpcHosts::start(flavor, bin, name, tables).await?;
-        let manager = super::agent::Agent::start_in(
-            bin,
-            &config,
-            &cluster.dir,
-            Some(&vpc.router.name),
-            "manager",
-            &[],
-        );
+        let manager = vpc.start_manager(bin, &config, &cluster.dir, "manager");
         manager.wait_for_log(
             "healthy: db1 is the master",
             std::time::Duration::from_secs(40),

@@ -69,14 +69,7 @@ impl AwsPlane {
             seeded,
             router: router.name.clone(),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while plane.last_switch().is_none() {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the data plane did not take the emulator's VIP route within 10 s"
-            );
-            std::thread::sleep(FOLLOW_EVERY);
-        }
+        plane.follower.wait_first("the emulator's VIP route")?;
         Ok(plane)
     }
 
@@ -230,6 +223,21 @@ impl Follower {
             last,
             thread: Some(thread),
         }
+    }
+}
+
+impl Follower {
+    /// Until the router has taken `what` from the control plane once.
+    pub(crate) fn wait_first(&self, what: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.last.lock().unwrap().is_none() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the data plane did not take {what} within 10 s"
+            );
+            std::thread::sleep(FOLLOW_EVERY);
+        }
+        Ok(())
     }
 }
 

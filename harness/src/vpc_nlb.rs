@@ -6,7 +6,6 @@
 //! target, as the route-table follower does for a route table.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -56,14 +55,7 @@ impl NlbPlane {
             seeded,
             router: router.name.clone(),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while plane.last_switch().is_none() {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the data plane did not take the target group's target within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        plane.follower.wait_first("the target group's target")?;
         Ok(plane)
     }
 
