@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::aurora::decide::describe;
+use crate::aurora::episode::Episode;
 use crate::aurora::{act, api, probe, Decision, Evidence, Follower};
 use crate::config::{AgentConfig, AuroraConfig, ClusterConfig};
+use crate::execute::Trigger;
 use crate::state::ClusterState;
 use crate::vip::placements;
 
@@ -34,6 +37,7 @@ pub async fn run(
     );
     let mut fast_until = Instant::now() + aurora.fast_for;
     let mut said = String::new();
+    let mut episode: Option<Episode> = None;
     let api_view = ApiView::spawn(aurora.clone(), stop.clone());
     // The readers (and the writer) the reader records were last set for.
     let mut readers_set: Option<(Vec<String>, String)> = None;
@@ -53,19 +57,51 @@ pub async fn run(
                 _ => tracing::warn!(cluster = %cluster.name, "{sentence}"),
             }
             fast_until = started + aurora.fast_for;
-            if let Decision::Conflict { why } = &decision {
-                act::keep(&state, &act::conflict(&cluster, why, &evidence));
+            // An episode begins at the first look that is not steady.
+            if episode.is_some() || !matches!(decision, Decision::Steady { .. }) {
+                let ep = episode.get_or_insert_with(|| {
+                    Episode::open(
+                        &state,
+                        &cluster.name,
+                        follower.target.as_deref(),
+                        Trigger::Automatic,
+                    )
+                });
+                ep.decided(&decision, &sentence, &evidence);
+            }
+            match (&decision, episode.take()) {
+                (Decision::Conflict { why }, Some(ep)) => {
+                    act::keep(&state, &act::conflict(&ep, &cluster, why, &evidence));
+                    ep.unchanged(why);
+                }
+                (Decision::Steady { writer }, Some(ep)) => {
+                    let report = act::unchanged(&ep, &cluster, writer, &evidence);
+                    act::keep(&state, &report);
+                    ep.unchanged(report.why.as_deref().unwrap_or_default());
+                }
+                (_, ep) => episode = ep,
             }
             said = sentence;
         }
-        if let Decision::Move { from, to, basis } = &decision {
+        if let Decision::Move { to, basis, .. } = &decision {
             if cluster.observe_only {
-                tracing::warn!(cluster = %cluster.name, "observe-only: would move what clients use from {} to {to}", from.as_deref().unwrap_or("nowhere"));
+                tracing::warn!(cluster = %cluster.name, "observe-only: would move what clients use from {} to {to}", follower.target.as_deref().unwrap_or("nowhere"));
                 follower.moved(to);
+                if let Some(ep) = episode.take() {
+                    ep.unchanged("observe-only: nothing was moved");
+                }
             } else {
-                let report =
-                    act::move_clients(&cluster, from.as_deref(), to, *basis, &evidence).await;
+                let ep = episode.take().unwrap_or_else(|| {
+                    Episode::open(
+                        &state,
+                        &cluster.name,
+                        follower.target.as_deref(),
+                        Trigger::Automatic,
+                    )
+                });
+                let report = act::move_clients(&ep, &cluster, to, *basis, &evidence).await;
                 act::keep(&state, &report);
+                ep.moved(&report);
                 if report.outcome == "moved" {
                     tracing::info!(cluster = %cluster.name, "{}", report.summary());
                     follower.moved(to);
@@ -154,44 +190,11 @@ impl ApiView {
         match &*self.rx.borrow() {
             None => Err("the RDS API has not answered yet".into()),
             Some((at, _)) if at.elapsed() > interval * 3 => Err(format!(
-                "the RDS API has not answered for {} ms",
-                at.elapsed().as_millis()
+                "the RDS API has not answered for over {}",
+                humantime::format_duration(interval * 3)
             )),
             Some((_, answer)) => answer.clone(),
         }
-    }
-}
-
-fn describe(decision: &Decision, evidence: &Evidence) -> String {
-    match decision {
-        Decision::Steady { writer } => {
-            format!("healthy: {writer} is Aurora's writer and clients go there")
-        }
-        Decision::Move { to, basis, .. } => {
-            format!("{to} is Aurora's new writer: {}", basis.describe())
-        }
-        Decision::Wait { why } => why.clone(),
-        Decision::Conflict { why } => format!(
-            "{why} (SQL: {}; RDS API: {})",
-            evidence
-                .sql
-                .iter()
-                .map(|(n, a)| format!(
-                    "{n} {}",
-                    match a {
-                        Ok(true) => "writer".to_string(),
-                        Ok(false) => "reader".to_string(),
-                        Err(e) => format!("unreachable ({e})"),
-                    }
-                ))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match &evidence.api {
-                Ok(Some(w)) => w.clone(),
-                Ok(None) => "no writer".into(),
-                Err(e) => format!("unreachable ({e})"),
-            }
-        ),
     }
 }
 

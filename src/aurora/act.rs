@@ -2,11 +2,12 @@
 //! VIP backends, and the report of it (or of a conflict that was not acted
 //! on) in the cluster's state directory.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use super::decide::{Basis, Evidence};
+use super::episode::Episode;
 use crate::config::ClusterConfig;
 use crate::state::{write_private, ClusterState};
 use crate::vip::move_vip;
@@ -15,6 +16,8 @@ use crate::vip::move_vip;
 #[derive(Debug, Clone, Serialize)]
 pub struct AuroraReport {
     pub id: String,
+    /// The journal of the same id: every decision on the way.
+    pub journal: Option<String>,
     pub cluster: String,
     pub kind: &'static str,
     pub from: Option<String>,
@@ -50,35 +53,40 @@ impl AuroraReport {
     }
 }
 
-fn new_id(cluster: &str) -> String {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis();
-    format!("{cluster}-aurora-{ms}")
+impl AuroraReport {
+    /// Episode `ep`'s report: `kind`, on `evidence`, nothing done yet.
+    fn of(ep: &Episode, cluster: &ClusterConfig, kind: &'static str, evidence: &Evidence) -> Self {
+        Self {
+            id: ep.id.clone(),
+            journal: Some(ep.journal_path()),
+            cluster: cluster.name.clone(),
+            kind,
+            from: ep.from.clone(),
+            to: None,
+            basis: None,
+            evidence: evidence.clone(),
+            why: None,
+            backends: Vec::new(),
+            move_ms: None,
+            outcome: "failed",
+        }
+    }
 }
 
 /// Points every VIP backend at `to`; the report says how it went.
 pub async fn move_clients(
+    ep: &Episode,
     cluster: &ClusterConfig,
-    from: Option<&str>,
     to: &str,
     basis: Basis,
     evidence: &Evidence,
 ) -> AuroraReport {
     let started = Instant::now();
+    let from = ep.from.as_deref();
     let mut report = AuroraReport {
-        id: new_id(&cluster.name),
-        cluster: cluster.name.clone(),
-        kind: "aurora-writer-change",
-        from: from.map(str::to_string),
         to: Some(to.to_string()),
         basis: Some(basis),
-        evidence: evidence.clone(),
-        why: None,
-        backends: Vec::new(),
-        move_ms: None,
-        outcome: "failed",
+        ..AuroraReport::of(ep, cluster, "aurora-writer-change", evidence)
     };
     let (Some(vip), Some(new)) = (&cluster.vip, cluster.node(to)) else {
         report.why = Some(format!(
@@ -133,19 +141,34 @@ pub async fn readers(
 }
 
 /// A conflict that was reported and not acted on.
-pub fn conflict(cluster: &ClusterConfig, why: &str, evidence: &Evidence) -> AuroraReport {
+pub fn conflict(
+    ep: &Episode,
+    cluster: &ClusterConfig,
+    why: &str,
+    evidence: &Evidence,
+) -> AuroraReport {
     AuroraReport {
-        id: new_id(&cluster.name),
-        cluster: cluster.name.clone(),
-        kind: "aurora-conflict",
-        from: None,
-        to: None,
-        basis: None,
-        evidence: evidence.clone(),
         why: Some(why.to_string()),
-        backends: Vec::new(),
-        move_ms: None,
         outcome: "not-acted-on",
+        ..AuroraReport::of(ep, cluster, "aurora-conflict", evidence)
+    }
+}
+
+/// The writer settled where clients already go (an answer that flapped,
+/// a promotion that did not happen): nothing was moved.
+pub fn unchanged(
+    ep: &Episode,
+    cluster: &ClusterConfig,
+    writer: &str,
+    evidence: &Evidence,
+) -> AuroraReport {
+    AuroraReport {
+        to: Some(writer.to_string()),
+        why: Some(format!(
+            "{writer} is the writer again and clients already go there: nothing moved"
+        )),
+        outcome: "unchanged",
+        ..AuroraReport::of(ep, cluster, "aurora-no-change", evidence)
     }
 }
 

@@ -183,6 +183,40 @@ impl Follower {
     }
 }
 
+/// The decision in words, for the log and the journal.
+pub fn describe(decision: &Decision, evidence: &Evidence) -> String {
+    match decision {
+        Decision::Steady { writer } => {
+            format!("healthy: {writer} is Aurora's writer and clients go there")
+        }
+        Decision::Move { to, basis, .. } => {
+            format!("{to} is Aurora's new writer: {}", basis.describe())
+        }
+        Decision::Wait { why } => why.clone(),
+        Decision::Conflict { why } => format!(
+            "{why} (SQL: {}; RDS API: {})",
+            evidence
+                .sql
+                .iter()
+                .map(|(n, a)| format!(
+                    "{n} {}",
+                    match a {
+                        Ok(true) => "writer".to_string(),
+                        Ok(false) => "reader".to_string(),
+                        Err(e) => format!("unreachable ({e})"),
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match &evidence.api {
+                Ok(Some(w)) => w.clone(),
+                Ok(None) => "no writer".into(),
+                Err(e) => format!("unreachable ({e})"),
+            }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,12 @@
 //! `probe` asks every instance "am I the writer?" over SQL, `api` asks the
 //! RDS API (the second opinion, and the fallback when SQL is unreachable),
 //! `decide` turns both into a decision (pure), `act` carries it out and
-//! reports. The agent's loop (`agent::aurora`) ties them together.
+//! reports, `episode` journals a change from its first sign to its end. The agent's loop (`agent::aurora`) ties them together.
 
 pub mod act;
 pub mod api;
 pub mod decide;
+pub mod episode;
 pub mod probe;
 pub mod status;
 pub mod switch;

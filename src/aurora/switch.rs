@@ -6,9 +6,12 @@
 use std::time::{Duration, Instant};
 
 use super::act::{self, AuroraReport};
-use super::decide::{Decision, Evidence, Follower};
+use super::decide::{describe, Decision, Evidence, Follower};
+use super::episode::Episode;
 use super::{api, probe};
 use crate::config::{AuroraConfig, ClusterConfig};
+use crate::execute::Trigger;
+use crate::state::ClusterState;
 
 /// What the checks found: the writer now, the instance to promote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,25 +92,31 @@ pub async fn preflight(
 /// Promotes `pre.to` and follows until clients go to the new writer, or
 /// `deadline` passes. The report says how it went (and where clients went
 /// if Aurora promoted another instance).
+/// Its journal (every decision on the way) has the report's id.
 pub async fn switch(
+    state: &ClusterState,
     cluster: &ClusterConfig,
     aurora: &AuroraConfig,
     pre: &Preflight,
     deadline: Duration,
 ) -> AuroraReport {
     let started = Instant::now();
+    let mut ep = Episode::open(state, &cluster.name, Some(&pre.writer), Trigger::Manual);
     let mut follower = Follower::new(Some(pre.writer.clone()));
     let mut last = Evidence {
         sql: Vec::new(),
         api: Err("not asked yet".into()),
     };
     if let Err(e) = api::fail_over_to(aurora, &pre.to).await {
-        let mut r = act::conflict(cluster, &format!("the promotion was refused: {e}"), &last);
+        let why = format!("the promotion was refused: {e}");
+        let mut r = act::conflict(&ep, cluster, &why, &last);
         r.kind = "aurora-switchover";
         r.outcome = "refused";
+        ep.unchanged(&why);
         return r;
     }
     let mut next_api = Instant::now();
+    let mut said = String::new();
     while started.elapsed() < deadline {
         let tick = Instant::now();
         let sql = probe::ask_all(cluster, &aurora.writer_query).await;
@@ -117,10 +126,14 @@ pub async fn switch(
             next_api = tick + aurora.interval;
         }
         last.sql = sql;
-        if let Decision::Move { from, to, basis } =
-            follower.decide(&last, tick, aurora.disagreement)
-        {
-            let mut r = act::move_clients(cluster, from.as_deref(), &to, basis, &last).await;
+        let decision = follower.decide(&last, tick, aurora.disagreement);
+        let text = describe(&decision, &last);
+        if text != said {
+            ep.decided(&decision, &text, &last);
+            said = text;
+        }
+        if let Decision::Move { to, basis, .. } = decision {
+            let mut r = act::move_clients(&ep, cluster, &to, basis, &last).await;
             r.kind = "aurora-switchover";
             if to != pre.to && r.outcome == "moved" {
                 r.why = Some(format!(
@@ -128,21 +141,20 @@ pub async fn switch(
                     pre.to
                 ));
             }
+            ep.moved(&r);
             return r;
         }
         tokio::time::sleep_until((tick + aurora.fast_interval).into()).await;
     }
-    let mut r = act::conflict(
-        cluster,
-        &format!(
-            "{} did not become the writer within {}: clients still go to {}",
-            pre.to,
-            humantime::format_duration(deadline),
-            pre.writer
-        ),
-        &last,
+    let why = format!(
+        "{} did not become the writer within {}: clients still go to {}",
+        pre.to,
+        humantime::format_duration(deadline),
+        pre.writer
     );
+    let mut r = act::conflict(&ep, cluster, &why, &last);
     r.kind = "aurora-switchover";
     r.outcome = "timed-out";
+    ep.unchanged(&why);
     r
 }

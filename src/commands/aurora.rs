@@ -49,8 +49,9 @@ pub async fn switchover(
             return ExitCode::FAILURE;
         }
     }
-    let report = switch::switch(cluster, aurora, &pre, cluster.switchover.deadline).await;
-    crate::aurora::act::keep(&ClusterState::new(state_dir, &cluster.name), &report);
+    let state = ClusterState::new(state_dir, &cluster.name);
+    let report = switch::switch(&state, cluster, aurora, &pre, cluster.switchover.deadline).await;
+    crate::aurora::act::keep(&state, &report);
     println!("{}", crate::terminal::safe(&report.summary()));
     for (backend, label, detail) in &report.backends {
         println!("  {backend}: {label}: {}", crate::terminal::safe(detail));
@@ -59,6 +60,9 @@ pub async fn switchover(
         println!("  {}", crate::terminal::safe(why));
     }
     println!("report: {}", report.id);
+    if let Some(journal) = &report.journal {
+        println!("journal: {journal} (vipkeeper report reads it)");
+    }
     if report.outcome == "moved" {
         ExitCode::SUCCESS
     } else {

@@ -14,7 +14,7 @@ use super::cluster_lock::Reread;
 /// replica (not promoted by someone else meanwhile).
 pub fn plan_holds(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
     let writable_allowed = match plan.kind {
-        Kind::Failover => None,
+        Kind::Failover | Kind::Aurora => None,
         Kind::Switchover | Kind::Rollback => Some(plan.old_master.as_str()),
     };
     let mut found = others_writable(reread, writable_allowed);

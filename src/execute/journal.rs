@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::report::{Outcome, StepRecord, Trigger};
 use crate::candidate::Considered;
-use crate::plan::Plan;
+use crate::plan::{Kind, Plan};
 
 /// One line: when, and what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,45 @@ pub enum JournalEvent {
     Step(StepRecord),
     /// How it ended.
     End { outcome: Outcome, duration_ms: u64 },
+    /// A change of mind while following a writer another system promotes
+    /// (Aurora): what was decided, on what, and why.
+    Decision(Decided),
+}
+
+/// One decision of a follower, at `at_ms` from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    pub at_ms: u64,
+    pub decision: DecisionKind,
+    /// The decision in words.
+    pub text: String,
+    /// What it was decided on, as the follower recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionKind {
+    /// Clients go to the writer.
+    Steady,
+    /// Nothing to act on yet.
+    Wait,
+    /// Move what clients use.
+    Move,
+    /// Reported, not acted on.
+    Conflict,
+}
+
+impl DecisionKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DecisionKind::Steady => "steady",
+            DecisionKind::Wait => "wait",
+            DecisionKind::Move => "move",
+            DecisionKind::Conflict => "conflict",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +93,9 @@ pub struct Start {
     pub old_master: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub considered: Vec<Considered>,
+    /// Without a plan: why the master changes (a failover by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
 }
 
 impl Start {
@@ -66,6 +108,7 @@ impl Start {
             cluster: None,
             old_master: None,
             considered: Vec::new(),
+            kind: None,
         }
     }
 
@@ -84,6 +127,21 @@ impl Start {
             cluster: Some(cluster.into()),
             old_master: Some(old_master.into()),
             considered: considered.to_vec(),
+            kind: None,
+        }
+    }
+
+    /// The start of a change made by another system (Aurora) that
+    /// vipkeeper follows, clients going to `from` until then.
+    pub fn followed(id: &str, trigger: Trigger, cluster: &str, from: Option<&str>) -> Self {
+        Self {
+            id: id.into(),
+            trigger,
+            plan: None,
+            cluster: Some(cluster.into()),
+            old_master: from.map(str::to_string),
+            considered: Vec::new(),
+            kind: Some(Kind::Aurora),
         }
     }
 }

@@ -19,7 +19,7 @@ mod switch_steps;
 pub use cluster_lock::ClusterLock;
 pub use error::StepError;
 pub use io_threads::restart_io_threads;
-pub use journal::{Journal, JournalEvent, JournalLine, Start};
+pub use journal::{Decided, DecisionKind, Journal, JournalEvent, JournalLine, Start};
 pub use report::{Outcome, Report, StepOutcome, Trigger};
 pub use run::{finish, locked_execute};
 

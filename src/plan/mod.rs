@@ -61,6 +61,8 @@ pub enum Kind {
     /// A switchover that could not finish is undone: the old master takes
     /// the role back.
     Rollback,
+    /// Aurora promoted a new writer itself; vipkeeper followed.
+    Aurora,
 }
 
 impl Kind {
@@ -69,6 +71,7 @@ impl Kind {
             Kind::Failover => "failover",
             Kind::Switchover => "switchover",
             Kind::Rollback => "rollback",
+            Kind::Aurora => "aurora writer change",
         }
     }
 }
@@ -118,6 +121,10 @@ impl Plan {
             Kind::Rollback => format!(
                 "rollback of the switchover of cluster {}: {} takes the master role back from {}",
                 self.cluster, self.old_master, self.candidate
+            ),
+            Kind::Aurora => format!(
+                "Aurora cluster {}: Aurora promoted a new writer in place of {}",
+                self.cluster, self.old_master
             ),
         };
         let mut out = format!("{what}\n");

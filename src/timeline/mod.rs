@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::execute::report::StepOutcome;
-use crate::execute::{JournalEvent, JournalLine, Outcome, Start, Trigger};
+use crate::execute::{Decided, JournalEvent, JournalLine, Outcome, Start, Trigger};
 use crate::plan::{Kind, Step};
 
 pub use svg::render_svg;
@@ -57,6 +57,8 @@ pub struct Timeline {
     pub outcome_detail: Option<String>,
     pub duration_ms: f64,
     pub has_vip: bool,
+    /// A follower's decisions (Aurora), in order.
+    pub decisions: Vec<Decided>,
 }
 
 impl Timeline {
@@ -79,12 +81,13 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
     let mut start: Option<(SystemTime, Start)> = None;
     let mut records = Vec::new();
     let mut end = None;
+    let mut decisions = Vec::new();
     for (i, l) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         let value: Value =
             serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1))?;
         let known = matches!(
             value.get("event").and_then(Value::as_str),
-            Some("start" | "step" | "end")
+            Some("start" | "step" | "end" | "decision")
         );
         if !known {
             continue;
@@ -99,6 +102,7 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
             }
             JournalEvent::Start(_) => {}
             JournalEvent::Step(r) => records.push(r),
+            JournalEvent::Decision(d) => decisions.push(d),
             JournalEvent::End {
                 outcome,
                 duration_ms,
@@ -145,6 +149,11 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
         Outcome::Refused { why } => Some(why.clone()),
         Outcome::Success => None,
     });
+    // Without a plan, the node clients were moved to is the candidate.
+    let moved_to = steps.iter().find_map(|s| match &s.step {
+        Step::MoveVip { to, .. } => Some(to.clone()),
+        _ => None,
+    });
     let duration_ms = end
         .as_ref()
         .map(|(_, d)| *d as f64)
@@ -157,16 +166,18 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
             .unwrap_or_else(|| "?".into()),
         trigger: start.trigger,
         started,
-        candidate: plan.map(|p| p.candidate.clone()),
+        candidate: plan.map(|p| p.candidate.clone()).or(moved_to),
         why: plan.map(|p| p.why.clone()),
-        has_vip: plan.is_some_and(|p| p.steps.iter().any(|s| matches!(s, Step::MoveVip { .. }))),
-        kind: plan.map(|p| p.kind).unwrap_or_default(),
+        has_vip: plan.is_some_and(|p| p.steps.iter().any(|s| matches!(s, Step::MoveVip { .. })))
+            || steps.iter().any(|s| matches!(s.step, Step::MoveVip { .. })),
+        kind: plan.map(|p| p.kind).or(start.kind).unwrap_or_default(),
         old_master,
         nodes,
         steps,
         outcome: end.map(|(o, _)| o),
         outcome_detail,
         duration_ms,
+        decisions,
     })
 }
 
@@ -221,6 +232,14 @@ pub fn summary(t: &Timeline) -> String {
         out.push_str(&format!(
             "  candidate {}: {w}\n",
             t.candidate.as_deref().unwrap_or("?")
+        ));
+    }
+    for d in &t.decisions {
+        out.push_str(&format!(
+            "  +{:>6} ms  {:<7} {}\n",
+            d.at_ms,
+            d.decision.label(),
+            d.text
         ));
     }
     for s in &t.steps {

@@ -153,6 +153,7 @@ pub fn render_svg(t: &Timeline, client: &[ClientEvent]) -> String {
     let origin = match t.kind {
         Kind::Failover => format!("{} confirmed dead: failover starts", t.old_master),
         Kind::Switchover | Kind::Rollback => format!("{} starts", t.kind.label()),
+        Kind::Aurora => "the writer's answers change: vipkeeper follows".to_string(),
     };
     let ox = x(0.0);
     let _ = writeln!(
