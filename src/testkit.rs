@@ -168,6 +168,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
                 instance_id: None,
                 eni_id: None,
                 az: None,
+                ipv4: None,
             })
             .collect(),
     }

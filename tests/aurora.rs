@@ -11,6 +11,7 @@ use vipkeeper_harness as support;
 use std::time::Duration;
 
 use support::agent::Agent;
+use support::fault_proxy::{Fault, FaultProxy};
 use support::moto::Moto;
 use support::netns::Netns;
 use support::vpc::{RouteTables, VpcHosts, VIP};
@@ -20,6 +21,7 @@ use support::{per_flavor, Flavor, TestCluster};
 per_flavor!(
     the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record,
     a_switchover_to_a_named_reader_promotes_it_and_moves_clients,
+    discovered_instances_a_flapping_answer_and_an_api_that_is_down,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -29,6 +31,38 @@ fn available() -> Option<std::path::PathBuf> {
     (support::available_or_skip("the namespace test", Netns::available())
         && support::available_or_skip("the AWS tests", Moto::available()))
     .then(support::bin)
+}
+
+/// `node` writable (`on`) or read-only.
+async fn writable(c: &TestCluster, node: &str, on: bool, flavor: Flavor) {
+    let sql = if on {
+        "SET GLOBAL read_only=OFF"
+    } else {
+        flavor.read_only_sql()
+    };
+    c.node(node).exec(&[sql]).await.unwrap();
+}
+
+/// Runs vipkeeper on the router: (exit code, stdout and stderr).
+fn run_on_router(vpc: &support::vpc::Vpc, bin: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = vpc.run_on_router(bin, args).unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The VPC with an Aurora cluster (db1 the writer) and its host agents.
+async fn aurora_hosts(flavor: Flavor) -> Option<(std::path::PathBuf, VpcHosts)> {
+    let bin = available()?;
+    let hosts = VpcHosts::start(flavor, &bin, "main", RouteTables::Aurora)
+        .await
+        .unwrap();
+    Some((bin, hosts))
 }
 
 async fn make_writer(c: &TestCluster, node: &str, flavor: Flavor) {
@@ -43,17 +77,18 @@ async fn make_writer(c: &TestCluster, node: &str, flavor: Flavor) {
 }
 
 async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(flavor: Flavor) {
-    let Some(bin) = available() else {
+    let Some((
+        bin,
+        VpcHosts {
+            vpc,
+            mut cluster,
+            hosts,
+            config,
+        },
+    )) = aurora_hosts(flavor).await
+    else {
         return;
     };
-    let VpcHosts {
-        vpc,
-        mut cluster,
-        hosts,
-        config,
-    } = VpcHosts::start(flavor, &bin, "main", RouteTables::Aurora)
-        .await
-        .unwrap();
     let nlb = vpc.nlb.as_ref().unwrap();
     let ip = |i: usize| vpc.hosts[i].1.clone();
     let dir = cluster.dir.clone();
@@ -71,18 +106,10 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     writer.wait_for_more(100, LONG).await;
 
     // A reader claims to be the writer too: reported, nothing moves.
-    cluster
-        .node("db3")
-        .exec(&["SET GLOBAL read_only=OFF"])
-        .await
-        .unwrap();
+    writable(&cluster, "db3", true, flavor).await;
     manager.wait_for_log("db1 and db3 all answer as the writer: moving nothing", LONG);
     assert_eq!(nlb.targets().unwrap(), [(ip(0), 3306)]);
-    cluster
-        .node("db3")
-        .exec(&[flavor.read_only_sql()])
-        .await
-        .unwrap();
+    writable(&cluster, "db3", false, flavor).await;
     wait_for_count(&manager, "healthy: db1 is Aurora's writer", 2);
 
     // Aurora promotes db2: the API first, the old writer gone, the new one writable.
@@ -206,11 +233,17 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
 
 /// Until `ok()` holds.
 fn wait_for(ok: impl Fn() -> bool, what: &str) {
+    wait_for_or(ok, || what.to_string())
+}
+
+/// Until `ok()` holds; else fails saying `what()`.
+fn wait_for_or(ok: impl Fn() -> bool, what: impl Fn() -> String) {
     let deadline = std::time::Instant::now() + LONG;
     while !ok() {
         assert!(
             std::time::Instant::now() < deadline,
-            "waited in vain for {what}"
+            "waited in vain for {}",
+            what()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -257,7 +290,10 @@ fn reports_of_kind(dir: &std::path::Path, kind: &str) -> usize {
 fn report_of_move(dir: &std::path::Path, to: &str) -> serde_json::Value {
     let moved: Vec<serde_json::Value> = reports_in(dir)
         .into_iter()
-        .filter(|r| r["kind"] != "aurora-conflict" && r["to"] == to)
+        .filter(|r| {
+            (r["kind"] == "aurora-writer-change" || r["kind"] == "aurora-switchover")
+                && r["to"] == to
+        })
         .collect();
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0]["outcome"], "moved", "{}", moved[0]);
@@ -268,31 +304,24 @@ fn report_of_move(dir: &std::path::Path, to: &str) -> serde_json::Value {
 /// `FailoverDBCluster`, then the same following as the agent's; the
 /// mistakes are refused by name, and `failover` is refused on Aurora.
 async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Flavor) {
-    let Some(bin) = available() else {
+    let Some((
+        bin,
+        VpcHosts {
+            vpc,
+            cluster,
+            hosts: _agents,
+            config,
+        },
+    )) = aurora_hosts(flavor).await
+    else {
         return;
     };
-    let VpcHosts {
-        vpc,
-        cluster,
-        hosts: _agents,
-        config,
-    } = VpcHosts::start(flavor, &bin, "main", RouteTables::Aurora)
-        .await
-        .unwrap();
     let nlb = vpc.nlb.as_ref().unwrap();
     let c = config.to_str().unwrap();
     let run = |args: &[&str]| {
         let mut all = vec!["-c", c];
         all.extend_from_slice(args);
-        let out = vpc.run_on_router(&bin, &all).unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        run_on_router(&vpc, &bin, &all)
     };
     let (code, out) = run(&["failover", "main"]);
     assert_eq!(code, 1, "{out}");
@@ -339,11 +368,7 @@ async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Fl
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    cluster
-        .node("db1")
-        .exec(&[flavor.read_only_sql()])
-        .await
-        .unwrap();
+    writable(&cluster, "db1", false, flavor).await;
     make_writer(&cluster, "db2", flavor).await;
     let out = switching.join().unwrap();
     let text = format!(
@@ -380,5 +405,156 @@ async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Fl
     assert!(
         out.contains("clients: aws-nlb: ") && out.contains("-> db2"),
         "{out}"
+    );
+}
+
+/// No instances in the config: the RDS API lists them and their endpoints
+/// resolve (here through the router namespace's hosts file) to the
+/// servers. A reader that answers as the writer for one look changes
+/// nothing (and the journal says so); the RDS API answering 503, then not
+/// answering at all, leaves the SQL path working, and the reports say on
+/// what they moved. The reader record is one weighted set per reader.
+async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: Flavor) {
+    let Some((
+        bin,
+        VpcHosts {
+            vpc,
+            cluster,
+            hosts: _agents,
+            config,
+        },
+    )) = aurora_hosts(flavor).await
+    else {
+        return;
+    };
+    let nlb = vpc.nlb.as_ref().unwrap();
+    let ip = |i: usize| vpc.hosts[i].1.clone();
+    let endpoints = nlb.aurora_endpoints().unwrap();
+    assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+    let _names = vpc
+        .router
+        .hosts(
+            &endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, (_, address))| (ip(i), address.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let api = FaultProxy::start_in(&vpc.router, nlb.moto.port).unwrap();
+    // The manager's config: no nodes, the RDS API through the proxy, a
+    // look a second (a one-look flap cannot be confirmed), weighted readers.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = with_aurora_endpoint(
+        &text[..text.find("[[cluster.node]]").unwrap()],
+        &api.endpoint(),
+    )
+    .replace(
+        "[cluster.aurora]\n",
+        "[cluster.aurora]\ninterval = \"1s\"\nfast_interval = \"1s\"\n",
+    )
+    .replace(
+        "[cluster.vip.aws-route53]\n",
+        "[cluster.vip.aws-route53]\nreader_routing = \"weighted\"\n",
+    );
+    let discovering = cluster.dir.join("discovering.toml");
+    std::fs::write(&discovering, text).unwrap();
+    let manager = vpc.start_manager(&bin, &discovering, &cluster.dir, "discovering");
+    manager.wait_for_log(
+        &format!(
+            "the instances of Aurora cluster orders: db1 ({} = {}:3306), db2 ({} = {}:3306)",
+            endpoints[0].1,
+            ip(0),
+            endpoints[1].1,
+            ip(1)
+        ),
+        LONG,
+    );
+    manager.wait_for_log("healthy: db1 is Aurora's writer and clients go there", LONG);
+    let sets = |readers: &[usize]| -> Vec<(Option<String>, String)> {
+        readers
+            .iter()
+            .map(|i| (Some(format!("db{}", i + 1)), ip(*i)))
+            .collect()
+    };
+    wait_for(
+        || nlb.reader_sets().unwrap() == sets(&[1, 2]),
+        "a weighted reader set for db2 and for db3",
+    );
+    let c = discovering.to_str().unwrap();
+    let (_, said) = run_on_router(&vpc, &bin, &["-c", c, "status"]);
+    assert!(
+        said.contains("writer db1") && said.contains("db3: reader"),
+        "{said}"
+    );
+
+    // db3 answers as the writer (db1 not) for less than a look, again
+    // until one look has seen it: nothing moves.
+    let reports = cluster.dir.join("state/main/reports");
+    let deadline = std::time::Instant::now() + LONG;
+    while !manager.log_text().contains("db3 is the new writer") {
+        assert!(std::time::Instant::now() < deadline, "no look saw the flap");
+        writable(&cluster, "db1", false, flavor).await;
+        writable(&cluster, "db3", true, flavor).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        writable(&cluster, "db3", false, flavor).await;
+        writable(&cluster, "db1", true, flavor).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    wait_for(
+        || reports_of_kind(&reports, "aurora-no-change") >= 1,
+        "the no-change report",
+    );
+    assert_eq!(nlb.targets().unwrap(), [(ip(0), 3306)]);
+    assert_eq!(reports_of_kind(&reports, "aurora-writer-change"), 0);
+    let unchanged = reports_in(&reports)
+        .into_iter()
+        .find(|r| r["kind"] == "aurora-no-change")
+        .unwrap();
+    let journal = unchanged["journal"].as_str().unwrap();
+    let (code, said) = run_on_router(&vpc, &bin, &["report", journal]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("aurora writer change"), "{said}");
+    assert!(said.contains("db3 is the new writer"), "{said}");
+    assert!(said.contains("db1 is the writer again"), "{said}");
+
+    // The RDS API answers 503: db3 promoted on the SQL side is followed,
+    // and the report says the API could not be asked.
+    api.set(Fault::Unavailable);
+    writable(&cluster, "db1", false, flavor).await;
+    make_writer(&cluster, "db3", flavor).await;
+    manager.wait_for_log(
+        "clients now go to db3, Aurora's writer (it answers as the writer; the RDS API could not be asked)",
+        LONG,
+    );
+    assert_eq!(nlb.targets().unwrap(), [(ip(2), 3306)]);
+    let r = report_of_move(&reports, "db3");
+    assert_eq!(r["basis"], "sql-api-unreachable", "{r}");
+    assert!(r["evidence"]["api"]["Err"].is_string(), "{r}");
+    wait_for(
+        || nlb.reader_sets().unwrap() == sets(&[0, 1]),
+        "the weighted readers db1 and db2",
+    );
+
+    // The RDS API takes requests and never answers: the same, back to db1.
+    api.set(Fault::Drop);
+    writable(&cluster, "db3", false, flavor).await;
+    writable(&cluster, "db1", true, flavor).await;
+    manager.wait_for_log(
+        "clients now go to db1, Aurora's writer (it answers as the writer; the RDS API could not be asked)",
+        LONG,
+    );
+    assert_eq!(nlb.targets().unwrap(), [(ip(0), 3306)]);
+    let r = report_of_move(&reports, "db1");
+    assert!(r["evidence"]["api"]["Err"].is_string(), "{r}");
+    wait_for_or(
+        || nlb.reader_sets().unwrap() == sets(&[1, 2]),
+        || {
+            format!(
+                "the weighted readers db2 and db3 again; {:?}; log:\n{}",
+                nlb.reader_sets().unwrap(),
+                manager.log_text()
+            )
+        },
     );
 }

@@ -186,6 +186,7 @@ fn nodes(v: &SeededVpc) -> Vec<NodeConfig> {
             instance_id: Some(v.instances[i].clone()),
             eni_id: (i != 1).then(|| v.enis[i].clone()),
             az: None,
+            ipv4: None,
         })
         .collect()
 }
@@ -347,6 +348,7 @@ async fn an_unreachable_emulator_fails_within_the_deadline() {
         instance_id: None,
         eni_id: Some("eni-0123456789abcdef0".into()),
         az: None,
+        ipv4: None,
     };
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "testing"),

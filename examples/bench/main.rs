@@ -161,6 +161,7 @@ async fn route_tables(runs: usize) -> Result<String> {
                 instance_id: None,
                 eni_id: Some(v.enis[i].clone()),
                 az: None,
+                ipv4: None,
             })
             .collect();
         let mut cells = Vec::new();

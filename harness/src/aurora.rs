@@ -76,6 +76,28 @@ pub async fn writer(at: &AwsTarget) -> Result<Option<String>> {
         .map(str::to_string))
 }
 
+/// Each instance's endpoint address, as DescribeDBInstances gives it.
+pub async fn endpoints(at: &AwsTarget) -> Result<Vec<(String, String)>> {
+    let out = rds(at)
+        .await
+        .describe_db_instances()
+        .send()
+        .await
+        .context("DescribeDBInstances")?;
+    let mut found: Vec<(String, String)> = out
+        .db_instances()
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.db_instance_identifier()?.to_string(),
+                i.endpoint()?.address()?.to_string(),
+            ))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// The `[cluster.aurora]` table for the emulator at `endpoint`.
 pub fn aurora_toml(endpoint: &str) -> String {
     format!(

@@ -1,87 +1,178 @@
 //! A small HTTP proxy in front of the AWS emulator that answers chosen EC2
 //! actions with `RequestLimitExceeded` (HTTP 503) a given number of times,
-//! then lets them through — throttling on demand.
+//! then lets them through — throttling on demand; or, switched at any
+//! time, answers every request 503 or never answers (an API that is down).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use super::netns::Netns;
+
+/// What the proxy does with every request from now on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// Passes requests on (throttling the chosen action, if any).
+    None = 0,
+    /// Answers every request `503 Service Unavailable`.
+    Unavailable = 1,
+    /// Reads every request and never answers.
+    Drop = 2,
+}
 
 pub struct FaultProxy {
     pub port: u16,
     /// How many requests were answered with throttling.
     pub throttled: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    fault: Arc<AtomicU8>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The rules a connection follows.
+#[derive(Clone)]
+struct Rules {
+    upstream: u16,
+    action: &'static str,
+    times: usize,
+    count: Arc<AtomicUsize>,
+    fault: Arc<AtomicU8>,
 }
 
 impl FaultProxy {
     /// Throttles the first `times` requests for `action` (e.g. "ReplaceRoute").
     pub async fn start(upstream: u16, action: &'static str, times: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let throttled = Arc::new(AtomicUsize::new(0));
-        let count = throttled.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    return;
+        Self::spawn(None, upstream, action, times).expect("the fault proxy starts")
+    }
+
+    /// A proxy inside `netns` in front of the emulator's `upstream` port
+    /// there, passing everything on until told otherwise (`set`).
+    pub fn start_in(netns: &Netns, upstream: u16) -> Result<Self> {
+        Self::spawn(Some(netns), upstream, "", 0)
+    }
+
+    fn spawn(
+        netns: Option<&Netns>,
+        upstream: u16,
+        action: &'static str,
+        times: usize,
+    ) -> Result<Self> {
+        let rules = Rules {
+            upstream,
+            action,
+            times,
+            count: Arc::new(AtomicUsize::new(0)),
+            fault: Arc::new(AtomicU8::new(Fault::None as u8)),
+        };
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shared = rules.clone();
+        // A thread of its own (in the namespace, if any) with its own
+        // runtime: its sockets live where the emulator does.
+        let work = move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let _ = port_tx.send(listener.local_addr().expect("an address").port());
+                let accept = async {
+                    while let Ok((client, _)) = listener.accept().await {
+                        let rules = shared.clone();
+                        tokio::spawn(async move {
+                            let _ = serve(client, rules).await;
+                        });
+                    }
                 };
-                let count = count.clone();
-                tokio::spawn(async move {
-                    let _ = serve(client, upstream, action, times, count).await;
-                });
-            }
-        });
-        Self {
-            port,
-            throttled,
-            task,
+                tokio::select! {
+                    _ = accept => {}
+                    _ = stopped => {}
+                }
+            });
+        };
+        match netns {
+            Some(ns) => drop(ns.spawn_inside(work)),
+            None => drop(std::thread::spawn(work)),
         }
+        let port = port_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .context("the fault proxy did not start")?;
+        Ok(Self {
+            port,
+            throttled: rules.count,
+            fault: rules.fault,
+            stop: Some(stop),
+        })
+    }
+
+    /// From now on, every request meets `fault`.
+    pub fn set(&self, fault: Fault) {
+        self.fault.store(fault as u8, Ordering::SeqCst);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
-async fn serve(
-    mut client: TcpStream,
-    upstream: u16,
-    action: &str,
-    times: usize,
-    count: Arc<AtomicUsize>,
-) -> std::io::Result<()> {
+async fn serve(mut client: TcpStream, rules: Rules) -> std::io::Result<()> {
     loop {
         let Some(request) = read_request(&mut client).await? else {
             return Ok(());
         };
+        match rules.fault.load(Ordering::SeqCst) {
+            f if f == Fault::Unavailable as u8 => {
+                let xml = "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>\
+                           <Message>Service unavailable.</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>";
+                answer(&mut client, "503 Service Unavailable", xml).await?;
+                continue;
+            }
+            f if f == Fault::Drop as u8 => {
+                // Never answer; the client gives up on its own deadline.
+                std::future::pending::<()>().await;
+            }
+            _ => {}
+        }
         let body = String::from_utf8_lossy(&request);
-        if body.contains(&format!("Action={action}&"))
-            && count.fetch_add(1, Ordering::SeqCst) < times
-        {
+        let chosen =
+            !rules.action.is_empty() && body.contains(&format!("Action={}&", rules.action));
+        if chosen && rules.count.fetch_add(1, Ordering::SeqCst) < rules.times {
             let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>\
                        <Message>Request limit exceeded.</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>";
-            let head = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
-                xml.len()
-            );
-            client.write_all(head.as_bytes()).await?;
-            client.write_all(xml.as_bytes()).await?;
+            answer(&mut client, "503 Service Unavailable", xml).await?;
             continue;
         }
-        if body.contains(&format!("Action={action}&")) {
-            count.fetch_sub(1, Ordering::SeqCst);
+        if chosen {
+            rules.count.fetch_sub(1, Ordering::SeqCst);
         }
         // One upstream connection per request, closed by the upstream.
-        let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
+        let mut up = TcpStream::connect(("127.0.0.1", rules.upstream)).await?;
         up.write_all(&with_connection_close(&request)).await?;
         let mut response = Vec::new();
         up.read_to_end(&mut response).await?;
         client.write_all(&strip_connection_close(&response)).await?;
     }
+}
+
+async fn answer(client: &mut TcpStream, status: &str, xml: &str) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+        xml.len()
+    );
+    client.write_all(head.as_bytes()).await?;
+    client.write_all(xml.as_bytes()).await
 }
 
 /// One HTTP request (head and Content-Length body), or None at EOF.

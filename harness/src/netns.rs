@@ -105,3 +105,31 @@ fn run(args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Names resolved inside a namespace for the programs `ip netns exec`
+/// starts there: `ip` bind-mounts `/etc/netns/<name>/hosts` over
+/// `/etc/hosts` for them. Removed when dropped.
+pub struct HostsOverride {
+    dir: std::path::PathBuf,
+}
+
+impl Netns {
+    /// `/etc/hosts` plus `entries` (address, name) for programs started
+    /// in this namespace with `ip netns exec`.
+    pub fn hosts(&self, entries: &[(String, String)]) -> Result<HostsOverride> {
+        let dir = std::path::Path::new("/etc/netns").join(&self.name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        for (ip, name) in entries {
+            text.push_str(&format!("{ip} {name}\n"));
+        }
+        std::fs::write(dir.join("hosts"), text)?;
+        Ok(HostsOverride { dir })
+    }
+}
+
+impl Drop for HostsOverride {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

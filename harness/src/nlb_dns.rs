@@ -173,29 +173,48 @@ pub async fn record(at: &AwsTarget, zone_id: &str) -> Result<Vec<String>> {
     record_named(at, zone_id, RECORD).await
 }
 
-/// The values of A record `name`, sorted.
+/// The values of A record `name` (every record set of that name), sorted.
 pub async fn record_named(at: &AwsTarget, zone_id: &str, name: &str) -> Result<Vec<String>> {
+    let mut v: Vec<String> = record_sets(at, zone_id, name)
+        .await?
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Each record set of A record `name`: (set identifier, value), sorted.
+pub async fn record_sets(
+    at: &AwsTarget,
+    zone_id: &str,
+    name: &str,
+) -> Result<Vec<(Option<String>, String)>> {
     let out = route53(at)
         .await
         .list_resource_record_sets()
         .hosted_zone_id(zone_id)
         .start_record_name(format!("{name}."))
         .start_record_type(RrType::A)
-        .max_items(1)
+        .max_items(100)
         .send()
         .await
         .context("ListResourceRecordSets")?;
-    Ok(out
+    let mut sets: Vec<(Option<String>, String)> = out
         .resource_record_sets()
         .iter()
         .filter(|r| r.name() == format!("{name}.") && *r.r#type() == RrType::A)
-        .flat_map(|r| r.resource_records())
-        .map(|v| v.value().to_string())
-        .collect::<Vec<_>>())
-    .map(|mut v| {
-        v.sort();
-        v
-    })
+        .flat_map(|r| {
+            r.resource_records().iter().map(|v| {
+                (
+                    r.set_identifier().map(str::to_string),
+                    v.value().to_string(),
+                )
+            })
+        })
+        .collect();
+    sets.sort();
+    Ok(sets)
 }
 
 /// The `[cluster.vip]` lines for both backends, the emulator at `endpoint`.

@@ -111,6 +111,24 @@ impl NlbPlane {
         })?
     }
 
+    /// The reader record's sets: (set identifier, value), sorted.
+    pub fn reader_sets(&self) -> Result<Vec<(Option<String>, String)>> {
+        let (target, zone) = (self.moto.target(), self.seeded.zone_id.clone());
+        Netns::existing(&self.router).run_inside(
+            move || -> Result<Vec<(Option<String>, String)>> {
+                runtime()?.block_on(nlb_dns::record_sets(&target, &zone, nlb_dns::READERS))
+            },
+        )?
+    }
+
+    /// Each Aurora instance's endpoint: (instance, address).
+    pub fn aurora_endpoints(&self) -> Result<Vec<(String, String)>> {
+        let target = self.moto.target();
+        Netns::existing(&self.router).run_inside(move || -> Result<Vec<(String, String)>> {
+            runtime()?.block_on(super::aurora::endpoints(&target))
+        })?
+    }
+
     /// The writer the RDS API names.
     pub fn aurora_writer(&self) -> Result<Option<String>> {
         let target = self.moto.target();

@@ -11,12 +11,13 @@ use tokio::time::Instant;
 
 use crate::aurora::decide::describe;
 use crate::aurora::episode::Episode;
-use crate::aurora::{act, api, probe, Decision, Evidence, Follower};
+use crate::aurora::{act, discover, probe, Decision, Evidence, Follower};
 use crate::config::{AgentConfig, AuroraConfig, ClusterConfig};
 use crate::execute::Trigger;
 use crate::state::ClusterState;
 use crate::vip::placements;
 
+use super::aurora_view::ApiView;
 use super::board::{Board, Entry};
 
 pub async fn run(
@@ -27,22 +28,51 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
+    // No nodes listed: the instances are the RDS API's to list.
+    let discover = cluster.nodes.is_empty();
+    let mut cluster = cluster;
     let mut follower = Follower::new(vip_node(&cluster).await);
     tracing::info!(
         cluster = %cluster.name,
-        "following Aurora cluster {}'s writer over {} instance(s); clients go to {}",
+        "following Aurora cluster {}'s writer over {}; clients go to {}",
         aurora.cluster_identifier,
-        cluster.nodes.len(),
+        if discover {
+            "the instances the RDS API lists".to_string()
+        } else {
+            format!("{} listed instance(s)", cluster.nodes.len())
+        },
         follower.target.as_deref().unwrap_or("no known instance")
     );
     let mut fast_until = Instant::now() + aurora.fast_for;
     let mut said = String::new();
     let mut episode: Option<Episode> = None;
-    let api_view = ApiView::spawn(aurora.clone(), stop.clone());
+    let mut api_view = ApiView::spawn(aurora.clone(), discover, stop.clone());
     // The readers (and the writer) the reader records were last set for.
     let mut readers_set: Option<(Vec<String>, String)> = None;
     loop {
         let started = Instant::now();
+        if let Some(found) = api_view.instances() {
+            if found != cluster.nodes {
+                tracing::info!(cluster = %cluster.name, "the instances of Aurora cluster {}: {}", aurora.cluster_identifier, discover::describe(&found));
+                let first = cluster.nodes.is_empty();
+                cluster.nodes = found;
+                if first && follower.target.is_none() {
+                    follower = Follower::new(vip_node(&cluster).await);
+                }
+            }
+        }
+        if cluster.nodes.is_empty() {
+            let why = "waiting for the RDS API to list the instances";
+            if said != why {
+                tracing::warn!(cluster = %cluster.name, "{why}");
+                said = why.to_string();
+            }
+            board.put(&cluster.name, Entry::aurora(None, why, aurora.interval));
+            tokio::select! {
+                _ = tokio::time::sleep_until(started + aurora.fast_interval) => continue,
+                _ = stop.changed() => break,
+            }
+        }
         let sql = probe::ask_all(&cluster, &aurora.writer_query).await;
         let evidence = Evidence {
             sql,
@@ -153,49 +183,6 @@ pub async fn run(
         }
     }
     tracing::info!(cluster = %cluster.name, "stopped following the writer");
-}
-
-/// The RDS API's answer, kept fresh by a task of its own every
-/// `aurora.interval`: a slow or unreachable API never holds up the SQL
-/// looks (and the API is not asked ten times a second).
-struct ApiView {
-    rx: tokio::sync::watch::Receiver<Option<(Instant, ApiAnswer)>>,
-}
-
-/// The writer the API names (`None`: none), or why it could not be asked.
-type ApiAnswer = Result<Option<String>, String>;
-
-impl ApiView {
-    fn spawn(aurora: AuroraConfig, mut stop: tokio::sync::watch::Receiver<bool>) -> Self {
-        let (tx, rx) = tokio::sync::watch::channel(None);
-        tokio::spawn(async move {
-            loop {
-                let asked = Instant::now();
-                let answer = api::writer(&aurora).await;
-                if tx.send(Some((Instant::now(), answer))).is_err() {
-                    return;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep_until(asked + aurora.interval) => {}
-                    _ = stop.changed() => return,
-                }
-            }
-        });
-        Self { rx }
-    }
-
-    /// The last answer; an error when there is none yet, or it is older
-    /// than three intervals (the API has stopped answering in time).
-    fn latest(&self, interval: Duration) -> ApiAnswer {
-        match &*self.rx.borrow() {
-            None => Err("the RDS API has not answered yet".into()),
-            Some((at, _)) if at.elapsed() > interval * 3 => Err(format!(
-                "the RDS API has not answered for over {}",
-                humantime::format_duration(interval * 3)
-            )),
-            Some((_, answer)) => answer.clone(),
-        }
-    }
 }
 
 /// The instance every VIP backend that can tell points at, if they agree.

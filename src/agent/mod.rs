@@ -4,6 +4,7 @@
 //! directory (for the block period).
 
 mod aurora;
+mod aurora_view;
 pub mod board;
 mod fence;
 pub mod local;

@@ -129,7 +129,7 @@ pub async fn readers(
     let mut said = Vec::new();
     for b in &vip.backends {
         if let crate::config::BackendConfig::AwsRoute53(s) = b {
-            if let Some(line) = crate::vip::aws_route53::set_readers(s, &readers, w)
+            if let Some(line) = crate::vip::aws_route53_readers::set_readers(s, &readers, w)
                 .await
                 .map_err(|e| e.message)?
             {

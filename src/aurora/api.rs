@@ -4,9 +4,9 @@
 
 use crate::aws::{rds, AwsTarget};
 use crate::config::AuroraConfig;
-use crate::vip::aws_failed;
+use crate::vip::{aws_failed, VipError};
 
-fn target(a: &AuroraConfig) -> AwsTarget {
+pub(super) fn target(a: &AuroraConfig) -> AwsTarget {
     AwsTarget {
         region: a.region.clone(),
         endpoint_url: a.endpoint_url.clone(),
@@ -14,8 +14,21 @@ fn target(a: &AuroraConfig) -> AwsTarget {
     }
 }
 
+/// `call` (`what`, e.g. "DescribeDBClusters orders"), retries included,
+/// within `aurora.api_deadline`.
+pub(super) async fn within<T>(
+    a: &AuroraConfig,
+    what: String,
+    call: impl std::future::Future<Output = Result<T, VipError>>,
+) -> Result<T, String> {
+    crate::vip::within(a.api_deadline, "aurora.api_deadline", || what, call)
+        .await
+        .map_err(|e| e.message)
+}
+
 /// The cluster's members: (instance, is the writer).
 pub async fn members(a: &AuroraConfig) -> Result<Vec<(String, bool)>, String> {
+    let what = format!("DescribeDBClusters {}", a.cluster_identifier);
     let call = async {
         let out = rds(&target(a))
             .await
@@ -23,7 +36,7 @@ pub async fn members(a: &AuroraConfig) -> Result<Vec<(String, bool)>, String> {
             .db_cluster_identifier(&a.cluster_identifier)
             .send()
             .await
-            .map_err(|e| aws_failed(&e, format!("DescribeDBClusters {}", a.cluster_identifier)))?;
+            .map_err(|e| aws_failed(&e, what.clone()))?;
         let cluster = out
             .db_clusters()
             .first()
@@ -41,15 +54,7 @@ pub async fn members(a: &AuroraConfig) -> Result<Vec<(String, bool)>, String> {
                 .collect(),
         )
     };
-    tokio::time::timeout(a.api_deadline, call)
-        .await
-        .map_err(|_| {
-            format!(
-                "the RDS API did not answer within {} (aurora.api_deadline)",
-                humantime::format_duration(a.api_deadline)
-            )
-        })?
-        .map_err(|e| e.message)
+    within(a, what.clone(), call).await
 }
 
 /// The writer the API names, if any.
@@ -63,6 +68,7 @@ pub async fn writer(a: &AuroraConfig) -> Result<Option<String>, String> {
 
 /// Asks Aurora to make `to` the writer.
 pub async fn fail_over_to(a: &AuroraConfig, to: &str) -> Result<(), String> {
+    let what = format!("FailoverDBCluster {} to {to}", a.cluster_identifier);
     let call = async {
         rds(&target(a))
             .await
@@ -72,20 +78,7 @@ pub async fn fail_over_to(a: &AuroraConfig, to: &str) -> Result<(), String> {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                aws_failed(
-                    &e,
-                    format!("FailoverDBCluster {} to {to}", a.cluster_identifier),
-                )
-                .message
-            })
+            .map_err(|e| aws_failed(&e, what.clone()))
     };
-    tokio::time::timeout(a.api_deadline, call)
-        .await
-        .map_err(|_| {
-            format!(
-                "FailoverDBCluster did not answer within {}",
-                humantime::format_duration(a.api_deadline)
-            )
-        })?
+    within(a, what.clone(), call).await
 }

@@ -10,6 +10,7 @@
 pub mod act;
 pub mod api;
 pub mod decide;
+pub mod discover;
 pub mod episode;
 pub mod probe;
 pub mod status;

@@ -68,6 +68,10 @@ impl AuroraStatus {
 }
 
 pub async fn status(cluster: &ClusterConfig, aurora: &AuroraConfig) -> AuroraStatus {
+    // No instances listed: the RDS API lists them (when it cannot, the
+    // status says so as the API's answer).
+    let listed = super::discover::with_instances(cluster, aurora).await;
+    let cluster = listed.as_ref().unwrap_or(cluster);
     let (sql, api_writer, clients) = tokio::join!(
         probe::ask_all(cluster, &aurora.writer_query),
         api::writer(aurora),

@@ -22,6 +22,16 @@ pub async fn switchover(
         );
         return ExitCode::from(2);
     };
+    let cluster = &match crate::aurora::discover::with_instances(cluster, aurora).await {
+        Ok(c) => c,
+        Err(why) => {
+            println!(
+                "switchover refused: the instances cannot be listed: {}; nothing was changed",
+                crate::terminal::safe(&why)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let pre = match switch::preflight(cluster, aurora, to).await {
         Ok(p) => p,
         Err(why) => {

@@ -27,5 +27,5 @@ pub use secret::{Secret, SecretSource};
 pub use tls::{TlsConfig, TlsMode};
 pub use vip::{
     AwsNlbConfig, AwsRoute53Config, AwsRouteTableConfig, BackendConfig, LinuxRouteConfig,
-    LocalAddressConfig, RecordType, ScriptConfig,
+    LocalAddressConfig, ReaderRouting, RecordType, ScriptConfig,
 };

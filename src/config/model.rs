@@ -167,11 +167,22 @@ pub struct NodeConfig {
     pub instance_id: Option<String>,
     pub eni_id: Option<String>,
     pub az: Option<String>,
+    /// Its IPv4 address when `host` is a DNS name (an Aurora instance
+    /// endpoint, resolved when the instance was discovered).
+    pub ipv4: Option<std::net::Ipv4Addr>,
 }
 
 impl NodeConfig {
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// The IPv4 address a target group or an A record names: the resolved
+    /// one, else the host when it is an address.
+    pub fn ipv4_host(&self) -> String {
+        self.ipv4
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| self.host.clone())
     }
 }
 

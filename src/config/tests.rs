@@ -417,3 +417,54 @@ fn nlb_and_route53_settings_and_their_mistakes() {
         "{messages:#?}"
     );
 }
+
+#[test]
+fn an_aurora_cluster_may_leave_its_instances_to_the_api_and_choose_its_reader_routing() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let aurora = |routing: &str, aurora: bool| {
+        format!(
+            "[agent]\nstate_dir = \"/var/lib/vipkeeper\"\n\n[[cluster]]\nname = \"orders\"\n\n\
+             [cluster.users.monitor]\nuser = \"vk_monitor\"\npassword_file = \"{}\"\n\n{}\
+             [cluster.vip]\naddress = \"10.254.0.10\"\nbackends = [\"aws-route53\"]\n\n\
+             [cluster.vip.aws-route53]\nhosted_zone_id = \"Z1\"\nrecord_name = \"db.example.internal\"\n\
+             reader_record_name = \"readers.example.internal\"\n{routing}",
+            secret.display(),
+            if aurora {
+                "[cluster.aurora]\ncluster_identifier = \"orders\"\n\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let c = load(&f.config(&aurora("reader_routing = \"weighted\"\n", true), 0o600))
+        .unwrap()
+        .config;
+    assert!(c.clusters[0].nodes.is_empty());
+    match &c.clusters[0].vip.as_ref().unwrap().backends[..] {
+        [BackendConfig::AwsRoute53(r)] => {
+            assert_eq!(r.reader_routing, crate::config::ReaderRouting::Weighted)
+        }
+        other => panic!("{other:?}"),
+    }
+    let messages = |text: String| -> Vec<String> {
+        load(&f.config(&text, 0o600))
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(|p| p.message.clone())
+            .collect()
+    };
+    let wrong = messages(aurora("reader_routing = \"latency\"\n", true));
+    assert!(
+        wrong.iter().any(|m| m
+            .starts_with("vip.aws-route53.reader_routing = \"latency\" is not a routing policy")),
+        "{wrong:#?}"
+    );
+    // Without [cluster.aurora] the nodes are vipkeeper's only source.
+    let none = messages(aurora("", false));
+    assert!(
+        none.iter().any(|m| m == "this cluster has no nodes"),
+        "{none:#?}"
+    );
+}

@@ -92,8 +92,8 @@ fn agent(raw: &RawAgent, p: &mut Problems) -> Option<AgentConfig> {
 }
 
 fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<ClusterConfig> {
-    let nodes = nodes(&entry, p);
     let is_aurora = entry.cluster.as_ref().is_some_and(|c| c.aurora.is_some());
+    let nodes = nodes(&entry, is_aurora, p);
     let users = super::users::users(path, &entry.users, is_aurora, p);
     let raw = entry.cluster?;
     let aurora = raw.aurora.as_ref().map(|a| super::aurora::validate(a, p));
@@ -137,7 +137,11 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
     })
 }
 
-fn nodes(entry: &RawClusterEntry, p: &mut Problems) -> Vec<NodeConfig> {
+/// An Aurora cluster may list none: the RDS API lists its instances.
+fn nodes(entry: &RawClusterEntry, is_aurora: bool, p: &mut Problems) -> Vec<NodeConfig> {
+    if entry.nodes.is_empty() && is_aurora {
+        return Vec::new();
+    }
     if entry.nodes.is_empty() {
         p.error(
             Some(entry.span.clone()),
@@ -221,6 +225,7 @@ fn nodes(entry: &RawClusterEntry, p: &mut Problems) -> Vec<NodeConfig> {
                 instance_id,
                 eni_id,
                 az: raw.az.as_ref().map(|a| a.get_ref().clone()),
+                ipv4: None,
             })
         }
     }

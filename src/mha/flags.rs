@@ -147,6 +147,7 @@ fn node_of(server: &Server, enis: &[(String, String)]) -> Option<NodeConfig> {
         instance_id: None,
         eni_id,
         az: None,
+        ipv4: None,
     })
 }
 

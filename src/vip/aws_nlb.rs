@@ -55,7 +55,7 @@ impl VipBackend for AwsNlbConfig {
 type Target = (String, i32);
 
 fn target_of(s: &AwsNlbConfig, node: &NodeConfig) -> Target {
-    (node.host.clone(), i32::from(s.port.unwrap_or(node.port)))
+    (node.ipv4_host(), i32::from(s.port.unwrap_or(node.port)))
 }
 
 /// The node a target is (address and port: nodes may share a host).

@@ -48,7 +48,7 @@ impl VipBackend for AwsRoute53Config {
 }
 
 /// The record's name as Route 53 writes it back (fully qualified).
-fn fqdn(name: &str) -> String {
+pub(super) fn fqdn(name: &str) -> String {
     if name.ends_with('.') {
         name.to_string()
     } else {
@@ -56,7 +56,7 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-fn rr_type(t: RecordType) -> RrType {
+pub(super) fn rr_type(t: RecordType) -> RrType {
     match t {
         RecordType::A => RrType::A,
         RecordType::Cname => RrType::Cname,
@@ -64,9 +64,9 @@ fn rr_type(t: RecordType) -> RrType {
 }
 
 /// What the record holds for `node`: its address (A) or host name (CNAME).
-fn value_for(s: &AwsRoute53Config, node: &NodeConfig) -> String {
+pub(super) fn value_for(s: &AwsRoute53Config, node: &NodeConfig) -> String {
     match s.record_type {
-        RecordType::A => node.host.clone(),
+        RecordType::A => node.ipv4_host(),
         RecordType::Cname => fqdn(&node.host),
     }
 }
@@ -92,7 +92,7 @@ async fn within<T>(
     .await
 }
 
-async fn client(s: &AwsRoute53Config) -> Client {
+pub(super) async fn client(s: &AwsRoute53Config) -> Client {
     route53(&AwsTarget {
         region: s.region.clone(),
         endpoint_url: s.endpoint_url.clone(),
@@ -101,22 +101,40 @@ async fn client(s: &AwsRoute53Config) -> Client {
     .await
 }
 
-/// The values of record `name` now (empty when there is no such record).
-async fn read(client: &Client, s: &AwsRoute53Config, name: &str) -> Result<Vec<String>, VipError> {
+/// Every record set of `name` and the configured type.
+pub(super) async fn sets(
+    client: &Client,
+    s: &AwsRoute53Config,
+    name: &str,
+) -> Result<Vec<ResourceRecordSet>, VipError> {
     let name = fqdn(name);
     let out = client
         .list_resource_record_sets()
         .hosted_zone_id(&s.hosted_zone_id)
         .start_record_name(&name)
         .start_record_type(rr_type(s.record_type))
-        .max_items(1)
+        .max_items(100)
         .send()
         .await
         .map_err(|e| aws_failed(&e, format!("ListResourceRecordSets {}", s.hosted_zone_id)))?;
-    let mut values: Vec<String> = out
+    Ok(out
         .resource_record_sets()
         .iter()
         .filter(|r| fqdn(r.name()) == name && *r.r#type() == rr_type(s.record_type))
+        .cloned()
+        .collect())
+}
+
+/// The values of record `name` now (empty when there is no such record).
+pub(super) async fn read(
+    client: &Client,
+    s: &AwsRoute53Config,
+    name: &str,
+) -> Result<Vec<String>, VipError> {
+    let mut values: Vec<String> = sets(client, s, name)
+        .await?
+        .iter()
+        .filter(|r| r.set_identifier().is_none())
         .flat_map(|r| r.resource_records())
         .map(|v| v.value().to_string())
         .collect();
@@ -184,45 +202,9 @@ async fn upsert(
     )))
 }
 
-/// Aurora's reader record: every healthy reader (`readers`), or the writer
-/// when none is; written only when it changes. `Ok(None)`: no reader record
-/// configured, or nothing to change.
-pub async fn set_readers(
-    s: &AwsRoute53Config,
-    readers: &[&NodeConfig],
-    writer: &NodeConfig,
-) -> Result<Option<String>, VipError> {
-    let Some(name) = &s.reader_record_name else {
-        return Ok(None);
-    };
-    let mut values: Vec<String> = if readers.is_empty() {
-        vec![value_for(s, writer)]
-    } else {
-        readers.iter().map(|n| value_for(s, n)).collect()
-    };
-    values.sort();
-    values.dedup();
-    let client = client(s).await;
-    if read(&client, s, name).await? == values {
-        return Ok(None);
-    }
-    write(&client, s, name, &values, "vipkeeper: the healthy readers").await?;
-    Ok(Some(format!(
-        "{} {} -> {}{}",
-        s.record_type.label(),
-        fqdn(name),
-        values.join(", "),
-        if readers.is_empty() {
-            format!(" (no reader is healthy: the writer {})", writer.name)
-        } else {
-            String::new()
-        }
-    )))
-}
-
 /// UPSERTs record `name` with `values`, reads it back, and returns the
 /// change's status (`PENDING`, `INSYNC`).
-async fn write(
+pub(super) async fn write(
     client: &Client,
     s: &AwsRoute53Config,
     name: &str,
@@ -241,24 +223,12 @@ async fn write(
                 .map_err(|e| e.to_string())?,
         );
     }
-    let batch = ChangeBatch::builder()
-        .comment(comment)
-        .changes(
-            Change::builder()
-                .action(ChangeAction::Upsert)
-                .resource_record_set(set.build().map_err(|e| e.to_string())?)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(set.build().map_err(|e| e.to_string())?)
         .build()
         .map_err(|e| e.to_string())?;
-    let change = client
-        .change_resource_record_sets()
-        .hosted_zone_id(&s.hosted_zone_id)
-        .change_batch(batch)
-        .send()
-        .await
-        .map_err(|e| aws_failed(&e, format!("ChangeResourceRecordSets {}", s.hosted_zone_id)))?;
+    let status = submit(client, s, comment, vec![change]).await?;
     let after = read(client, s, name).await?;
     if after != values {
         return Err(format!(
@@ -273,6 +243,29 @@ async fn write(
         )
         .into());
     }
+    Ok(status)
+}
+
+/// Sends `changes` as one batch (applied together or not at all); returns
+/// the change's status (`PENDING`, `INSYNC`).
+pub(super) async fn submit(
+    client: &Client,
+    s: &AwsRoute53Config,
+    comment: &str,
+    changes: Vec<Change>,
+) -> Result<String, VipError> {
+    let batch = ChangeBatch::builder()
+        .comment(comment)
+        .set_changes(Some(changes))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let change = client
+        .change_resource_record_sets()
+        .hosted_zone_id(&s.hosted_zone_id)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|e| aws_failed(&e, format!("ChangeResourceRecordSets {}", s.hosted_zone_id)))?;
     Ok(change
         .change_info()
         .map(|c| c.status().as_str().to_string())

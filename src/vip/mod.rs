@@ -5,6 +5,7 @@
 
 pub mod aws_nlb;
 pub mod aws_route53;
+pub mod aws_route53_readers;
 pub mod aws_route_table;
 mod backend;
 mod error;

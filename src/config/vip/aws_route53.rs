@@ -23,6 +23,8 @@ pub struct AwsRoute53Config {
     /// Aurora: a record holding every healthy reader (the writer when no
     /// reader is healthy), kept by the agent.
     pub reader_record_name: Option<String>,
+    /// How the reader record holds several readers.
+    pub reader_routing: ReaderRouting,
     pub ttl: u32,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
@@ -45,6 +47,29 @@ impl RecordType {
     }
 }
 
+/// The reader record's routing policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderRouting {
+    /// One record set, a value per reader (resolvers get them all).
+    Simple,
+    /// A record set per reader (set identifier: the instance), equal
+    /// weights: Route 53 answers one at random.
+    Weighted,
+    /// A record set per reader, multivalue answer: Route 53 answers up to
+    /// eight at random.
+    Multivalue,
+}
+
+impl ReaderRouting {
+    pub fn label(self) -> &'static str {
+        match self {
+            ReaderRouting::Simple => "simple",
+            ReaderRouting::Weighted => "weighted",
+            ReaderRouting::Multivalue => "multivalue",
+        }
+    }
+}
+
 impl AwsRoute53Config {
     /// Its name in `vip.backends`.
     pub const NAME: &str = "aws-route53";
@@ -56,6 +81,7 @@ pub struct RawAwsRoute53 {
     pub hosted_zone_id: S<String>,
     pub record_name: S<String>,
     pub reader_record_name: Option<S<String>>,
+    pub reader_routing: Option<S<String>>,
     #[serde(rename = "type")]
     pub record_type: Option<S<String>>,
     pub ttl: Option<S<i64>>,
@@ -99,6 +125,19 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
             None
         }
     };
+    let reader_routing = match t.reader_routing.as_ref().map(|r| (r, r.get_ref().as_str())) {
+        None | Some((_, "simple")) => Some(ReaderRouting::Simple),
+        Some((_, "weighted")) => Some(ReaderRouting::Weighted),
+        Some((_, "multivalue")) => Some(ReaderRouting::Multivalue),
+        Some((r, other)) => {
+            p.error(
+                Some(r.span()),
+                format!("vip.aws-route53.reader_routing = \"{other}\" is not a routing policy it writes"),
+                "use \"simple\" (one record set), \"weighted\" or \"multivalue\" (a record set per reader)".to_string(),
+            );
+            None
+        }
+    };
     if record_type == Some(RecordType::A) {
         cx.ipv4_hosts(
             p,
@@ -117,6 +156,7 @@ fn validate(cx: &Context, p: &mut Problems) -> Option<BackendConfig> {
         record_name: t.record_name.get_ref().clone(),
         record_type: record_type?,
         reader_record_name: t.reader_record_name.as_ref().map(|r| r.get_ref().clone()),
+        reader_routing: reader_routing?,
         ttl: ttl?,
         region: t.region.as_ref().map(|r| r.get_ref().clone()),
         endpoint_url: t.endpoint_url.as_ref().map(|e| e.get_ref().clone()),

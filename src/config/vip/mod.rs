@@ -19,7 +19,7 @@ use super::problem::Problems;
 use super::raw::RawNode;
 
 pub use aws_nlb::{AwsNlbConfig, RawAwsNlb};
-pub use aws_route53::{AwsRoute53Config, RawAwsRoute53, RecordType};
+pub use aws_route53::{AwsRoute53Config, RawAwsRoute53, ReaderRouting, RecordType};
 pub use aws_route_table::{AwsRouteTableConfig, RawAwsRouteTable};
 pub use linux_route::{LinuxRouteConfig, RawLinuxRoute};
 pub use local_address::{LocalAddressConfig, RawLocalAddress};
