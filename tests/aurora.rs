@@ -26,6 +26,9 @@ per_flavor!(
 
 const LONG: Duration = Duration::from_secs(40);
 
+/// Aurora's lag query, on the stand-in for its `replica_host_status`.
+const LAG_QUERY: &str = "SELECT server_id AS instance, replica_lag_in_milliseconds AS lag_ms FROM aurora_stand_in.replica_host_status WHERE session_id <> 'MASTER_SESSION_ID'";
+
 /// The vipkeeper binary, when namespaces and the emulator are there.
 fn available() -> Option<std::path::PathBuf> {
     (support::available_or_skip("the namespace test", Netns::available())
@@ -402,6 +405,11 @@ async fn a_switchover_to_a_named_reader_promotes_it_and_moves_clients(flavor: Fl
         out.contains("db1: reader") && out.contains("RDS API: writer db2"),
         "{out}"
     );
+    // The stand-ins have no replica_host_status: the lag is not known, and why.
+    assert!(
+        out.contains("lag: not known (") && out.to_lowercase().contains("replica_host_status"),
+        "{out}"
+    );
     assert!(
         out.contains("clients: aws-nlb: ") && out.contains("-> db2"),
         "{out}"
@@ -451,7 +459,7 @@ async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: 
     )
     .replace(
         "[cluster.aurora]\n",
-        "[cluster.aurora]\ninterval = \"1s\"\nfast_interval = \"1s\"\n",
+        &format!("[cluster.aurora]\ninterval = \"1s\"\nfast_interval = \"1s\"\nlag_query = \"{LAG_QUERY}\"\n"),
     )
     .replace(
         "[cluster.vip.aws-route53]\n",
@@ -482,9 +490,22 @@ async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: 
         "a weighted reader set for db2 and for db3",
     );
     let c = discovering.to_str().unwrap();
+    // Aurora's replica_host_status, stood in for by a table on the writer.
+    cluster
+        .node("db1")
+        .exec(&[
+            "CREATE DATABASE aurora_stand_in",
+            "CREATE TABLE aurora_stand_in.replica_host_status (server_id VARCHAR(64), session_id VARCHAR(64), replica_lag_in_milliseconds DOUBLE)",
+            "INSERT INTO aurora_stand_in.replica_host_status VALUES ('db1', 'MASTER_SESSION_ID', 0), ('db2', 's-2', 12), ('db3', 's-3', 340.4)",
+            "GRANT SELECT ON aurora_stand_in.* TO 'vk_monitor'@'%'",
+        ])
+        .await
+        .unwrap();
     let (_, said) = run_on_router(&vpc, &bin, &["-c", c, "status"]);
     assert!(
-        said.contains("writer db1") && said.contains("db3: reader"),
+        said.contains("writer db1")
+            && said.contains("db2: reader, lag 12 ms")
+            && said.contains("db3: reader, lag 340 ms"),
         "{said}"
     );
 

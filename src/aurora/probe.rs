@@ -38,3 +38,31 @@ async fn ask(cluster: &ClusterConfig, node: &NodeConfig, query: &str) -> Result<
         Some(other) => Err(format!("the writer query answered `{other}`, not 1 or 0")),
     }
 }
+
+/// Each instance's replica lag in milliseconds, as `query` asked of the
+/// writer gives it (rows of `instance` and `lag_ms`).
+pub async fn lags(
+    cluster: &ClusterConfig,
+    writer: &NodeConfig,
+    query: &str,
+) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    let t = target(cluster, &writer.host, writer.port, &cluster.users.monitor);
+    let mut s = Session::connect(&t).await.map_err(|e| e.to_string())?;
+    let rows = s.rows(query).await;
+    s.close().await;
+    rows.map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|row| {
+            let field = |name: &str| row.get(name).cloned().flatten();
+            match (field("instance"), field("lag_ms")) {
+                (Some(i), Some(l)) => match l.parse::<f64>() {
+                    Ok(ms) => Ok((i, ms)),
+                    Err(_) => Err(format!(
+                        "the lag query answered `{l}` for {i}, not a number"
+                    )),
+                },
+                _ => Err("the lag query must answer `instance` and `lag_ms` columns".to_string()),
+            }
+        })
+        .collect()
+}

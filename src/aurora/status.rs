@@ -15,6 +15,9 @@ pub struct AuroraStatus {
     pub writer: Option<String>,
     /// Each instance: `writer`, `reader`, or `unreachable: why`.
     pub instances: Vec<(String, String)>,
+    /// Each reader's replica lag (ms), as the writer reports it, or why
+    /// it could not be read.
+    pub lag_ms: Result<std::collections::BTreeMap<String, f64>, String>,
     /// The writer the RDS API names, or why it could not be asked.
     pub api_writer: Result<Option<String>, String>,
     /// Where each backend points.
@@ -42,7 +45,17 @@ impl AuroraStatus {
             self.writer.as_deref().unwrap_or("unknown")
         );
         for (name, answer) in &self.instances {
-            out.push_str(&format!("  {name}: {answer}\n"));
+            let lag = match &self.lag_ms {
+                Ok(lags) if answer == "reader" => lags
+                    .get(name)
+                    .map(|l| format!(", lag {l:.0} ms"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            out.push_str(&format!("  {name}: {answer}{lag}\n"));
+        }
+        if let Err(e) = &self.lag_ms {
+            out.push_str(&format!("  lag: not known ({e})\n"));
         }
         out.push_str(&format!(
             "  RDS API: {}\n",
@@ -82,13 +95,19 @@ pub async fn status(cluster: &ClusterConfig, aurora: &AuroraConfig) -> AuroraSta
         .filter(|(_, a)| matches!(a, Ok(true)))
         .map(|(n, _)| n)
         .collect();
+    let writer = match writers[..] {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
+    let lag_ms = match writer.as_deref().and_then(|w| cluster.node(w)) {
+        Some(w) => probe::lags(cluster, w, &aurora.lag_query).await,
+        None => Err("no single writer to ask".into()),
+    };
     AuroraStatus {
         cluster: cluster.name.clone(),
         cluster_identifier: aurora.cluster_identifier.clone(),
-        writer: match writers[..] {
-            [one] => Some(one.clone()),
-            _ => None,
-        },
+        writer,
+        lag_ms,
         instances: sql
             .iter()
             .map(|(n, a)| {

@@ -19,6 +19,10 @@ type S<T> = Spanned<T>;
 /// Aurora names as the master's is this instance's.
 pub const AURORA_WRITER_QUERY: &str = "SELECT @@innodb_read_only = 0 AND EXISTS (SELECT 1 FROM information_schema.replica_host_status WHERE session_id = 'MASTER_SESSION_ID' AND server_id = @@aurora_server_id) AS writer";
 
+/// Aurora's replica lag per instance, asked of the writer: a row per
+/// instance, `instance` (its identifier) and `lag_ms`.
+pub const AURORA_LAG_QUERY: &str = "SELECT server_id AS instance, replica_lag_in_milliseconds AS lag_ms FROM information_schema.replica_host_status WHERE session_id <> 'MASTER_SESSION_ID'";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuroraConfig {
     pub cluster_identifier: String,
@@ -26,6 +30,8 @@ pub struct AuroraConfig {
     pub endpoint_url: Option<String>,
     /// One row, first column 1 on the writer and 0 elsewhere.
     pub writer_query: String,
+    /// Rows of `instance`, `lag_ms`, asked of the writer (for `status`).
+    pub lag_query: String,
     /// How often every instance is asked.
     pub interval: Duration,
     /// How often, for `fast_for` after any change (as AWS's JDBC wrapper does).
@@ -45,6 +51,7 @@ pub struct RawAurora {
     pub region: Option<S<String>>,
     pub endpoint_url: Option<S<String>>,
     pub writer_query: Option<S<String>>,
+    pub lag_query: Option<S<String>>,
     pub interval: Option<S<String>>,
     pub fast_interval: Option<S<String>>,
     pub fast_for: Option<S<String>>,
@@ -86,24 +93,26 @@ pub fn validate(raw: &RawAurora, p: &mut Problems) -> Option<AuroraConfig> {
             ok = false;
         }
     }
-    let writer_query = match &raw.writer_query {
-        None => AURORA_WRITER_QUERY.to_string(),
-        Some(q) if q.get_ref().trim().is_empty() => {
-            p.error(
-                Some(q.span()),
-                "aurora.writer_query is empty",
-                "leave it out for Aurora's own question, or give one SELECT whose first column is 1 on the writer".to_string(),
-            );
-            ok = false;
-            String::new()
-        }
-        Some(q) => q.get_ref().clone(),
-    };
+    let writer_query = query(
+        &raw.writer_query,
+        "aurora.writer_query",
+        AURORA_WRITER_QUERY,
+        "leave it out for Aurora's own question, or give one SELECT whose first column is 1 on the writer",
+        p,
+    );
+    let lag_query = query(
+        &raw.lag_query,
+        "aurora.lag_query",
+        AURORA_LAG_QUERY,
+        "leave it out for Aurora's replica_host_status, or give one SELECT of `instance` and `lag_ms` rows",
+        p,
+    );
     let config = AuroraConfig {
         cluster_identifier: id.clone(),
         region: raw.region.as_ref().map(|r| r.get_ref().clone()),
         endpoint_url: raw.endpoint_url.as_ref().map(|e| e.get_ref().clone()),
-        writer_query,
+        writer_query: writer_query?,
+        lag_query: lag_query?,
         interval: interval?,
         fast_interval: fast_interval?,
         fast_for: fast_for?,
@@ -111,4 +120,22 @@ pub fn validate(raw: &RawAurora, p: &mut Problems) -> Option<AuroraConfig> {
         api_deadline: api_deadline?,
     };
     ok.then_some(config)
+}
+
+/// A query setting: `default` when left out; empty is an error.
+fn query(
+    raw: &Option<S<String>>,
+    key: &str,
+    default: &str,
+    hint: &str,
+    p: &mut Problems,
+) -> Option<String> {
+    match raw {
+        None => Some(default.to_string()),
+        Some(q) if q.get_ref().trim().is_empty() => {
+            p.error(Some(q.span()), format!("{key} is empty"), hint.to_string());
+            None
+        }
+        Some(q) => Some(q.get_ref().clone()),
+    }
 }
