@@ -102,6 +102,22 @@ async fn the_agent_follows_auroras_new_writer_and_moves_the_nlb_and_the_record(f
     // The reader record holds the healthy readers.
     manager.wait_for_log("reader record: A readers.db.example.internal.", LONG);
     assert_eq!(nlb.readers().unwrap(), [ip(1), ip(2)]);
+    // Ten looks a second (fast after the start) over one held connection
+    // per instance, not a connection per look.
+    let connections = || async {
+        let v = cluster
+            .node("db3")
+            .query_value("SHOW GLOBAL STATUS LIKE 'Connections'", "Value")
+            .await
+            .unwrap()
+            .unwrap();
+        v.parse::<u64>().unwrap()
+    };
+    let before = connections().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let opened = connections().await - before;
+    // 20 looks; the host agent and this test open a few of their own.
+    assert!(opened < 15, "{opened} connections opened on db3 in 2 s");
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),

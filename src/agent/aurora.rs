@@ -46,6 +46,7 @@ pub async fn run(
     let mut fast_until = Instant::now() + aurora.fast_for;
     let mut said = String::new();
     let mut episode: Option<Episode> = None;
+    let mut prober = probe::Prober::default();
     let mut api_view = ApiView::spawn(aurora.clone(), discover, stop.clone());
     // The readers (and the writer) the reader records were last set for.
     let mut readers_set: Option<(Vec<String>, String)> = None;
@@ -73,7 +74,7 @@ pub async fn run(
                 _ = stop.changed() => break,
             }
         }
-        let sql = probe::ask_all(&cluster, &aurora.writer_query).await;
+        let sql = prober.ask_all(&cluster, &aurora.writer_query).await;
         let evidence = Evidence {
             sql,
             api: api_view.latest(aurora.interval),

@@ -117,9 +117,10 @@ pub async fn switch(
     }
     let mut next_api = Instant::now();
     let mut said = String::new();
+    let mut prober = probe::Prober::default();
     while started.elapsed() < deadline {
         let tick = Instant::now();
-        let sql = probe::ask_all(cluster, &aurora.writer_query).await;
+        let sql = prober.ask_all(cluster, &aurora.writer_query).await;
         // The API once an interval, as the agent asks it.
         if tick >= next_api {
             last.api = api::writer(aurora).await;
