@@ -157,3 +157,61 @@ fn config_with_arn(
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef",
     )
 }
+
+/// Aurora's reader record as a set per reader: multivalue, then weighted
+/// (switching policy replaces every set); readers that stop answering are
+/// deleted, the writer stands in when none is left, and a call that
+/// changes nothing writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn reader_record_sets_follow_the_healthy_readers() {
+    use vipkeeper::config::{AwsRoute53Config, NodeConfig, ReaderRouting, RecordType};
+    use vipkeeper::vip::aws_route53_readers::set_readers;
+    let Some(moto) = support::available_or_skip("the AWS tests", Moto::available())
+        .then(|| Moto::start().expect("starting the emulator"))
+    else {
+        return;
+    };
+    let at = moto.target();
+    let seeded = nlb_dns::seed(&at, "10.0.1.10", 3306, true).await.unwrap();
+    let node = |n: u8| NodeConfig {
+        name: format!("db{n}"),
+        host: format!("10.0.{n}.10"),
+        port: 3306,
+        instance_id: None,
+        eni_id: None,
+        az: None,
+        ipv4: None,
+    };
+    let (db1, db2, db3) = (node(1), node(2), node(3));
+    let mut s = AwsRoute53Config {
+        hosted_zone_id: seeded.zone_id.clone(),
+        record_name: nlb_dns::RECORD.into(),
+        record_type: RecordType::A,
+        reader_record_name: Some(nlb_dns::READERS.into()),
+        reader_routing: ReaderRouting::Multivalue,
+        ttl: 1,
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(moto.endpoint()),
+        deadline: std::time::Duration::from_secs(10),
+    };
+    let sets = || nlb_dns::record_sets(&at, &seeded.zone_id, nlb_dns::READERS);
+    let set = |n: u8| (Some(format!("db{n}")), format!("10.0.{n}.10"));
+
+    let said = set_readers(&s, &[&db2, &db3], &db1).await.unwrap();
+    assert!(said.unwrap().contains("(multivalue) -> 10.0.2.10 (db2), 10.0.3.10 (db3)"));
+    assert_eq!(sets().await.unwrap(), [set(2), set(3)]);
+    assert_eq!(set_readers(&s, &[&db2, &db3], &db1).await.unwrap(), None);
+
+    let said = set_readers(&s, &[&db3], &db1).await.unwrap().unwrap();
+    assert!(said.contains("-> 10.0.3.10 (db3)"), "{said}");
+    assert_eq!(sets().await.unwrap(), [set(3)]);
+
+    let said = set_readers(&s, &[], &db1).await.unwrap().unwrap();
+    assert!(said.contains("(no reader is healthy: the writer db1)"), "{said}");
+    assert_eq!(sets().await.unwrap(), [set(1)]);
+
+    s.reader_routing = ReaderRouting::Weighted;
+    set_readers(&s, &[&db2, &db3], &db1).await.unwrap().unwrap();
+    assert_eq!(sets().await.unwrap(), [set(2), set(3)]);
+    assert_eq!(set_readers(&s, &[&db2, &db3], &db1).await.unwrap(), None);
+}
