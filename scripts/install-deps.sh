@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 # lintian, rpmlint, rpm and systemd-container (systemd-nspawn): the package
 # tests; openssl: the TLS tests' certificate authority; the real MHA 0.58
-# and an sshd for it (the MHA tests start private sshds of their own).
+# and an sshd for it (the MHA tests start private sshds of their own);
+# etcd (the managers' coordination; the tests start their own members) and
+# protoc, which the etcd-client crate's build needs.
 packages=(mariadb-server-core mariadb-client mmdebstrap iproute2 openssl lintian rpmlint rpm systemd-container
-  mha4mysql-manager mha4mysql-node openssh-server)
+  mha4mysql-manager mha4mysql-node openssh-server etcd-server etcd-client protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
