@@ -198,7 +198,9 @@ async fn reader_record_sets_follow_the_healthy_readers() {
     let set = |n: u8| (Some(format!("db{n}")), format!("10.0.{n}.10"));
 
     let said = set_readers(&s, &[&db2, &db3], &db1).await.unwrap();
-    assert!(said.unwrap().contains("(multivalue) -> 10.0.2.10 (db2), 10.0.3.10 (db3)"));
+    assert!(said
+        .unwrap()
+        .contains("(multivalue) -> 10.0.2.10 (db2), 10.0.3.10 (db3)"));
     assert_eq!(sets().await.unwrap(), [set(2), set(3)]);
     assert_eq!(set_readers(&s, &[&db2, &db3], &db1).await.unwrap(), None);
 
@@ -207,7 +209,10 @@ async fn reader_record_sets_follow_the_healthy_readers() {
     assert_eq!(sets().await.unwrap(), [set(3)]);
 
     let said = set_readers(&s, &[], &db1).await.unwrap().unwrap();
-    assert!(said.contains("(no reader is healthy: the writer db1)"), "{said}");
+    assert!(
+        said.contains("(no reader is healthy: the writer db1)"),
+        "{said}"
+    );
     assert_eq!(sets().await.unwrap(), [set(1)]);
 
     s.reader_routing = ReaderRouting::Weighted;
