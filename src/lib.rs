@@ -7,6 +7,7 @@ pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod coord;
 pub mod execute;
 pub mod failover;
 pub mod mha;

@@ -12,6 +12,9 @@ pub const LAST_TICK: &str = "vipkeeper_last_tick_timestamp_seconds";
 pub const CHANGES: &str = "vipkeeper_changes_total";
 pub const STEP_SECONDS: &str = "vipkeeper_step_duration_seconds";
 pub const VIP_MOVES: &str = "vipkeeper_vip_moves_total";
+pub const LEADER: &str = "vipkeeper_leader";
+pub const LEADERSHIP_CHANGES: &str = "vipkeeper_leadership_changes_total";
+pub const LEASE_RENEW_SECONDS: &str = "vipkeeper_lease_renew_duration_seconds";
 
 /// Histogram buckets, in seconds: a probe or a step takes milliseconds
 /// when things are well and up to its timeout when not.
@@ -61,5 +64,18 @@ pub fn describe() {
     describe_counter!(
         VIP_MOVES,
         "VIP moves by backend and result (labels: cluster, backend, result: done, already-there, not-here, failed-proceed, failed)"
+    );
+    describe_gauge!(
+        LEADER,
+        "1 while this manager leads the cluster through etcd, 0 while it does not (labels: cluster)"
+    );
+    describe_counter!(
+        LEADERSHIP_CHANGES,
+        "Times this manager's role in a cluster changed (labels: cluster, role: leader, follower, unknown)"
+    );
+    describe_histogram!(
+        LEASE_RENEW_SECONDS,
+        Unit::Seconds,
+        "How long renewing this manager's etcd lease took"
     );
 }

@@ -29,6 +29,7 @@ macro_rules! per_flavor {
 pub mod agent;
 pub mod aurora;
 pub mod cluster;
+pub mod etcd;
 pub mod fault_proxy;
 pub mod flavor;
 pub mod http;

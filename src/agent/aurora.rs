@@ -13,6 +13,7 @@ use crate::aurora::decide::describe;
 use crate::aurora::episode::Episode;
 use crate::aurora::{act, discover, probe, Decision, Evidence, Follower};
 use crate::config::{AgentConfig, AuroraConfig, ClusterConfig};
+use crate::coord::{Coordinator, Role};
 use crate::execute::Trigger;
 use crate::state::ClusterState;
 use crate::vip::placements;
@@ -25,6 +26,7 @@ pub async fn run(
     cluster: ClusterConfig,
     aurora: AuroraConfig,
     board: Board,
+    coord: Option<Coordinator>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
@@ -47,6 +49,7 @@ pub async fn run(
     let mut said = String::new();
     let mut episode: Option<Episode> = None;
     let mut prober = probe::Prober::default();
+    let mut role_said: Option<Role> = None;
     let mut api_view = ApiView::spawn(aurora.clone(), discover, stop.clone());
     // The readers (and the writer) the reader records were last set for.
     let mut readers_set: Option<(Vec<String>, String)> = None;
@@ -114,7 +117,27 @@ pub async fn run(
             }
             said = sentence;
         }
-        if let Decision::Move { to, basis, .. } = &decision {
+        // Several managers: only the cluster's leader moves clients.
+        let leads = match &coord {
+            Some(c) => {
+                let role = c.lead(&cluster.name).await;
+                if role_said.as_ref() != Some(&role) {
+                    tracing::info!(cluster = %cluster.name, "{}", role.describe(c.name(), &cluster.name));
+                    role_said = Some(role.clone());
+                }
+                role == Role::Leader && c.covers(aurora.api_deadline * 3)
+            }
+            None => true,
+        };
+        if let (Decision::Move { to, .. }, false) = (&decision, leads) {
+            // The leader moves clients; this manager follows along.
+            tracing::info!(cluster = %cluster.name, "{to} is Aurora's new writer: the leading manager moves clients, not this one");
+            follower.moved(to);
+            if let Some(ep) = episode.take() {
+                ep.unchanged("another manager leads: it moves clients");
+            }
+        }
+        if let (Decision::Move { to, basis, .. }, true) = (&decision, leads) {
             if cluster.observe_only {
                 tracing::warn!(cluster = %cluster.name, "observe-only: would move what clients use from {} to {to}", follower.target.as_deref().unwrap_or("nowhere"));
                 follower.moved(to);
@@ -144,7 +167,8 @@ pub async fn run(
         }
         // The reader records, only while the writer is settled (during a
         // promotion the writer to stand in for absent readers is not known).
-        if let (Decision::Steady { writer }, false) = (&decision, cluster.observe_only) {
+        if let (Decision::Steady { writer }, false, true) = (&decision, cluster.observe_only, leads)
+        {
             let healthy: Vec<String> = evidence
                 .sql
                 .iter()

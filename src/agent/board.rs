@@ -17,6 +17,14 @@ use crate::topology::{ClusterView, Role, Topology};
 /// intervals old.
 pub const STALE_AFTER_INTERVALS: u32 = 3;
 
+/// This manager and its role in a cluster, with several managers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coordination {
+    pub manager: String,
+    #[serde(flatten)]
+    pub role: crate::coord::Role,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// The cluster as `vipkeeper status --json` shows it (absent for a
@@ -35,6 +43,9 @@ pub struct Entry {
     pub blocked: bool,
     /// The loop only watches (`observe_only`): it changes nothing.
     pub observe_only: bool,
+    /// Several managers: this one's role in the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordination: Option<Coordination>,
     #[serde(skip)]
     pub ticked: Instant,
     #[serde(skip)]
@@ -81,6 +92,7 @@ impl Entry {
             last_failover: None,
             blocked: false,
             observe_only: false,
+            coordination: None,
             ticked: Instant::now(),
             interval,
         }
@@ -97,6 +109,7 @@ impl Entry {
             last_failover: None,
             blocked: false,
             observe_only: false,
+            coordination: None,
             ticked: Instant::now(),
             interval,
         }
@@ -113,6 +126,7 @@ impl Entry {
             last_failover: None,
             blocked: false,
             observe_only: false,
+            coordination: None,
             ticked: Instant::now(),
             interval,
         }

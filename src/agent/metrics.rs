@@ -7,7 +7,8 @@ use metrics::{counter, gauge, histogram};
 use crate::analysis::Analysis;
 use crate::config::ClusterConfig;
 use crate::telemetry::{
-    ANALYSIS, LAST_TICK, NODE_WRITABLE, PROBE_FAILURES, PROBE_SECONDS, REPLICATION_LAG,
+    ANALYSIS, LAST_TICK, LEADER, LEADERSHIP_CHANGES, NODE_WRITABLE, PROBE_FAILURES, PROBE_SECONDS,
+    REPLICATION_LAG,
 };
 use crate::topology::ClusterView;
 
@@ -44,4 +45,10 @@ pub fn tick(cluster: &ClusterConfig, view: &ClusterView, analysis: &Analysis) {
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
     gauge!(LAST_TICK, "cluster" => c).set(unix);
+}
+
+/// This manager's role in `cluster` changed to `role`.
+pub fn leadership(cluster: &str, role: &'static str) {
+    counter!(LEADERSHIP_CHANGES, "cluster" => cluster.to_string(), "role" => role).increment(1);
+    gauge!(LEADER, "cluster" => cluster.to_string()).set(if role == "leader" { 1.0 } else { 0.0 });
 }

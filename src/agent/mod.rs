@@ -23,6 +23,7 @@ use crate::state::ClusterState;
 use crate::topology::observe::target;
 use crate::topology::{observe, ClusterView, Topology};
 
+use crate::coord::{Coordinator, Role};
 use board::{Board, Entry};
 use watcher::MasterWatcher;
 
@@ -36,9 +37,12 @@ pub async fn run_cluster(
     agent: AgentConfig,
     cluster: ClusterConfig,
     board: Board,
+    coord: Option<Coordinator>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut l = ClusterLoop {
+        coord,
+        role: None,
         board,
         state: ClusterState::new(&agent.state_dir, &cluster.name),
         agent,
@@ -89,6 +93,10 @@ fn frozen_after() -> Option<u64> {
 }
 
 struct ClusterLoop {
+    /// Several managers: only the cluster's leader acts.
+    coord: Option<Coordinator>,
+    /// This manager's role at the last tick (with `coord`).
+    role: Option<Role>,
     board: Board,
     agent: AgentConfig,
     cluster: ClusterConfig,
@@ -126,6 +134,7 @@ impl ClusterLoop {
         );
         self.say(&analysis);
         metrics::tick(&self.cluster, &view, &analysis);
+        let acting = self.lead().await;
         self.publish(&view, &topology, &analysis);
         let mut next = interval;
 
@@ -138,6 +147,8 @@ impl ClusterLoop {
                     self.watcher.follow(Some(t));
                 }
             }
+            // Another manager leads (or leadership is unknown): watch only.
+            _ if !acting => {}
             Analysis::MasterUnreachable { master, stale, .. }
                 if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) =>
             {
@@ -166,9 +177,35 @@ impl ClusterLoop {
             _ => {}
         }
         self.say_unreachable(&view);
-        self.fence_writable_beside_master(&view, &topology).await;
+        if acting {
+            self.fence_writable_beside_master(&view, &topology).await;
+        }
         self.history.record(&view, &topology);
         next
+    }
+
+    /// With several managers: campaigns, logs a change of role, and says
+    /// whether this manager may act on the cluster now. Alone: always.
+    async fn lead(&mut self) -> bool {
+        let Some(coord) = &self.coord else {
+            return true;
+        };
+        let role = coord.lead(&self.cluster.name).await;
+        if self.role.as_ref() != Some(&role) {
+            let said = role.describe(coord.name(), &self.cluster.name);
+            match role {
+                Role::Leader => tracing::info!(cluster = %self.cluster.name, "{said}"),
+                _ => tracing::warn!(cluster = %self.cluster.name, "{said}"),
+            }
+            let label = match role {
+                Role::Leader => "leader",
+                Role::Follower { .. } => "follower",
+                Role::Unknown { .. } => "unknown",
+            };
+            metrics::leadership(&self.cluster.name, label);
+            self.role = Some(role.clone());
+        }
+        role == Role::Leader
     }
 
     /// What this tick saw, for the HTTP API and systemd.
@@ -177,6 +214,14 @@ impl ClusterLoop {
             Entry::of_tick(view, topology, analysis, self.cluster.timing.probe_interval);
         entry.last_failover = self.state.last_failover();
         entry.observe_only = self.cluster.observe_only;
+        entry.coordination = self.role.as_ref().map(|r| board::Coordination {
+            manager: self
+                .coord
+                .as_ref()
+                .map(|c| c.name().to_string())
+                .unwrap_or_default(),
+            role: r.clone(),
+        });
         entry.blocked = entry
             .last_failover
             .as_ref()
@@ -222,6 +267,19 @@ impl ClusterLoop {
                 self.cluster.name
             );
             return false;
+        }
+        // Several managers: the lease must outlive the start of the
+        // failover by a margin (a freshly renewed lease); until every step
+        // is checked against it (with the journal in etcd), half its TTL.
+        if let Some(coord) = &self.coord {
+            if !coord.covers(coord.lease_ttl() / 2) {
+                tracing::warn!(
+                    cluster = %self.cluster.name,
+                    "master {master} is dead, but this manager's lease is not sure to live long enough ({} ms left): not failing over now",
+                    coord.lease_left().as_millis()
+                );
+                return false;
+            }
         }
         // A refusal is re-examined every tick (a replica may come back), but
         // reported only when its reason changes.

@@ -39,6 +39,10 @@ struct Running {
 
 pub struct Service {
     role: Role,
+    /// Several managers through etcd (`[coordination]`, managers only).
+    coord: Option<crate::coord::Coordinator>,
+    /// Stops the coordinator's lease task when the service goes.
+    _coord_stop: watch::Sender<bool>,
     /// Only this cluster (`--cluster`), across reloads too.
     only: Option<String>,
     agent: AgentConfig,
@@ -48,8 +52,22 @@ pub struct Service {
 
 impl Service {
     pub fn new(role: Role, only: Option<String>, board: Board, config: &Config) -> Self {
+        let (coord_stop, coord_stopped) = watch::channel(false);
+        let coord = match (&role, &config.coordination) {
+            (Role::Manager, Some(c)) => {
+                tracing::info!(
+                    "coordination: manager {} with etcd at {}",
+                    c.name,
+                    c.endpoints.join(", ")
+                );
+                Some(crate::coord::Coordinator::start(c.clone(), coord_stopped))
+            }
+            _ => None,
+        };
         let mut s = Self {
             role,
+            coord,
+            _coord_stop: coord_stop,
             only,
             agent: config.agent.clone(),
             board,
@@ -84,12 +102,14 @@ impl Service {
                 cluster.clone(),
                 aurora,
                 board,
+                self.coord.clone(),
                 stopped,
             )),
             (Role::Manager, None) => tokio::spawn(super::run_cluster(
                 self.agent.clone(),
                 cluster.clone(),
                 board,
+                self.coord.clone(),
                 stopped,
             )),
             (Role::Host { node }, _) => tokio::spawn(super::local::run(

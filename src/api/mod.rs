@@ -30,6 +30,7 @@ pub fn router(board: Board, metrics: PrometheusHandle) -> Router {
         .route("/status", get(status))
         .route("/cluster/{name}/primary", get(primary))
         .route("/cluster/{name}/replica", get(replica))
+        .route("/leader", get(leader))
         .route("/metrics", get(metrics_text))
         .with_state(Api { board, metrics })
 }
@@ -96,6 +97,54 @@ async fn status(State(api): State<Api>) -> Response {
         })
         .collect();
     Json(json!({ "schema": STATUS_SCHEMA, "clusters": clusters })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ClusterQuery {
+    cluster: Option<String>,
+}
+
+/// 200 when this manager leads (every cluster it manages, or the one named
+/// by `?cluster=`), 503 when it does not, as Patroni's `/leader` answers.
+/// A manager without `[coordination]` leads alone; a host agent leads
+/// nothing. 404 for an unknown cluster.
+async fn leader(State(api): State<Api>, Query(q): Query<ClusterQuery>) -> Response {
+    let all = api.board.all();
+    if let Some(c) = &q.cluster {
+        if !all.iter().any(|(name, _)| name == c) {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("no cluster {c} here") })),
+            )
+                .into_response();
+        }
+    }
+    let roles: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|(name, _)| q.cluster.as_ref().is_none_or(|c| c == *name))
+        .map(|(name, e)| {
+            let (leads, role) = match e {
+                // A host agent looks at its own node and leads nothing.
+                Some(e) if e.status.is_none() => (false, json!({ "role": "host-agent" })),
+                Some(e) => match &e.coordination {
+                    None => (true, json!({ "role": "alone" })),
+                    Some(c) => (
+                        c.role == crate::coord::Role::Leader,
+                        serde_json::to_value(c).unwrap_or_default(),
+                    ),
+                },
+                None => (false, json!({ "role": "starting" })),
+            };
+            json!({ "cluster": name, "leads": leads, "coordination": role })
+        })
+        .collect();
+    let leads = !roles.is_empty() && roles.iter().all(|r| r["leads"] == true);
+    let code = if leads {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({ "leader": leads, "clusters": roles }))).into_response()
 }
 
 #[derive(Deserialize)]

@@ -125,6 +125,7 @@ fn parse(text: &str, problems: &mut Problems) -> Option<RawDocument> {
     };
     let mut doc = RawDocument {
         agent: RawAgent::default(),
+        coordination: None,
         clusters: Vec::new(),
     };
     let root_span = root.span();
@@ -135,11 +136,12 @@ fn parse(text: &str, problems: &mut Problems) -> Option<RawDocument> {
                     doc.agent = agent;
                 }
             }
+            "coordination" => doc.coordination = deserialize(value, problems),
             "cluster" => parse_clusters(value, problems, &mut doc.clusters),
             other => problems.error(
                 Some(key.span()),
                 format!("unknown section `{other}`"),
-                "the top level has only [agent] and [[cluster]]".to_string(),
+                "the top level has only [agent], [coordination] and [[cluster]]".to_string(),
             ),
         }
     }

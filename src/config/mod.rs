@@ -3,6 +3,7 @@
 //! file:line:column; the rest of vipkeeper only sees the validated `model`.
 
 pub mod aurora;
+pub mod coordination;
 mod fields;
 mod load;
 mod model;
@@ -18,8 +19,11 @@ pub mod vip;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_coordination;
 
 pub use aurora::AuroraConfig;
+pub use coordination::{CoordinationConfig, EtcdTls};
 pub use load::{load, load_str, LoadError, Loaded};
 pub use model::*;
 pub use problem::{Location, Problem, Severity};

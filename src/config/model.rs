@@ -17,6 +17,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9105";
 pub struct Config {
     pub path: PathBuf,
     pub agent: AgentConfig,
+    /// Several managers through etcd; `None`: this one acts alone.
+    pub coordination: Option<super::CoordinationConfig>,
     pub clusters: Vec<ClusterConfig>,
 }
 

@@ -113,6 +113,7 @@ pub enum RawCommand {
 /// The document split into the pieces validation works on.
 pub struct RawDocument {
     pub agent: RawAgent,
+    pub coordination: Option<super::coordination::RawCoordination>,
     pub clusters: Vec<RawClusterEntry>,
 }
 

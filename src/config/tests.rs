@@ -3,25 +3,25 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-struct Fixture {
+pub(super) struct Fixture {
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn secret(&self, name: &str, mode: u32) -> PathBuf {
+    pub(super) fn secret(&self, name: &str, mode: u32) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, "pw\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
     }
 
-    fn config(&self, text: &str, mode: u32) -> PathBuf {
+    pub(super) fn config(&self, text: &str, mode: u32) -> PathBuf {
         let path = self.dir.path().join("vipkeeper.toml");
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -29,7 +29,7 @@ impl Fixture {
     }
 }
 
-fn good_config(secret: &Path) -> String {
+pub(super) fn good_config(secret: &Path) -> String {
     format!(
         r#"
 [agent]
@@ -199,7 +199,7 @@ fn syntax_errors_and_unknown_sections_are_located() {
     let err = load(&path).unwrap_err();
     assert_eq!(
         err.problems[0].to_string(),
-        format!("{}:1:2: error: unknown section `agnet` (the top level has only [agent] and [[cluster]])", path.display())
+        format!("{}:1:2: error: unknown section `agnet` (the top level has only [agent], [coordination] and [[cluster]])", path.display())
     );
 }
 

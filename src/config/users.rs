@@ -16,8 +16,9 @@ type S<T> = Spanned<T>;
 /// `only_monitor`: an Aurora cluster, where vipkeeper changes nothing on
 /// the servers; admin and replication default to the monitor account.
 pub fn users(path: &Path, raw: &RawUsers, only_monitor: bool, p: &mut Problems) -> Option<Users> {
-    let mut one = |role, c: &Option<S<RawCredentials>>| {
-        c.as_ref().and_then(|c| credentials(path, role, c, p))
+    let mut one = |role: &str, c: &Option<S<RawCredentials>>| {
+        c.as_ref()
+            .and_then(|c| credentials(path, &format!("users.{role}"), c, p))
     };
     let monitor = one("monitor", &raw.monitor);
     let admin = match &raw.admin {
@@ -35,9 +36,11 @@ pub fn users(path: &Path, raw: &RawUsers, only_monitor: bool, p: &mut Problems) 
     })
 }
 
-fn credentials(
+/// One account's user and password; `label` names it in messages
+/// (`users.monitor`, `coordination.auth`).
+pub(super) fn credentials(
     path: &Path,
-    role: &str,
+    label: &str,
     raw: &S<RawCredentials>,
     p: &mut Problems,
 ) -> Option<Credentials> {
@@ -46,8 +49,8 @@ fn credentials(
     if user.is_empty() {
         p.error(
             Some(c.user.span()),
-            format!("users.{role}: user is empty"),
-            "name the MySQL account vipkeeper logs in as".to_string(),
+            format!("{label}: user is empty"),
+            "name the account vipkeeper logs in as".to_string(),
         );
     }
     let given: Vec<&str> = [
@@ -62,7 +65,7 @@ fn credentials(
         p.error(
             Some(raw.span()),
             format!(
-                "users.{role}: {}",
+                "{label}: {}",
                 if given.is_empty() {
                     "no password given".to_string()
                 } else {
@@ -78,7 +81,7 @@ fn credentials(
             p.warning(
                 Some(inline.span()),
                 format!(
-                    "users.{role}: inline password in a config file readable by group/others (mode {mode:04o})"
+                    "{label}: inline password in a config file readable by group/others (mode {mode:04o})"
                 ),
                 format!("chmod 600 {} or use password_file", path.display()),
             );
@@ -90,7 +93,7 @@ fn credentials(
             p.error(
                 Some(file.span()),
                 format!(
-                    "users.{role}: password_file `{}` is not an absolute path",
+                    "{label}: password_file `{}` is not an absolute path",
                     file.get_ref()
                 ),
                 "use an absolute path".to_string(),
@@ -100,11 +103,7 @@ fn credentials(
         let secret = match secret::read_password_file(&file_path) {
             Ok(s) => s,
             Err(e) => {
-                p.error(
-                    Some(file.span()),
-                    format!("users.{role}: {}", e.message),
-                    e.hint,
-                );
+                p.error(Some(file.span()), format!("{label}: {}", e.message), e.hint);
                 return None;
             }
         };
@@ -112,7 +111,7 @@ fn credentials(
             p.warning(
                 Some(file.span()),
                 format!(
-                    "users.{role}: password file {} is readable by group/others (mode {mode:04o})",
+                    "{label}: password file {} is readable by group/others (mode {mode:04o})",
                     file_path.display()
                 ),
                 format!("chmod 600 {}", file_path.display()),
@@ -124,11 +123,7 @@ fn credentials(
         match secret::read_password_env(var.get_ref()) {
             Ok(s) => (s, SecretSource::Env(var.get_ref().clone())),
             Err(e) => {
-                p.error(
-                    Some(var.span()),
-                    format!("users.{role}: {}", e.message),
-                    e.hint,
-                );
+                p.error(Some(var.span()), format!("{label}: {}", e.message), e.hint);
                 return None;
             }
         }

@@ -18,6 +18,10 @@ type S<T> = Spanned<T>;
 
 pub fn validate(path: &Path, doc: RawDocument, p: &mut Problems) -> Option<Config> {
     let agent = agent(&doc.agent, p);
+    let coordination = doc
+        .coordination
+        .as_ref()
+        .map(|c| super::coordination::validate(path, c, p));
     let mut clusters = Vec::new();
     let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     for entry in doc.clusters {
@@ -41,6 +45,10 @@ pub fn validate(path: &Path, doc: RawDocument, p: &mut Problems) -> Option<Confi
     Some(Config {
         path: path.to_path_buf(),
         agent: agent?,
+        coordination: match coordination {
+            Some(c) => Some(c?),
+            None => None,
+        },
         clusters,
     })
 }
