@@ -9,9 +9,15 @@ use std::time::{Duration, Instant};
 
 use support::agent::Agent;
 use support::etcd::Etcd;
+use support::proxy::Proxy;
 use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
-per_flavor!(the_leading_manager_killed_another_leads_and_nothing_fails_over,);
+per_flavor!(
+    the_leader_killed_another_leads_and_only_it_fails_over_a_dead_master,
+    a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted,
+    a_leader_cut_off_from_etcd_stops_acting_before_another_leads,
+    etcd_without_quorum_stops_every_manager_until_it_returns,
+);
 
 const LONG: Duration = Duration::from_secs(40);
 const LEASE_TTL: Duration = Duration::from_secs(3);
@@ -37,41 +43,65 @@ impl Manager {
     }
 }
 
-/// Three managers on `config`, each with its own name, state directory
-/// and HTTP port, coordinated through `etcd`.
-fn start_managers(cluster: &TestCluster, etcd: &Etcd, config: &std::path::Path) -> Vec<Manager> {
+/// Manager `m<i>` on `config`, with its own name, state directory and
+/// HTTP port, coordinated through `etcd`.
+fn start_manager(
+    cluster: &TestCluster,
+    etcd: &Etcd,
+    config: &std::path::Path,
+    i: usize,
+) -> Manager {
+    start_manager_via(cluster, &etcd.endpoints(), config, i)
+}
+
+/// The same, reaching etcd at `endpoints` (proxies, say).
+fn start_manager_via(
+    cluster: &TestCluster,
+    endpoints: &[String],
+    config: &std::path::Path,
+    i: usize,
+) -> Manager {
     let text = std::fs::read_to_string(config).unwrap();
-    let endpoints: Vec<String> = etcd
-        .endpoints()
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect();
+    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     let state = format!("state_dir = \"{}\"", cluster.dir.join("state").display());
     assert!(text.contains(&state) && text.contains("listen = \"\"\n"));
-    (1..=3)
-        .map(|i| {
-            let name = format!("m{i}");
-            let port = support::cluster::free_port().unwrap();
-            let own = text
-                .replace(
-                    &state,
-                    &format!("state_dir = \"{}\"", cluster.dir.join(format!("state-{name}")).display()),
-                )
-                .replace(
-                    "listen = \"\"\n",
-                    &format!(
-                        "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\nlease_ttl = \"{}s\"\n",
-                        endpoints.join(", "),
-                        LEASE_TTL.as_secs()
-                    ),
-                );
-            let path = cluster.dir.join(format!("{name}.toml"));
-            std::fs::write(&path, own).unwrap();
-            let agent = Agent::start_in(&support::bin(), &path, &cluster.dir, None, &name, &[]);
-            Manager { name, port, agent }
-        })
-        .collect()
+    let name = format!("m{i}");
+    let port = support::cluster::free_port().unwrap();
+    let own = text
+        .replace(
+            &state,
+            &format!("state_dir = \"{}\"", cluster.dir.join(format!("state-{name}")).display()),
+        )
+        .replace(
+            "listen = \"\"\n",
+            &format!(
+                "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\nlease_ttl = \"{}s\"\ntimeout = \"500ms\"\n",
+                endpoints.join(", "),
+                LEASE_TTL.as_secs()
+            ),
+        );
+    let path = cluster.dir.join(format!("{name}.toml"));
+    std::fs::write(&path, own).unwrap();
+    let agent = Agent::start_in(&support::bin(), &path, &cluster.dir, None, &name, &[]);
+    Manager { name, port, agent }
 }
+
+/// The cluster's config: fast rounds, `ports` overriding where nodes are
+/// reached (a proxy).
+fn config(cluster: &TestCluster, ports: &[(&str, u16)]) -> std::path::PathBuf {
+    let extras = ConfigExtras {
+        cluster_toml: FAST.into(),
+        ports: ports.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
+        ..Default::default()
+    };
+    let path = cluster.write_config_with("main", &extras).unwrap();
+    let own = cluster.dir.join(format!("main-{}.toml", ports.len()));
+    std::fs::rename(&path, &own).unwrap();
+    own
+}
+
+/// Fast rounds and timeouts: the managers see a change within a second.
+const FAST: &str = "[cluster.timing]\nprobe_interval = \"200ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n";
 
 /// Until exactly one of `managers` says it leads and answers `/leader`
 /// with 200, the others 503; returns its index.
@@ -98,22 +128,16 @@ fn one_leader(managers: &[&Manager]) -> usize {
     }
 }
 
-async fn the_leading_manager_killed_another_leads_and_nothing_fails_over(flavor: Flavor) {
+async fn the_leader_killed_another_leads_and_only_it_fails_over_a_dead_master(flavor: Flavor) {
     if !support::available_or_skip("the etcd tests", Etcd::available()) {
         return;
     }
-    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let mut cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
     let etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
-    let config = cluster
-        .write_config_with(
-            "main",
-            &ConfigExtras {
-                cluster_toml: "[cluster.timing]\nprobe_interval = \"200ms\"\n".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let mut managers = start_managers(&cluster, &etcd, &config);
+    let config = config(&cluster, &[]);
+    let mut managers: Vec<Manager> = (1..=3)
+        .map(|i| start_manager(&cluster, &etcd, &config, i))
+        .collect();
     let all: Vec<&Manager> = managers.iter().collect();
     let first = one_leader(&all);
     for (i, m) in managers.iter().enumerate().filter(|(i, _)| *i != first) {
@@ -170,15 +194,205 @@ async fn the_leading_manager_killed_another_leads_and_nothing_fails_over(flavor:
     for replica in ["db2", "db3"] {
         assert!(cluster.read_only(replica).await, "{replica} is writable");
     }
+    let dir = cluster.dir.clone();
+    let reports = |m: &Manager| {
+        std::fs::read_dir(dir.join(format!("state-{}/main/reports", m.name)))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
     for m in &managers {
+        assert_eq!(reports(m), 0, "manager {} wrote a report", m.name);
+        let log = m.agent.log_text();
+        assert!(!log.contains("failover"), "{log}");
+    }
+
+    // The master dies: the two live managers both lose it; the leader
+    // alone fails over, once, with a second pair of eyes on read_only.
+    let (leader, follower) = (rest[next], rest[1 - next]);
+    let poller = support::poller::WritablePoller::start(&cluster);
+    cluster.node_mut("db1").kill9();
+    leader.agent.wait_for_log(
+        "the managers confirm that master db1 is dead: 2 of 2 managers cannot reach it",
+        LONG,
+    );
+    leader.agent.wait_for_log("replaced db1", LONG);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let polled = poller.stop().await;
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(polled.last_writable.len(), 1, "{polled:?}");
+    assert_eq!(reports(leader), 1, "the leader's report");
+    assert_eq!(reports(follower), 0, "the follower failed over too");
+    assert!(!follower.agent.log_text().contains("replaced db1"));
+    drop(managers.remove(first));
+}
+
+/// The leader reaches the master through one proxy, the replicas
+/// replicate through another; both stop forwarding. The leader and the
+/// replicas lose the master, the two other managers still reach it: the
+/// leader's own analysis says dead, the managers' majority does not, and
+/// nothing is failed over.
+async fn a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
+    let db1 = cluster.master().port;
+    let (to_leader, to_replicas) = (Proxy::start(db1).await, Proxy::start(db1).await);
+    for replica in ["db2", "db3"] {
+        cluster
+            .attach_via_port(cluster.node(replica), to_replicas.port)
+            .await
+            .unwrap();
+    }
+    // m1 first, through the proxy: it leads; then m2 and m3, direct.
+    let cut = config(&cluster, &[("db1", to_leader.port)]);
+    let direct = config(&cluster, &[]);
+    let m1 = start_manager(&cluster, &etcd, &cut, 1);
+    assert_eq!(one_leader(&[&m1]), 0);
+    let others = [2, 3].map(|i| start_manager(&cluster, &etcd, &direct, i));
+    for m in &others {
+        m.agent
+            .wait_for_log("manager m1 leads cluster main: ", LONG);
+    }
+    m1.agent.wait_for_log("healthy: db1 is the master", LONG);
+
+    to_leader.partition();
+    to_replicas.partition();
+    m1.agent.wait_for_log(
+        "master db1 is dead to this manager, but the managers do not confirm it: 1 of 3 managers cannot reach it (m1); m2, m3 still do; not failing over",
+        LONG,
+    );
+    // Keep watching: nothing changes hands.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!cluster.read_only("db1").await, "db1 was fenced");
+    for replica in ["db2", "db3"] {
+        assert!(cluster.read_only(replica).await, "{replica} was promoted");
+    }
+    for m in [&m1, &others[0], &others[1]] {
         let reports = cluster.dir.join(format!("state-{}/main/reports", m.name));
         let n = std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(0);
         assert_eq!(n, 0, "manager {} wrote a report", m.name);
-        assert!(
-            !m.agent.log_text().contains("failover"),
-            "{}",
-            m.agent.log_text()
+        assert!(!m.agent.log_text().contains("replaced db1"));
+    }
+}
+
+/// When `needle` first appears in `agent`'s log (its timestamp), waiting
+/// for it.
+fn logged_at(agent: &Agent, needle: &str) -> std::time::SystemTime {
+    agent.wait_for_log(needle, LONG);
+    let text = agent.log_text();
+    let line = text.lines().find(|l| l.contains(needle)).unwrap();
+    humantime::parse_rfc3339(line.split_whitespace().next().unwrap()).unwrap()
+}
+
+/// The leader reaches etcd only through proxies that stop forwarding: it
+/// cannot renew its lease, says so and stops acting — and it stops before
+/// another manager, once the lease has expired in etcd, leads.
+async fn a_leader_cut_off_from_etcd_stops_acting_before_another_leads(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
+    let mut proxies = Vec::new();
+    for m in &etcd.members {
+        proxies.push(Proxy::start(m.client_port).await);
+    }
+    let via: Vec<String> = proxies
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{}", p.port))
+        .collect();
+    let config = config(&cluster, &[]);
+    let m1 = start_manager_via(&cluster, &via, &config, 1);
+    assert_eq!(one_leader(&[&m1]), 0);
+    let others = [2, 3].map(|i| start_manager(&cluster, &etcd, &config, i));
+    for m in &others {
+        m.agent
+            .wait_for_log("manager m1 leads cluster main: ", LONG);
+    }
+
+    for p in &proxies {
+        p.partition();
+    }
+    let stopped = logged_at(&m1.agent, "manager m1 does not act on cluster main: ");
+    let next = one_leader(&[&others[0], &others[1]]);
+    let took_over = logged_at(
+        &others[next].agent,
+        &format!("manager {} leads cluster main: it acts", others[next].name),
+    );
+    assert!(
+        stopped < took_over,
+        "m1 stopped acting at {stopped:?}, {} led from {took_over:?}",
+        others[next].name
+    );
+    eprintln!(
+        "m1 stopped acting {} ms before {} led",
+        took_over.duration_since(stopped).unwrap().as_millis(),
+        others[next].name
+    );
+    assert!(!m1.leads(), "m1 still answers /leader with 200");
+    // Nothing was failed over.
+    assert!(!cluster.read_only("db1").await);
+    for m in [&m1, &others[0], &others[1]] {
+        assert!(!m.agent.log_text().contains("replaced db1"));
+    }
+}
+
+/// Two of etcd's three members killed: no manager can know who leads, so
+/// none acts — not even on a master that dies meanwhile — and each says
+/// why. The members back, one manager leads again and fails the dead
+/// master over, once.
+async fn etcd_without_quorum_stops_every_manager_until_it_returns(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let mut cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let mut etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
+    let config = config(&cluster, &[]);
+    let managers: Vec<Manager> = (1..=3)
+        .map(|i| start_manager(&cluster, &etcd, &config, i))
+        .collect();
+    let all: Vec<&Manager> = managers.iter().collect();
+    one_leader(&all);
+
+    etcd.kill_member(0);
+    etcd.kill_member(1);
+    for m in &managers {
+        m.agent.wait_for_log(
+            &format!("manager {} does not act on cluster main: ", m.name),
+            LONG,
         );
     }
-    drop(managers.remove(first));
+    cluster.node_mut("db1").kill9();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for replica in ["db2", "db3"] {
+        assert!(
+            cluster.read_only(replica).await,
+            "{replica} was promoted without quorum"
+        );
+    }
+    assert!(managers.iter().all(|m| !m.leads()));
+
+    etcd.start_member(0).unwrap();
+    etcd.start_member(1).unwrap();
+    etcd.wait_healthy(LONG).unwrap();
+    let leader = one_leader(&all);
+    managers[leader].agent.wait_for_log("replaced db1", LONG);
+    let writable: Vec<&str> = {
+        let mut w = Vec::new();
+        for n in ["db2", "db3"] {
+            if !cluster.read_only(n).await {
+                w.push(n);
+            }
+        }
+        w
+    };
+    assert_eq!(writable.len(), 1, "{writable:?}");
+    for (i, m) in managers.iter().enumerate().filter(|(i, _)| *i != leader) {
+        assert!(
+            !m.agent.log_text().contains("replaced db1"),
+            "manager {i} failed over too"
+        );
+    }
 }

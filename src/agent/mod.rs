@@ -6,6 +6,7 @@
 mod aurora;
 mod aurora_view;
 pub mod board;
+mod coordinated;
 mod fence;
 pub mod local;
 mod metrics;
@@ -43,6 +44,7 @@ pub async fn run_cluster(
     let mut l = ClusterLoop {
         coord,
         role: None,
+        published: coordinated::Published::default(),
         board,
         state: ClusterState::new(&agent.state_dir, &cluster.name),
         agent,
@@ -97,6 +99,8 @@ struct ClusterLoop {
     coord: Option<Coordinator>,
     /// This manager's role at the last tick (with `coord`).
     role: Option<Role>,
+    /// This manager's view, as last published (with `coord`).
+    published: coordinated::Published,
     board: Board,
     agent: AgentConfig,
     cluster: ClusterConfig,
@@ -105,8 +109,10 @@ struct ClusterLoop {
     watcher: MasterWatcher,
     /// The last analysis sentence logged, to log changes once.
     last_said: String,
-    /// The master whose replicas' IO threads were restarted for fresh evidence.
-    io_restarted_for: Option<String>,
+    /// The master whose replicas' IO threads were restarted for fresh
+    /// evidence, and which replicas: each stale replica once per outage (a
+    /// replica may turn stale a round after another did).
+    io_restarted_for: Option<(String, Vec<String>)>,
     /// The last refusal (observe-only: the last plan it would run), to
     /// report it once rather than every tick.
     refused_with: Option<String>,
@@ -135,6 +141,10 @@ impl ClusterLoop {
         self.say(&analysis);
         metrics::tick(&self.cluster, &view, &analysis);
         let acting = self.lead().await;
+        if let Some(coord) = &self.coord {
+            let own = coordinated::view_of(coord.name(), &analysis);
+            self.published.publish(coord, &self.cluster.name, own).await;
+        }
         self.publish(&view, &topology, &analysis);
         let mut next = interval;
 
@@ -150,14 +160,18 @@ impl ClusterLoop {
             // Another manager leads (or leadership is unknown): watch only.
             _ if !acting => {}
             Analysis::MasterUnreachable { master, stale, .. }
-                if !stale.is_empty() && self.io_restarted_for.as_ref() != Some(master) =>
+                if !self.not_yet_restarted(master, stale).is_empty() =>
             {
+                let stale = self.not_yet_restarted(master, stale);
                 if self.cluster.observe_only {
                     tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
                 } else {
-                    restart_io_threads(&self.cluster, &view, stale).await;
+                    restart_io_threads(&self.cluster, &view, &stale).await;
                 }
-                self.io_restarted_for = Some(master.clone());
+                match &mut self.io_restarted_for {
+                    Some((m, done)) if m == master => done.extend(stale),
+                    other => *other = Some((master.clone(), stale)),
+                }
                 next = QUICK;
             }
             // The master's host answers (refused, reset): mysqld is going or
@@ -182,6 +196,20 @@ impl ClusterLoop {
         }
         self.history.record(&view, &topology);
         next
+    }
+
+    /// The stale replicas of `master` whose IO threads were not restarted
+    /// yet in this outage.
+    fn not_yet_restarted(&self, master: &str, stale: &[String]) -> Vec<String> {
+        let done: &[String] = match &self.io_restarted_for {
+            Some((m, done)) if m == master => done,
+            _ => &[],
+        };
+        stale
+            .iter()
+            .filter(|r| !done.contains(r))
+            .cloned()
+            .collect()
     }
 
     /// With several managers: campaigns, logs a change of role, and says
@@ -278,6 +306,37 @@ impl ClusterLoop {
                     "master {master} is dead, but this manager's lease is not sure to live long enough ({} ms left): not failing over now",
                     coord.lease_left().as_millis()
                 );
+                return false;
+            }
+        }
+        // Several managers: a majority of them must be unable to reach it.
+        if let Some(coord) = &self.coord {
+            let own = coordinated::view_of(
+                coord.name(),
+                &Analysis::DeadMaster {
+                    master: master.to_string(),
+                    evidence: String::new(),
+                    replicas: Vec::new(),
+                },
+            );
+            let said = match coordinated::verdict(coord, &self.cluster.name, master, own).await {
+                Ok(q) if q.confirmed() => {
+                    tracing::info!(cluster = %self.cluster.name, "the managers confirm that master {master} is dead: {}", q.describe());
+                    None
+                }
+                Ok(q) => Some(format!(
+                    "master {master} is dead to this manager, but the managers do not confirm it: {}; not failing over",
+                    q.describe()
+                )),
+                Err(e) => Some(format!(
+                    "master {master} is dead to this manager, but the managers' views cannot be read ({e}); not failing over"
+                )),
+            };
+            if let Some(said) = said {
+                if self.refused_with.as_ref() != Some(&said) {
+                    tracing::warn!(cluster = %self.cluster.name, "{said}");
+                    self.refused_with = Some(said);
+                }
                 return false;
             }
         }

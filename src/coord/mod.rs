@@ -7,6 +7,7 @@
 
 mod connect;
 pub mod lease;
+pub mod quorum;
 pub mod validity;
 
 use std::sync::Arc;
@@ -141,6 +142,49 @@ impl Coordinator {
                 why: "the leader key changed while it was read".into(),
             },
         }
+    }
+
+    fn views_key(&self, cluster: &str) -> String {
+        format!("{}/{cluster}/views/", self.inner.config.prefix)
+    }
+
+    /// Publishes this manager's view of `cluster`'s master, bound to its
+    /// lease (it vanishes with the manager). Without a lease, nothing.
+    pub async fn publish(&self, cluster: &str, view: &quorum::View) -> Result<(), String> {
+        let c = &self.inner.config;
+        let Some(id) = self.inner.lease.borrow().id else {
+            return Err("no lease".into());
+        };
+        let key = format!("{}{}", self.views_key(cluster), c.name);
+        let value = serde_json::to_string(view).expect("views serialize");
+        let mut etcd = self.etcd().await?;
+        within(
+            c,
+            "publishing this manager's view",
+            etcd.put(key, value, Some(PutOptions::new().with_lease(id))),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every manager's published view of `cluster`.
+    pub async fn views(&self, cluster: &str) -> Result<Vec<quorum::View>, String> {
+        let c = &self.inner.config;
+        let mut etcd = self.etcd().await?;
+        let got = within(
+            c,
+            "reading the managers' views",
+            etcd.get(
+                self.views_key(cluster),
+                Some(etcd_client::GetOptions::new().with_prefix()),
+            ),
+        )
+        .await?;
+        Ok(got
+            .kvs()
+            .iter()
+            .filter_map(|kv| serde_json::from_slice(kv.value()).ok())
+            .collect())
     }
 
     /// Whether an action taking up to `needed` may start now: the lease
