@@ -5,6 +5,7 @@ use vipkeeper::cli::{Cli, Command, LogFormat};
 use vipkeeper::commands;
 
 fn main() -> ExitCode {
+    vipkeeper::mysql::install_crypto_provider();
     // Output piped into `head` or `less` that stops reading ends the process
     // quietly, as for any Unix tool, instead of a panic in println!.
     // SAFETY: set once at start, before any thread exists.

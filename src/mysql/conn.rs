@@ -22,6 +22,15 @@ pub struct Target {
     pub tls: TlsConfig,
 }
 
+/// rustls is built with two cryptography providers (aws-lc-rs, which
+/// mysql_async and the AWS SDK use; ring, which etcd's gRPC client brings):
+/// with two, rustls cannot choose a process default by itself and a TLS
+/// connection made without naming one would panic. aws-lc-rs is named,
+/// once; later calls change nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 pub struct Session {
     conn: mysql_async::Conn,
     query_timeout: Duration,
@@ -31,6 +40,7 @@ impl Session {
     /// Opens a TCP connection (never the Unix socket: mysql_async would
     /// switch to it for loopback addresses unless told not to).
     pub async fn connect(t: &Target) -> Result<Self, DbError> {
+        install_crypto_provider();
         let started = std::time::Instant::now();
         match Self::connect_with(t, ssl_opts(&t.tls), t.connect_timeout).await {
             // `preferred`: a server without TLS is talked to in clear text.

@@ -11,7 +11,7 @@ pub mod node_state;
 pub mod probe;
 pub mod replica_status;
 
-pub use conn::{Session, Target};
+pub use conn::{install_crypto_provider, Session, Target};
 pub use error::{DbError, ErrorKind, Phase};
 pub use node_state::NodeState;
 pub use probe::{probe, Probe};
