@@ -159,6 +159,22 @@ async fn the_leader_killed_another_leads_and_only_it_fails_over_a_dead_master(fl
             managers[first].name.clone()
         )]
     );
+    // `status` names the leader and each manager's view of the master.
+    let leader_config = cluster.dir.join(format!("{}.toml", managers[first].name));
+    let deadline = Instant::now() + LONG;
+    loop {
+        let (_, out) = support::vipkeeper_on(&leader_config, &["status"], &[]);
+        let every = (1..=3).all(|i| out.contains(&format!("  m{i}: healthy: db1 is the master (")));
+        if out.contains(&format!(
+            "managers of cluster main: {} leads",
+            managers[first].name
+        )) && every
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // kill -9 the leader: another leads once the lease has expired.
     managers[first]

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use crate::cli::StatusArgs;
+use crate::coord::managers::{self, Managers};
 use crate::topology::render::{cluster_status, render_text, StatusDocument, STATUS_SCHEMA};
 use crate::topology::{observe, Topology};
 
 pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
-    let (_, all) = match super::load_clusters(config_path, args.cluster.as_deref()) {
+    let (config, all) = match super::load_clusters(config_path, args.cluster.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -17,6 +18,13 @@ pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
             .filter_map(|c| Some(crate::aurora::status::status(c, c.aurora.as_ref()?))),
     )
     .await;
+    // Several managers: who leads each cluster, and what each sees.
+    let managers: Vec<Result<Managers, String>> = match &config.coordination {
+        Some(c) => {
+            futures::future::join_all(all.iter().map(|cl| managers::read(c, &cl.name))).await
+        }
+        None => Vec::new(),
+    };
     let clusters: Vec<_> = all.into_iter().filter(|c| c.aurora.is_none()).collect();
     let views = futures::future::join_all(clusters.iter().map(observe)).await;
     let topologies: Vec<Topology> = views
@@ -38,6 +46,9 @@ pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
         if !aurora.is_empty() {
             value["aurora"] = serde_json::to_value(&aurora).expect("status serializes");
         }
+        if !managers.is_empty() {
+            value["managers"] = serde_json::to_value(&managers).expect("status serializes");
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&value).expect("status serializes")
@@ -47,7 +58,11 @@ pub async fn run(config_path: &std::path::Path, args: &StatusArgs) -> ExitCode {
             .iter()
             .zip(&topologies)
             .map(|(v, t)| render_text(v, t))
-            .chain(aurora.iter().map(|a| a.render()));
+            .chain(aurora.iter().map(|a| a.render()))
+            .chain(managers.iter().map(|m| match m {
+                Ok(m) => m.render(),
+                Err(e) => format!("managers: cannot be read from etcd: {e}\n"),
+            }));
         for (i, text) in texts.enumerate() {
             if i > 0 {
                 println!();

@@ -7,6 +7,7 @@
 
 mod connect;
 pub mod lease;
+pub mod managers;
 pub mod quorum;
 pub mod validity;
 
