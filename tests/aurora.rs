@@ -294,8 +294,11 @@ fn with_aurora_endpoint(config: &str, endpoint: &str) -> String {
 }
 
 fn reports_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_dir(dir)
-        .unwrap()
+    // No directory yet: no report yet.
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
         .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
         .filter_map(|t| serde_json::from_str(&t).ok())
         .collect()
@@ -467,7 +470,8 @@ async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: 
         .unwrap();
     let api = FaultProxy::start_in(&vpc.router, nlb.moto.port).unwrap();
     // The manager's config: no nodes, the RDS API through the proxy, a
-    // look a second (a one-look flap cannot be confirmed), weighted readers.
+    // look every 3 s (room to undo a flap between two looks, even on a
+    // busy machine), weighted readers.
     let text = std::fs::read_to_string(&config).unwrap();
     let text = with_aurora_endpoint(
         &text[..text.find("[[cluster.node]]").unwrap()],
@@ -475,7 +479,7 @@ async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: 
     )
     .replace(
         "[cluster.aurora]\n",
-        &format!("[cluster.aurora]\ninterval = \"1s\"\nfast_interval = \"1s\"\nlag_query = \"{LAG_QUERY}\"\n"),
+        &format!("[cluster.aurora]\ninterval = \"3s\"\nfast_interval = \"3s\"\nlag_query = \"{LAG_QUERY}\"\n"),
     )
     .replace(
         "[cluster.vip.aws-route53]\n",
@@ -525,19 +529,14 @@ async fn discovered_instances_a_flapping_answer_and_an_api_that_is_down(flavor: 
         "{said}"
     );
 
-    // db3 answers as the writer (db1 not) for less than a look, again
-    // until one look has seen it: nothing moves.
+    // db3 answers as the writer (db1 not) until one look has seen it,
+    // and no longer: nothing moves.
     let reports = cluster.dir.join("state/main/reports");
-    let deadline = std::time::Instant::now() + LONG;
-    while !manager.log_text().contains("db3 is the new writer") {
-        assert!(std::time::Instant::now() < deadline, "no look saw the flap");
-        writable(&cluster, "db1", false, flavor).await;
-        writable(&cluster, "db3", true, flavor).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        writable(&cluster, "db3", false, flavor).await;
-        writable(&cluster, "db1", true, flavor).await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-    }
+    writable(&cluster, "db1", false, flavor).await;
+    writable(&cluster, "db3", true, flavor).await;
+    manager.wait_for_log("db3 is the new writer", LONG);
+    writable(&cluster, "db3", false, flavor).await;
+    writable(&cluster, "db1", true, flavor).await;
     wait_for(
         || reports_of_kind(&reports, "aurora-no-change") >= 1,
         "the no-change report",
