@@ -8,7 +8,7 @@ use crate::candidate::Refusal;
 use crate::config::{AgentConfig, ClusterConfig};
 use crate::execute::report::new_id;
 use crate::execute::{
-    finish, locked_execute, Journal, JournalEvent, Outcome, Report, Start, Trigger,
+    finish, locked_execute, Journal, JournalEvent, Ledger, Outcome, Report, Start, Trigger,
 };
 use crate::plan::Plan;
 use crate::state::{self, ClusterState, LastFailover};
@@ -18,17 +18,23 @@ use crate::topology::ClusterView;
 /// for it: runs the plan under the cluster's lock, records and reports. A
 /// refused plan is journalled and reported too. Returns the report, which is
 /// also written to the state directory and handed to the notify command.
+/// Each step is checked and recorded by `ledger` (`Alone` for a single
+/// manager); when it holds a failover an earlier manager left in flight,
+/// that failover is finished instead (see `resume`).
 pub async fn fail_over(
     agent: &AgentConfig,
     cluster: &ClusterConfig,
     view: &ClusterView,
     master: &str,
     planned: Result<Plan, Refusal>,
-    trigger: Trigger,
+    (trigger, ledger): (Trigger, &mut dyn Ledger),
 ) -> Report {
     let started = Instant::now();
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
-    let id = new_id(&cluster.name, SystemTime::now());
+    let id = match ledger.resumed() {
+        Some(p) => p.id.clone(),
+        None => new_id(&cluster.name, SystemTime::now()),
+    };
     let report = match planned {
         Err(refusal) => {
             // A refusal leaves a journal too: it is a decision to explain.
@@ -62,7 +68,8 @@ pub async fn fail_over(
         }
         Ok(plan) => {
             tracing::info!(cluster = %cluster.name, "failover plan:\n{}", plan.describe());
-            match locked_execute(&state, cluster, view, &plan, id.clone(), trigger).await {
+            match locked_execute(&state, cluster, view, &plan, (id.clone(), trigger), ledger).await
+            {
                 Err(why) => Report::refused(
                     id,
                     &cluster.name,
@@ -74,6 +81,8 @@ pub async fn fail_over(
                 // Refused under the lock (another actor, a changed cluster):
                 // nothing happened, so no block period starts.
                 Ok(report) if matches!(report.outcome, Outcome::Refused { .. }) => report,
+                // Cut short: the cluster's leader finishes it and records it.
+                Ok(report) if matches!(report.outcome, Outcome::Interrupted { .. }) => report,
                 Ok(report) => {
                     let record = LastFailover {
                         id: report.id.clone(),
@@ -95,4 +104,29 @@ pub async fn fail_over(
         }
     };
     finish(agent, &state, report, started).await
+}
+
+/// Finishes the failover an earlier manager left in flight (`ledger`
+/// holds its progress, read from etcd): its plan, from the first step it
+/// did not record as done.
+pub async fn resume(
+    agent: &AgentConfig,
+    cluster: &ClusterConfig,
+    view: &ClusterView,
+    ledger: &mut dyn Ledger,
+) -> Option<Report> {
+    let progress = ledger.resumed()?.clone();
+    tracing::warn!(cluster = %cluster.name, "finishing {} from the journal in etcd; the plan:\n{}", progress.describe(), progress.plan.describe());
+    let master = progress.plan.old_master.clone();
+    Some(
+        fail_over(
+            agent,
+            cluster,
+            view,
+            &master,
+            Ok(progress.plan),
+            (progress.trigger, ledger),
+        )
+        .await,
+    )
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use support::agent::Agent;
 use support::etcd::Etcd;
 use support::proxy::Proxy;
+use support::writer::Writer;
 use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 per_flavor!(
@@ -17,6 +18,7 @@ per_flavor!(
     a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted,
     a_leader_cut_off_from_etcd_stops_acting_before_another_leads,
     etcd_without_quorum_stops_every_manager_until_it_returns,
+    a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -61,6 +63,17 @@ fn start_manager_via(
     config: &std::path::Path,
     i: usize,
 ) -> Manager {
+    start_manager_with(cluster, endpoints, config, i, &[])
+}
+
+/// The same, with `env` added to the manager's environment.
+fn start_manager_with(
+    cluster: &TestCluster,
+    endpoints: &[String],
+    config: &std::path::Path,
+    i: usize,
+    env: &[(&str, &str)],
+) -> Manager {
     let text = std::fs::read_to_string(config).unwrap();
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     let state = format!("state_dir = \"{}\"", cluster.dir.join("state").display());
@@ -82,26 +95,47 @@ fn start_manager_via(
         );
     let path = cluster.dir.join(format!("{name}.toml"));
     std::fs::write(&path, own).unwrap();
-    let agent = Agent::start_in(&support::bin(), &path, &cluster.dir, None, &name, &[]);
+    let agent = Agent::start_with(&support::bin(), &path, &cluster.dir, None, &name, &[], env);
     Manager { name, port, agent }
 }
 
 /// The cluster's config: fast rounds, `ports` overriding where nodes are
 /// reached (a proxy).
 fn config(cluster: &TestCluster, ports: &[(&str, u16)]) -> std::path::PathBuf {
+    config_with(cluster, ports, "")
+}
+
+/// The same, with `cluster_toml` added to the cluster's settings.
+fn config_with(
+    cluster: &TestCluster,
+    ports: &[(&str, u16)],
+    cluster_toml: &str,
+) -> std::path::PathBuf {
     let extras = ConfigExtras {
-        cluster_toml: FAST.into(),
+        cluster_toml: format!("{FAST}{cluster_toml}"),
         ports: ports.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
         ..Default::default()
     };
     let path = cluster.write_config_with("main", &extras).unwrap();
-    let own = cluster.dir.join(format!("main-{}.toml", ports.len()));
+    let own = cluster
+        .dir
+        .join(format!("main-{}-{}.toml", ports.len(), cluster_toml.len()));
     std::fs::rename(&path, &own).unwrap();
     own
 }
 
 /// Fast rounds and timeouts: the managers see a change within a second.
 const FAST: &str = "[cluster.timing]\nprobe_interval = \"200ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n";
+
+/// Every manager but the `i`th.
+fn all_but(managers: &[Manager], i: usize) -> Vec<&Manager> {
+    managers
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, m)| m)
+        .collect()
+}
 
 /// Until exactly one of `managers` says it leads and answers `/leader`
 /// with 200, the others 503; returns its index.
@@ -181,12 +215,7 @@ async fn the_leader_killed_another_leads_and_only_it_fails_over_a_dead_master(fl
         .agent
         .signal(nix::sys::signal::Signal::SIGKILL);
     let killed = Instant::now();
-    let rest: Vec<&Manager> = managers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != first)
-        .map(|(_, m)| m)
-        .collect();
+    let rest = all_but(&managers, first);
     let next = one_leader(&rest);
     let took = killed.elapsed();
     eprintln!(
@@ -411,4 +440,132 @@ async fn etcd_without_quorum_stops_every_manager_until_it_returns(flavor: Flavor
             "manager {i} failed over too"
         );
     }
+}
+
+/// The leader stops (a test hook) right after it detached the candidate,
+/// before the VIP moved and before anything was made writable, and is
+/// killed there: the next leader reads the failover from etcd and finishes
+/// it — the same candidate, the steps already done not done again, exactly
+/// one promotion, the VIP on the new master, and no write the clients saw
+/// acknowledged (semi-sync) missing there.
+async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let mut spec = ClusterSpec::new(flavor);
+    spec.semi_sync = true;
+    let mut cluster = TestCluster::start(spec).await.unwrap();
+    cluster.create_writer_table(LONG).await.unwrap();
+    let etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
+    let config = config_with(&cluster, &[], &cluster.vip_script_toml().unwrap());
+    let pause = [("VIPKEEPER_TEST_PAUSE_AFTER_STEP", "detach")];
+    let managers: Vec<Manager> = (1..=3)
+        .map(|i| start_manager_with(&cluster, &etcd.endpoints(), &config, i, &pause))
+        .collect();
+    let all: Vec<&Manager> = managers.iter().collect();
+    let first = one_leader(&all);
+    let writer = Writer::start(cluster.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let db1_port = cluster.node("db1").port;
+
+    let poller = support::poller::WritablePoller::start(&cluster);
+    cluster.node_mut("db1").kill9();
+    managers[first]
+        .agent
+        .wait_for_log("test hook: pausing after step detach", LONG);
+    // In etcd: the failover in flight, its steps up to the detachment.
+    let record = || -> serde_json::Value {
+        let kv = etcd.get_prefix("/vipkeeper/main/failover").unwrap();
+        serde_json::from_str(&kv[0].1).unwrap()
+    };
+    let paused = record();
+    assert_eq!(paused["manager"], managers[first].name.as_str(), "{paused}");
+    assert!(paused.get("outcome").is_none(), "{paused}");
+    let done: Vec<&str> = paused["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(done.last(), Some(&"detach"), "{paused}");
+    let candidate = paused["plan"]["candidate"].as_str().unwrap().to_string();
+    assert!(
+        cluster.read_only(&candidate).await,
+        "{candidate} is writable"
+    );
+    assert_eq!(vip_port(&cluster), db1_port, "the VIP moved");
+
+    managers[first]
+        .agent
+        .signal(nix::sys::signal::Signal::SIGKILL);
+    let rest = all_but(&managers, first);
+    let next = rest[one_leader(&rest)];
+    next.agent.wait_for_log(
+        &format!(
+            "finishing failover {} (db1 -> {candidate}): {} of ",
+            paused["id"].as_str().unwrap(),
+            done.len()
+        ),
+        LONG,
+    );
+    next.agent.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(100, LONG).await;
+    let writes = writer.stop().await;
+    let polled = poller.stop().await;
+
+    // One promotion: the candidate alone became writable, never two.
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(
+        polled.last_writable,
+        std::slice::from_ref(&candidate),
+        "{polled:?}"
+    );
+    assert_eq!(vip_port(&cluster), cluster.node(&candidate).port);
+    writes.assert_none_lost(cluster.node(&candidate)).await;
+    cluster
+        .wait_replicated_from(&candidate, LONG)
+        .await
+        .unwrap();
+    let ended = record();
+    assert_eq!(ended["outcome"]["outcome"], "success", "{ended}");
+    assert_eq!(ended["manager"], next.name.as_str(), "{ended}");
+
+    // The new leader's report: what the first did, skipped; the rest done.
+    let reports = cluster
+        .dir
+        .join(format!("state-{}/main/reports", next.name));
+    let report: serde_json::Value = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .find(|r: &serde_json::Value| r["id"] == paused["id"])
+        .unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    for (step, then) in steps.iter().zip(&done) {
+        assert_eq!(step["step"], *then, "{report}");
+        assert_eq!(step["outcome"], "skipped", "{report}");
+        let by = format!("done by {}: ", managers[first].name);
+        assert!(
+            step["detail"].as_str().unwrap().starts_with(&by),
+            "{report}"
+        );
+    }
+    let promoted = steps
+        .iter()
+        .filter(|s| s["step"] == "make-writable" && s["outcome"] == "ok")
+        .count();
+    assert_eq!(promoted, 1, "{report}");
+    for m in &rest {
+        if m.name != next.name {
+            assert!(!m.agent.log_text().contains("replaced db1"));
+        }
+    }
+}
+
+/// The port the VIP script last pointed clients at.
+fn vip_port(cluster: &TestCluster) -> u16 {
+    std::fs::read_to_string(cluster.vip_target())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

@@ -8,6 +8,7 @@ mod aurora_view;
 pub mod board;
 mod coordinated;
 mod fence;
+mod ledger;
 pub mod local;
 mod metrics;
 pub mod service;
@@ -17,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
-use crate::execute::{restart_io_threads, Outcome, Trigger};
+use crate::execute::{restart_io_threads, Alone, Ledger, Outcome, Trigger};
 use crate::failover::fail_over;
 use crate::plan::plan;
 use crate::state::ClusterState;
@@ -44,6 +45,7 @@ pub async fn run_cluster(
     let mut l = ClusterLoop {
         coord,
         role: None,
+        unfinished: true,
         published: coordinated::Published::default(),
         board,
         state: ClusterState::new(&agent.state_dir, &cluster.name),
@@ -99,6 +101,9 @@ struct ClusterLoop {
     coord: Option<Coordinator>,
     /// This manager's role at the last tick (with `coord`).
     role: Option<Role>,
+    /// Whether etcd may hold a failover left in flight, for this manager
+    /// to finish when it leads (with `coord`).
+    unfinished: bool,
     /// This manager's view, as last published (with `coord`).
     published: coordinated::Published,
     board: Board,
@@ -147,6 +152,11 @@ impl ClusterLoop {
         }
         self.publish(&view, &topology, &analysis);
         let mut next = interval;
+        if acting && self.unfinished && !self.cluster.observe_only {
+            if let Some(next) = self.finish_in_flight(&view).await {
+                return next;
+            }
+        }
 
         match &analysis {
             Analysis::Healthy { master } => {
@@ -220,6 +230,8 @@ impl ClusterLoop {
         };
         let role = coord.lead(&self.cluster.name).await;
         if self.role.as_ref() != Some(&role) {
+            // A new leader first looks for a failover left in flight.
+            self.unfinished |= role == Role::Leader;
             let said = role.describe(coord.name(), &self.cluster.name);
             match role {
                 Role::Leader => tracing::info!(cluster = %self.cluster.name, "{said}"),
@@ -280,10 +292,15 @@ impl ClusterLoop {
             self.would_fail_over(view, topology, master);
             return false;
         }
-        if let Some(last) = self
-            .state
-            .blocking(self.cluster.failover.block_period, SystemTime::now())
-        {
+        let blocking = ledger::blocking(self.coord.as_ref(), &self.state, &self.cluster).await;
+        let blocking = match blocking {
+            Ok(b) => b,
+            Err(why) => {
+                tracing::warn!(cluster = %self.cluster.name, "master {master} is dead, but whether the last failover blocks another cannot be known: {why}; not failing over now");
+                return false;
+            }
+        };
+        if let Some(last) = blocking {
             tracing::error!(
                 cluster = %self.cluster.name,
                 "master {master} is dead, but failover {} ({} -> {}) happened within the block period ({}): \
@@ -349,20 +366,62 @@ impl ClusterLoop {
             }
             self.refused_with = Some(refusal.why.clone());
         }
+        let (mut alone, mut in_etcd);
+        let ledger: &mut dyn Ledger = match &self.coord {
+            Some(c) => {
+                in_etcd = ledger::EtcdLedger::new(c, &self.cluster.name, None);
+                &mut in_etcd
+            }
+            None => {
+                alone = Alone;
+                &mut alone
+            }
+        };
         let report = fail_over(
             &self.agent,
             &self.cluster,
             view,
             master,
             planned,
-            Trigger::Automatic,
+            (Trigger::Automatic, ledger),
         )
         .await;
         match report.outcome {
             Outcome::Refused { .. } => false,
+            Outcome::Interrupted { .. } => {
+                self.unfinished = true;
+                true
+            }
             _ => {
                 self.watcher.follow(None);
                 true
+            }
+        }
+    }
+
+    /// Leading with several managers: finishes a failover left in flight
+    /// in etcd. Some(when to look again) when this tick is done (finished,
+    /// or the record cannot be read: act on nothing then).
+    async fn finish_in_flight(&mut self, view: &ClusterView) -> Option<Duration> {
+        let coord = self.coord.clone()?;
+        match ledger::finish_in_flight(&self.agent, &self.cluster, view, &coord).await {
+            ledger::InFlight::Nothing => {
+                self.unfinished = false;
+                None
+            }
+            ledger::InFlight::Unknown(why) => {
+                let said = format!("not acting until the failover record can be read: {why}");
+                if self.refused_with.as_ref() != Some(&said) {
+                    tracing::warn!(cluster = %self.cluster.name, "{said}");
+                    self.refused_with = Some(said);
+                }
+                Some(self.cluster.timing.probe_interval)
+            }
+            ledger::InFlight::Finished(report) => {
+                self.unfinished = matches!(report.outcome, Outcome::Interrupted { .. });
+                self.history = History::default();
+                self.watcher.follow(None);
+                Some(QUICK)
             }
         }
     }

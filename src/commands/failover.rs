@@ -91,7 +91,7 @@ pub async fn run(config_path: &std::path::Path, args: &FailoverArgs) -> ExitCode
         &view,
         &master,
         planned,
-        Trigger::Manual,
+        (Trigger::Manual, &mut crate::execute::Alone),
     )
     .await;
     print!("{}", crate::terminal::safe(&report.summary()));

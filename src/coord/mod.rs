@@ -9,6 +9,7 @@ mod connect;
 pub mod lease;
 pub mod managers;
 pub mod quorum;
+pub mod record;
 pub mod validity;
 
 use std::sync::Arc;
@@ -117,8 +118,7 @@ impl Coordinator {
         let answer = match answer {
             Ok(a) => a,
             Err(why) => {
-                // A new connection next time (another member may answer).
-                *self.inner.etcd.lock().await = None;
+                self.reconnect().await;
                 return Role::Unknown { why };
             }
         };
@@ -209,6 +209,29 @@ impl Coordinator {
             .borrow()
             .validity
             .left(std::time::Instant::now())
+    }
+
+    /// A new connection next time (another member may answer).
+    async fn reconnect(&self) {
+        *self.inner.etcd.lock().await = None;
+    }
+
+    /// Resolves as soon as the lease no longer surely outlives `margin`
+    /// (the longest a statement already sent may still take).
+    pub async fn until_uncovered(&self, margin: Duration) -> String {
+        loop {
+            let left = self.lease_left();
+            if left <= margin {
+                return format!(
+                    "the lease of manager {} may run out ({} ms left)",
+                    self.name(),
+                    left.as_millis()
+                );
+            }
+            // A renewal only lengthens what is left: looking again when the
+            // margin is reached, at the latest every 50 ms, is soon enough.
+            tokio::time::sleep((left - margin).min(Duration::from_millis(50))).await;
+        }
     }
 
     async fn etcd(&self) -> Result<Client, String> {

@@ -41,6 +41,22 @@ pub fn plan_holds(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
     )
 }
 
+/// Before finishing a failover another manager started and took past its
+/// candidate's detachment: only the candidate may be writable (the old
+/// master back and writable is for an operator to look at).
+pub fn resumable(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
+    let mut found = others_writable(reread, Some(&plan.candidate));
+    match state_of(reread, &plan.candidate) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => found.push(format!("{} cannot be read: {e}", plan.candidate)),
+        None => found.push(format!("{} was not read", plan.candidate)),
+    }
+    verdict(
+        found,
+        "the failover another manager started is not finished; nothing more was changed",
+    )
+}
+
 /// Right before `node` is made writable: no other node may be writable,
 /// `node` must not replicate from anyone, and this manager must still hold
 /// the lock on every node it locked (a killed lock session lets another

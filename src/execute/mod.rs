@@ -4,12 +4,14 @@
 //! A switchover that fails before its candidate is writable is rolled back.
 
 pub mod cluster_lock;
+mod dispatch;
 mod error;
 pub mod guard;
 mod io_threads;
 pub mod journal;
 mod notify;
 mod poll;
+pub mod progress;
 mod remedy;
 mod replication;
 pub mod report;
@@ -20,6 +22,7 @@ pub use cluster_lock::ClusterLock;
 pub use error::StepError;
 pub use io_threads::restart_io_threads;
 pub use journal::{Decided, DecisionKind, Journal, JournalEvent, JournalLine, Start};
+pub use progress::{Alone, Ledger, Progress};
 pub use report::{Outcome, Report, StepOutcome, Trigger};
 pub use run::{finish, locked_execute};
 
@@ -29,7 +32,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{ClusterConfig, NodeConfig};
-use crate::mysql::admin;
 use crate::mysql::binlog::BinlogCoord;
 use crate::mysql::flavor::ServerVersion;
 use crate::mysql::gtid::GtidSet;
@@ -126,7 +128,10 @@ struct Executor<'a> {
     lock: Option<ClusterLock>,
 }
 
-/// Executes `plan`; the caller holds the cluster's failover lock.
+/// Executes `plan`; the caller holds the cluster's failover lock. Each
+/// step starts only when `ledger` allows it and is recorded there before
+/// the next; steps `ledger` says an earlier manager completed are not run
+/// again.
 pub async fn execute(
     cluster: &ClusterConfig,
     view: &ClusterView,
@@ -134,8 +139,14 @@ pub async fn execute(
     id: String,
     trigger: Trigger,
     journal: &mut Journal,
+    ledger: &mut dyn Ledger,
 ) -> Report {
     let started = Instant::now();
+    let mut progress = ledger
+        .resumed()
+        .cloned()
+        .unwrap_or_else(|| Progress::start(&id, trigger, plan));
+    let resumed = ledger.resumed().map(|p| p.done.len()).unwrap_or(0);
     let mut report = Report::from_plan(id.clone(), plan, trigger);
     report.journal = Some(journal.path().display().to_string());
     journal.write(JournalEvent::Start(Box::new(Start::of_plan(
@@ -182,7 +193,8 @@ pub async fn execute(
     // Another actor (a second manager, a switchover, the agent) must not
     // change this cluster at the same time: take the cluster lock on every
     // reachable node, then check that the plan still holds.
-    if let Err(why) = exec.lock_and_compare(view).await {
+    exec.candidate_binlog = progress.candidate_binlog.clone();
+    if let Err(why) = exec.lock_and_compare(view, &progress.done).await {
         report.outcome = Outcome::Refused { why };
         journal.write(JournalEvent::End {
             outcome: report.outcome.clone(),
@@ -195,18 +207,62 @@ pub async fn execute(
     // A switchover can be undone until its candidate is writable.
     let mut undoable = plan.kind == Kind::Switchover;
     let mut tried: Vec<Step> = Vec::new();
-    for step in &plan.steps {
+    for (i, step) in plan.steps.iter().enumerate() {
+        if i < resumed {
+            // Done by the manager that started the change: not again.
+            let earlier = &progress.done[i];
+            let record = StepRecord {
+                outcome: StepOutcome::Skipped,
+                detail: format!("done by {}: {}", progress.manager, earlier.detail),
+                at_ms: started.elapsed().as_millis() as u64,
+                elapsed_ms: 0,
+                ..earlier.clone()
+            };
+            journal.write(JournalEvent::Step(record.clone()));
+            report.steps.push(record);
+            continue;
+        }
+        if let Err(why) = ledger.may_act() {
+            report.outcome = Outcome::Interrupted {
+                step: step.name().into(),
+                why,
+            };
+            break;
+        }
         if undoable && matches!(step, Step::StopWrites { .. }) {
             exec.write_block_deadline = Some(Instant::now() + cluster.switchover.deadline);
         }
         tried.push(step.clone());
         let t0 = Instant::now();
-        let result = if undoable {
-            exec.run_within_block(step).await
-        } else {
-            exec.run(step).await
+        let run = async {
+            if undoable {
+                exec.run_within_block(step).await
+            } else {
+                exec.run(step).await
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            why = ledger.lost() => {
+                report.outcome = Outcome::Interrupted { step: step.name().into(), why };
+                break;
+            }
         };
         record_step(step, &result, (started, t0), journal, &mut report);
+        if result.is_ok() || step.best_effort() {
+            progress
+                .done
+                .push(report.steps.last().expect("just recorded").clone());
+            progress.candidate_binlog = exec.candidate_binlog.clone();
+            if let Err(why) = ledger.record(&progress).await {
+                report.outcome = Outcome::Interrupted {
+                    step: step.name().into(),
+                    why,
+                };
+                break;
+            }
+            progress::test_pause_after(step.name()).await;
+        }
         if result.is_ok()
             && *step
                 == (Step::MakeWritable {
@@ -248,6 +304,14 @@ pub async fn execute(
     }
     if let Some(mut lock) = exec.lock.take() {
         lock.release().await;
+    }
+    // How it ended, for the next leader and the block period; cut short,
+    // it stays in flight for the next leader to finish.
+    if !matches!(report.outcome, Outcome::Interrupted { .. }) {
+        progress.outcome = Some(report.outcome.clone());
+        if let Err(why) = ledger.record(&progress).await {
+            tracing::error!(cluster = %cluster.name, "the end of {} could not be recorded: {why}", report.id);
+        }
     }
     report.finish(started.elapsed());
     journal.write(JournalEvent::End {
@@ -347,10 +411,17 @@ impl Executor<'_> {
     /// Takes the cluster lock (the candidate must be lockable, and the old
     /// master too when it is alive) and re-reads the locked nodes: the plan
     /// goes on only if the cluster is still as it was planned on.
-    async fn lock_and_compare(&mut self, view: &ClusterView) -> Result<(), String> {
+    async fn lock_and_compare(
+        &mut self,
+        view: &ClusterView,
+        done: &[StepRecord],
+    ) -> Result<(), String> {
         let down = view.unreachable();
         let mut required = vec![self.plan.candidate.clone()];
-        required.extend(self.plan.catch_up_from.clone());
+        let detached = done.iter().any(|d| matches!(d.step, Step::Detach { .. }));
+        if !detached {
+            required.extend(self.plan.catch_up_from.clone());
+        }
         if self.plan.kind == Kind::Switchover {
             required.push(self.plan.old_master.clone());
         }
@@ -360,7 +431,17 @@ impl Executor<'_> {
             .map_err(|e| e.to_string())?;
         let reread = lock.reread_locked(self.cluster).await;
         self.lock = Some(lock);
-        guard::plan_holds(self.plan, &reread)
+        if !detached {
+            return guard::plan_holds(self.plan, &reread);
+        }
+        // Finishing another manager's change past its candidate's
+        // promotion: the candidate as it is now is what the other
+        // replicas are checked against.
+        guard::resumable(self.plan, &reread)?;
+        let candidate = self.plan.candidate.clone();
+        let s = self.session(&candidate).await.map_err(|e| e.to_string())?;
+        self.candidate_state = Some(read_state(s).await.map_err(|e| e.to_string())?);
+        Ok(())
     }
 
     /// Compare, then set: right before `node` is made writable, every node
@@ -371,103 +452,6 @@ impl Executor<'_> {
         };
         let reread = lock.reread(self.cluster).await;
         guard::before_writable(node, &reread).map_err(StepError::Unsafe)
-    }
-
-    async fn run(&mut self, step: &Step) -> Result<Done, StepError> {
-        let v = self.version.clone();
-        match step {
-            Step::FenceOldMaster { node } => {
-                let cluster = self.cluster;
-                let budget = FENCE_CONNECT_TIMEOUT.min(cluster.timing.connect_timeout);
-                let s = match self.session_within(node, budget).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        return Ok(Done::skipped(format!(
-                            "{e}; it will be fenced when it comes back"
-                        )))
-                    }
-                };
-                admin::set_read_only(s, &v, true).await?;
-                let killed = admin::kill_client_connections(s, &cluster.own_users()).await?;
-                Ok(Done::ok(format!(
-                    "read-only, {killed} client connection(s) killed"
-                )))
-            }
-            Step::WaitApplied { node } => self.wait_applied(node).await,
-            Step::CatchUp { node, from } => self.catch_up(node, from).await,
-            Step::Detach { node } => {
-                let s = self.session(node).await?;
-                admin::stop_replication(s, &v).await?;
-                let binlog = admin::binlog_position(s, &v).await?;
-                let state = read_state(s).await?;
-                admin::reset_replication(s, &v).await?;
-                let detail = format!(
-                    "replication stopped and reset at binlog {}",
-                    binlog
-                        .as_ref()
-                        .map(|b| b.to_string())
-                        .unwrap_or_else(|| "-".into())
-                );
-                self.candidate_binlog = binlog;
-                self.candidate_state = Some(state);
-                Ok(Done::ok(detail))
-            }
-            Step::MoveVip { from, to } => {
-                let Some(vip) = &self.cluster.vip else {
-                    return Ok(Done::skipped("no VIP configured"));
-                };
-                let moved = crate::vip::move_vip(
-                    vip,
-                    &self.cluster.nodes,
-                    Some(self.node(from)?),
-                    self.node(to)?,
-                )
-                .await;
-                record_vip_moves(&self.cluster.name, &moved);
-                let moved = moved?;
-                let detail = moved
-                    .iter()
-                    .map(|(backend, m)| format!("{backend}: {}", m.detail()))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if moved
-                    .iter()
-                    .any(|(_, m)| matches!(m, crate::vip::Moved::FailedProceed(_)))
-                {
-                    Ok(Done::skipped(detail))
-                } else {
-                    Ok(Done::ok(detail))
-                }
-            }
-            Step::MakeWritable { node } => {
-                self.guard_writable(node).await?;
-                let s = self.session(node).await?;
-                admin::set_read_only(s, &v, false).await?;
-                let state = read_state(s).await?;
-                if !state.writable() {
-                    return Err(format!(
-                        "{node} is still read-only after SET GLOBAL read_only=OFF"
-                    )
-                    .into());
-                }
-                Ok(Done::ok(format!(
-                    "read_only off{}",
-                    self.semi_sync_source(node, true).await
-                )))
-            }
-            Step::Repoint { node, to } => self.repoint(node, to).await,
-            Step::StopWrites { node } => self.stop_writes(node).await,
-            Step::WaitReached { node, master } => self.wait_reached(node, master).await,
-            Step::DisconnectClients { node } => self.disconnect_clients(node).await,
-            Step::Reattach { node, to } => self.reattach(node, to).await,
-            Step::StopReplication { node } => {
-                let s = self.session(node).await?;
-                admin::stop_replication(s, &v).await?;
-                Ok(Done::ok(
-                    "replication stopped; see the report for what to do",
-                ))
-            }
-        }
     }
 }
 

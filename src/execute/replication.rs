@@ -118,6 +118,17 @@ impl Executor<'_> {
     }
 
     pub(super) async fn repoint(&mut self, node: &str, to: &str) -> Result<Done, StepError> {
+        // Done before (by a manager that stopped before recording it): a
+        // second CHANGE to the same position would apply again what the
+        // replica already applied.
+        let source = self.node(to)?.clone();
+        if let Ok(r) = self.replica_status(node).await {
+            if (r.source_host.as_str(), r.source_port) == (source.host.as_str(), source.port)
+                && r.sql_running
+            {
+                return Ok(Done::skipped(format!("already replicates from {to}")));
+            }
+        }
         let former_master = node == self.plan.old_master;
         // A file/position replica that received less than the new master:
         // its GTID position is exact where its binlog position is not.

@@ -39,6 +39,13 @@ pub enum Outcome {
         error: String,
         found: String,
     },
+    /// This manager stopped before `step` (or in it): it may no longer act
+    /// (its lease, its leadership). What it did is recorded in etcd, and
+    /// the cluster's leader finishes the change.
+    Interrupted {
+        step: String,
+        why: String,
+    },
 }
 
 impl Trigger {
@@ -57,6 +64,7 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
             Outcome::Refused { .. } => "refused",
             Outcome::RolledBack { .. } => "rolled-back",
+            Outcome::Interrupted { .. } => "interrupted",
         }
     }
 }
@@ -190,6 +198,10 @@ impl Report {
                 self.cluster,
                 node.as_ref().map(|n| format!(" on {n}")).unwrap_or_default(),
                 self.old_master
+            ),
+            Outcome::Interrupted { step, why } => format!(
+                "{kind} {} of cluster {} INTERRUPTED at step {step}: {why}; the steps before it are recorded in etcd, and the cluster's leader finishes it\n",
+                self.id, self.cluster
             ),
         };
         for s in &self.steps {

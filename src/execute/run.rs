@@ -12,15 +12,15 @@ use crate::plan::Plan;
 use crate::state::{self, ClusterState, MasterRecord};
 use crate::topology::ClusterView;
 
-/// Runs `plan` under the cluster's lock with a journal; Err when the lock
-/// is held (nothing was done).
+/// Runs `plan` under the cluster's lock with a journal, each step checked
+/// and recorded by `ledger`; Err when the lock is held (nothing was done).
 pub async fn locked_execute(
     state: &ClusterState,
     cluster: &ClusterConfig,
     view: &ClusterView,
     plan: &Plan,
-    id: String,
-    trigger: Trigger,
+    (id, trigger): (String, Trigger),
+    ledger: &mut dyn super::Ledger,
 ) -> Result<Report, String> {
     let _lock = state.lock()?;
     let mut journal = match state.journal_path(&id) {
@@ -30,7 +30,7 @@ pub async fn locked_execute(
             Journal::open(std::path::Path::new("/dev/null"))
         }
     };
-    Ok(super::execute(cluster, view, plan, id, trigger, &mut journal).await)
+    Ok(super::execute(cluster, view, plan, id, trigger, &mut journal, ledger).await)
 }
 
 /// The change and each of its steps, for `/metrics`.

@@ -92,14 +92,22 @@ pub async fn switch_over(
     let state = ClusterState::new(&agent.state_dir, &cluster.name);
     let id = new_id(&cluster.name, SystemTime::now());
     tracing::info!(cluster = %cluster.name, "switchover plan:\n{}", plan.describe());
-    let report =
-        match locked_execute(&state, cluster, view, plan, id.clone(), Trigger::Manual).await {
-            Ok(r) => r,
-            Err(why) => {
-                let mut r = Report::from_plan(id, plan, Trigger::Manual);
-                r.outcome = Outcome::Refused { why };
-                r
-            }
-        };
+    let report = match locked_execute(
+        &state,
+        cluster,
+        view,
+        plan,
+        (id.clone(), Trigger::Manual),
+        &mut crate::execute::Alone,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(why) => {
+            let mut r = Report::from_plan(id, plan, Trigger::Manual);
+            r.outcome = Outcome::Refused { why };
+            r
+        }
+    };
     finish(agent, &state, report, started).await
 }

@@ -147,6 +147,7 @@ pub fn read_journal(text: &str) -> Result<Timeline, String> {
                 .unwrap_or_default()
         )),
         Outcome::Refused { why } => Some(why.clone()),
+        Outcome::Interrupted { step, why } => Some(format!("at step {step}: {why}")),
         Outcome::Success => None,
     });
     // Without a plan, the node clients were moved to is the candidate.
