@@ -19,6 +19,7 @@ per_flavor!(
     a_leader_cut_off_from_etcd_stops_acting_before_another_leads,
     etcd_without_quorum_stops_every_manager_until_it_returns,
     a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next,
+    a_failover_in_flight_whose_old_master_returns_is_rolled_back,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -442,16 +443,76 @@ async fn etcd_without_quorum_stops_every_manager_until_it_returns(flavor: Flavor
     }
 }
 
-/// The leader stops (a test hook) right after it detached the candidate,
-/// before the VIP moved and before anything was made writable, and is
-/// killed there: the next leader reads the failover from etcd and finishes
-/// it — the same candidate, the steps already done not done again, exactly
-/// one promotion, the VIP on the new master, and no write the clients saw
-/// acknowledged (semi-sync) missing there.
-async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(flavor: Flavor) {
-    if !support::available_or_skip("the etcd tests", Etcd::available()) {
-        return;
+/// A failover stopped in the middle: three managers, the leader paused
+/// (a test hook) right after it detached the candidate — before the VIP
+/// moved and before anything was made writable — with a client writing
+/// through the VIP and a poller reading `read_only` everywhere.
+struct Paused {
+    cluster: TestCluster,
+    etcd: Etcd,
+    managers: Vec<Manager>,
+    first: usize,
+    writer: Writer,
+    poller: support::poller::WritablePoller,
+    /// The failover's record in etcd, as the paused leader left it.
+    record: serde_json::Value,
+    /// The steps it recorded as done.
+    done: Vec<String>,
+    candidate: String,
+}
+
+impl Paused {
+    fn record(&self) -> serde_json::Value {
+        let kv = self.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
+        serde_json::from_str(&kv[0].1).unwrap()
     }
+
+    /// kill -9 the paused leader; the next one, once it says it found the
+    /// failover in flight.
+    fn kill_leader(&self) -> &Manager {
+        self.managers[self.first]
+            .agent
+            .signal(nix::sys::signal::Signal::SIGKILL);
+        let rest = all_but(&self.managers, self.first);
+        let next = rest[one_leader(&rest)];
+        next.agent.wait_for_log(
+            &format!(
+                "finishing failover {} (db1 -> {}): {} of ",
+                self.record["id"].as_str().unwrap(),
+                self.candidate,
+                self.done.len()
+            ),
+            LONG,
+        );
+        next
+    }
+
+    /// `next`'s report of the failover: what the first leader did is
+    /// there, skipped; returned for the rest.
+    fn report_of(&self, next: &Manager) -> serde_json::Value {
+        let dir = self
+            .cluster
+            .dir
+            .join(format!("state-{}/main/reports", next.name));
+        let report: serde_json::Value = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+            .find(|r: &serde_json::Value| r["id"] == self.record["id"])
+            .unwrap();
+        let by = format!("done by {}: ", self.managers[self.first].name);
+        for (step, then) in report["steps"].as_array().unwrap().iter().zip(&self.done) {
+            assert_eq!(step["step"], then.as_str(), "{report}");
+            assert_eq!(step["outcome"], "skipped", "{report}");
+            assert!(
+                step["detail"].as_str().unwrap().starts_with(&by),
+                "{report}"
+            );
+        }
+        report
+    }
+}
+
+async fn pause_a_failover(flavor: Flavor) -> Paused {
     let mut spec = ClusterSpec::new(flavor);
     spec.semi_sync = true;
     let mut cluster = TestCluster::start(spec).await.unwrap();
@@ -466,53 +527,85 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
     let first = one_leader(&all);
     let writer = Writer::start(cluster.vip_target());
     writer.wait_for_more(100, LONG).await;
-    let db1_port = cluster.node("db1").port;
 
     let poller = support::poller::WritablePoller::start(&cluster);
     cluster.node_mut("db1").kill9();
     managers[first]
         .agent
         .wait_for_log("test hook: pausing after step detach", LONG);
-    // In etcd: the failover in flight, its steps up to the detachment.
-    let record = || -> serde_json::Value {
-        let kv = etcd.get_prefix("/vipkeeper/main/failover").unwrap();
-        serde_json::from_str(&kv[0].1).unwrap()
+    let mut paused = Paused {
+        cluster,
+        etcd,
+        managers,
+        first,
+        writer,
+        poller,
+        record: serde_json::Value::Null,
+        done: Vec::new(),
+        candidate: String::new(),
     };
-    let paused = record();
-    assert_eq!(paused["manager"], managers[first].name.as_str(), "{paused}");
-    assert!(paused.get("outcome").is_none(), "{paused}");
-    let done: Vec<&str> = paused["done"]
+    // In etcd: the failover in flight, its steps up to the detachment.
+    let record = paused.record();
+    assert_eq!(
+        record["manager"],
+        paused.managers[first].name.as_str(),
+        "{record}"
+    );
+    assert!(record.get("outcome").is_none(), "{record}");
+    paused.done = record["done"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["step"].as_str().unwrap())
+        .map(|s| s["step"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(done.last(), Some(&"detach"), "{paused}");
-    let candidate = paused["plan"]["candidate"].as_str().unwrap().to_string();
+    assert_eq!(
+        paused.done.last().map(String::as_str),
+        Some("detach"),
+        "{record}"
+    );
+    paused.candidate = record["plan"]["candidate"].as_str().unwrap().to_string();
+    paused.record = record;
     assert!(
-        cluster.read_only(&candidate).await,
-        "{candidate} is writable"
+        paused.cluster.read_only(&paused.candidate).await,
+        "{} is writable",
+        paused.candidate
     );
-    assert_eq!(vip_port(&cluster), db1_port, "the VIP moved");
+    let db1 = paused.cluster.node("db1").port;
+    assert_eq!(vip_port(&paused.cluster), db1, "the VIP moved");
+    paused
+}
 
-    managers[first]
-        .agent
-        .signal(nix::sys::signal::Signal::SIGKILL);
-    let rest = all_but(&managers, first);
-    let next = rest[one_leader(&rest)];
-    next.agent.wait_for_log(
-        &format!(
-            "finishing failover {} (db1 -> {candidate}): {} of ",
-            paused["id"].as_str().unwrap(),
-            done.len()
-        ),
-        LONG,
-    );
+/// The leader killed there: the next leader reads the failover from etcd
+/// and finishes it — the same candidate, the steps already done not done
+/// again, exactly one promotion, the VIP on the new master, and no write
+/// the clients saw acknowledged (semi-sync) missing there.
+async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let p = pause_a_failover(flavor).await;
+    let next = p.kill_leader();
     next.agent.wait_for_log("replaced db1", LONG);
-    writer.wait_for_more(100, LONG).await;
-    let writes = writer.stop().await;
-    let polled = poller.stop().await;
+    p.writer.wait_for_more(100, LONG).await;
+    let candidate = p.candidate.clone();
 
+    let ended = p.record();
+    assert_eq!(ended["outcome"]["outcome"], "success", "{ended}");
+    assert_eq!(ended["manager"], next.name.as_str(), "{ended}");
+    let report = p.report_of(next);
+    let promoted = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"] == "make-writable" && s["outcome"] == "ok")
+        .count();
+    assert_eq!(promoted, 1, "{report}");
+    for m in all_but(&p.managers, p.first) {
+        if m.name != next.name {
+            assert!(!m.agent.log_text().contains("replaced db1"));
+        }
+    }
+    let (cluster, writes, polled) = (p.cluster, p.writer.stop().await, p.poller.stop().await);
     // One promotion: the candidate alone became writable, never two.
     assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
     assert_eq!(
@@ -526,39 +619,46 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
         .wait_replicated_from(&candidate, LONG)
         .await
         .unwrap();
-    let ended = record();
-    assert_eq!(ended["outcome"]["outcome"], "success", "{ended}");
-    assert_eq!(ended["manager"], next.name.as_str(), "{ended}");
+}
 
-    // The new leader's report: what the first did, skipped; the rest done.
-    let reports = cluster
-        .dir
-        .join(format!("state-{}/main/reports", next.name));
-    let report: serde_json::Value = std::fs::read_dir(&reports)
-        .unwrap()
-        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
-        .find(|r: &serde_json::Value| r["id"] == paused["id"])
-        .unwrap();
-    let steps = report["steps"].as_array().unwrap();
-    for (step, then) in steps.iter().zip(&done) {
-        assert_eq!(step["step"], *then, "{report}");
-        assert_eq!(step["outcome"], "skipped", "{report}");
-        let by = format!("done by {}: ", managers[first].name);
-        assert!(
-            step["detail"].as_str().unwrap().starts_with(&by),
-            "{report}"
-        );
+/// The old master back before the next leader takes over (nothing was
+/// made writable yet): the failover's premise is gone, and the next
+/// leader undoes it — the candidate replicates from db1 again, db1 is the
+/// one writable node, the VIP stays on it, nothing the clients wrote is
+/// lost.
+async fn a_failover_in_flight_whose_old_master_returns_is_rolled_back(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
     }
-    let promoted = steps
-        .iter()
-        .filter(|s| s["step"] == "make-writable" && s["outcome"] == "ok")
-        .count();
-    assert_eq!(promoted, 1, "{report}");
-    for m in &rest {
-        if m.name != next.name {
-            assert!(!m.agent.log_text().contains("replaced db1"));
-        }
+    let mut p = pause_a_failover(flavor).await;
+    p.cluster.node_mut("db1").start().unwrap();
+    let next = p.kill_leader();
+    next.agent.wait_for_log("rolling back", LONG);
+    let deadline = Instant::now() + LONG;
+    while p.record().get("outcome").is_none() {
+        assert!(Instant::now() < deadline, "{}", next.agent.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let ended = p.record();
+    assert_eq!(ended["outcome"]["outcome"], "rolled-back", "{ended}");
+    let report = p.report_of(next);
+    assert!(
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step"] == "reattach" && s["outcome"] == "ok"),
+        "{report}"
+    );
+    p.writer.wait_for_more(100, LONG).await;
+    let (cluster, writes, polled) = (p.cluster, p.writer.stop().await, p.poller.stop().await);
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(polled.last_writable, ["db1".to_string()], "{polled:?}");
+    assert!(cluster.read_only(&p.candidate).await);
+    assert_eq!(vip_port(&cluster), cluster.node("db1").port);
+    cluster.wait_replicated_from("db1", LONG).await.unwrap();
+    writes.assert_none_lost(cluster.node("db1")).await;
+    writes.assert_none_lost(cluster.node(&p.candidate)).await;
 }
 
 /// The port the VIP script last pointed clients at.

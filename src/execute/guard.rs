@@ -57,6 +57,20 @@ pub fn resumable(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
     )
 }
 
+/// Before undoing a failover another manager started, whose old master
+/// answers again: the candidate must still be read-only, and no node but
+/// the old master writable.
+pub fn undoable(plan: &Plan, reread: &[Reread]) -> Result<(), String> {
+    let mut found = others_writable(reread, Some(&plan.old_master));
+    if state_of(reread, &plan.old_master).is_none_or(|s| s.is_err()) {
+        found.push(format!("{} cannot be read", plan.old_master));
+    }
+    verdict(
+        found,
+        "the failover another manager started can be neither finished nor undone; nothing more was changed",
+    )
+}
+
 /// Right before `node` is made writable: no other node may be writable,
 /// `node` must not replicate from anyone, and this manager must still hold
 /// the lock on every node it locked (a killed lock session lets another

@@ -194,7 +194,18 @@ pub async fn execute(
     // change this cluster at the same time: take the cluster lock on every
     // reachable node, then check that the plan still holds.
     exec.candidate_binlog = progress.candidate_binlog.clone();
-    if let Err(why) = exec.lock_and_compare(view, &progress.done).await {
+    // Finishing another manager's failover whose old master answers again
+    // before anything was made writable: its premise is gone, so it is
+    // undone rather than finished.
+    let undo = resumed > 0
+        && !progress
+            .done
+            .iter()
+            .any(|d| matches!(d.step, Step::MakeWritable { .. }))
+        && view
+            .node(&plan.old_master)
+            .is_some_and(|n| n.state().is_some());
+    if let Err(why) = exec.lock_and_compare(view, &progress.done, undo).await {
         report.outcome = Outcome::Refused { why };
         journal.write(JournalEvent::End {
             outcome: report.outcome.clone(),
@@ -221,6 +232,14 @@ pub async fn execute(
             journal.write(JournalEvent::Step(record.clone()));
             report.steps.push(record);
             continue;
+        }
+        if undo {
+            let tried: Vec<Step> = progress.done.iter().map(|d| d.step.clone()).collect();
+            let error = format!("{} answers again", plan.old_master).into();
+            report.outcome = exec
+                .roll_back(plan, &tried, step, error, started, journal, &mut report)
+                .await;
+            break;
         }
         if let Err(why) = ledger.may_act() {
             report.outcome = Outcome::Interrupted {
@@ -415,9 +434,13 @@ impl Executor<'_> {
         &mut self,
         view: &ClusterView,
         done: &[StepRecord],
+        undo: bool,
     ) -> Result<(), String> {
         let down = view.unreachable();
         let mut required = vec![self.plan.candidate.clone()];
+        if undo {
+            required.push(self.plan.old_master.clone());
+        }
         let detached = done.iter().any(|d| matches!(d.step, Step::Detach { .. }));
         if !detached {
             required.extend(self.plan.catch_up_from.clone());
@@ -431,6 +454,9 @@ impl Executor<'_> {
             .map_err(|e| e.to_string())?;
         let reread = lock.reread_locked(self.cluster).await;
         self.lock = Some(lock);
+        if undo {
+            return guard::undoable(self.plan, &reread);
+        }
         if !detached {
             return guard::plan_holds(self.plan, &reread);
         }

@@ -159,7 +159,7 @@ impl Executor<'_> {
         journal: &mut Journal,
         report: &mut Report,
     ) -> Outcome {
-        tracing::warn!(cluster = %plan.cluster, "switchover failed at {failed}: {error}; rolling back");
+        tracing::warn!(cluster = %plan.cluster, "{} cannot go on at {failed}: {error}; rolling back", plan.kind.label());
         // A session that broke with the failure must not fail the undo.
         self.sessions.clear();
         let undo = crate::plan::rollback(plan, tried);
