@@ -467,9 +467,9 @@ impl Paused {
         serde_json::from_str(&kv[0].1).unwrap()
     }
 
-    /// kill -9 the paused leader; the next one, once it says it found the
-    /// failover in flight.
-    fn kill_leader(&self) -> &Manager {
+    /// kill -9 the paused leader; the next one (its index), once it says
+    /// it found the failover in flight.
+    fn kill_leader(&self) -> usize {
         self.managers[self.first]
             .agent
             .signal(nix::sys::signal::Signal::SIGKILL);
@@ -484,7 +484,10 @@ impl Paused {
             ),
             LONG,
         );
-        next
+        self.managers
+            .iter()
+            .position(|m| m.name == next.name)
+            .unwrap()
     }
 
     /// `next`'s report of the failover: what the first leader did is
@@ -584,7 +587,7 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
         return;
     }
     let p = pause_a_failover(flavor).await;
-    let next = p.kill_leader();
+    let next = &p.managers[p.kill_leader()];
     next.agent.wait_for_log("replaced db1", LONG);
     p.writer.wait_for_more(100, LONG).await;
     let candidate = p.candidate.clone();
@@ -605,7 +608,7 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
             assert!(!m.agent.log_text().contains("replaced db1"));
         }
     }
-    let (cluster, writes, polled) = (p.cluster, p.writer.stop().await, p.poller.stop().await);
+    let (mut cluster, writes, polled) = (p.cluster, p.writer.stop().await, p.poller.stop().await);
     // One promotion: the candidate alone became writable, never two.
     assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
     assert_eq!(
@@ -619,6 +622,30 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
         .wait_replicated_from(&candidate, LONG)
         .await
         .unwrap();
+
+    // The block period is the record in etcd, and so is `ack`: the new
+    // master dies too, and the leader waits for the operator.
+    let id = ended["id"].as_str().unwrap();
+    cluster.node_mut(&candidate).kill9();
+    next.agent.wait_for_log(
+        &format!("master {candidate} is dead, but failover {id} (db1 -> {candidate}) happened within the block period"),
+        LONG,
+    );
+    let config = cluster.dir.join(format!("{}.toml", next.name));
+    let (code, out) = support::vipkeeper_on(&config, &["ack", "main"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("acknowledged failover {id} of cluster main")),
+        "{out}"
+    );
+    let record = p.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
+    assert!(record[0].1.contains("\"acked\":true"), "{record:?}");
+    // Acknowledged, the next failover starts (and stops at the test
+    // hook, as the first did).
+    next.agent.wait_for_log(
+        &format!("failover of cluster main: {candidate} is dead"),
+        LONG,
+    );
 }
 
 /// The old master back before the next leader takes over (nothing was
@@ -632,7 +659,7 @@ async fn a_failover_in_flight_whose_old_master_returns_is_rolled_back(flavor: Fl
     }
     let mut p = pause_a_failover(flavor).await;
     p.cluster.node_mut("db1").start().unwrap();
-    let next = p.kill_leader();
+    let next = &p.managers[p.kill_leader()];
     next.agent.wait_for_log("rolling back", LONG);
     let deadline = Instant::now() + LONG;
     while p.record().get("outcome").is_none() {
