@@ -6,16 +6,24 @@ use vipkeeper::commands;
 
 fn main() -> ExitCode {
     vipkeeper::mysql::install_crypto_provider();
-    // Output piped into `head` or `less` that stops reading ends the process
-    // quietly, as for any Unix tool, instead of a panic in println!.
-    // SAFETY: set once at start, before any thread exists.
-    let _ = unsafe {
-        nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGPIPE,
-            nix::sys::signal::SigHandler::SigDfl,
-        )
-    };
     let cli = Cli::parse();
+    // Output piped into `head` or `less` that stops reading ends the process
+    // quietly, as for any Unix tool, instead of a panic in println! — but
+    // only for the commands that touch no network: a SIGPIPE raised by a
+    // vectored write (writev) to a socket its peer closed (etcd refusing a
+    // TLS client, a server going away) would kill the agent outright.
+    if matches!(
+        cli.command,
+        Command::Report(_) | Command::Generate(_) | Command::Mha(_)
+    ) {
+        // SAFETY: set once at start, before any thread exists.
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     // The agent tells what it does: info by default; other commands stay quiet.
     let log = match (&cli.command, cli.log.as_str()) {
         (Command::Agent(_) | Command::Failover(_) | Command::Switchover(_), "warn") => "info",

@@ -20,6 +20,7 @@ per_flavor!(
     etcd_without_quorum_stops_every_manager_until_it_returns,
     a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next,
     a_failover_in_flight_whose_old_master_returns_is_rolled_back,
+    managers_reach_etcd_over_tls_with_a_client_certificate,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -64,7 +65,7 @@ fn start_manager_via(
     config: &std::path::Path,
     i: usize,
 ) -> Manager {
-    start_manager_with(cluster, endpoints, config, i, &[])
+    start_manager_with(cluster, endpoints, config, i, &[], "")
 }
 
 /// The same, with `env` added to the manager's environment.
@@ -74,6 +75,7 @@ fn start_manager_with(
     config: &std::path::Path,
     i: usize,
     env: &[(&str, &str)],
+    coordination_toml: &str,
 ) -> Manager {
     let text = std::fs::read_to_string(config).unwrap();
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
@@ -89,7 +91,7 @@ fn start_manager_with(
         .replace(
             "listen = \"\"\n",
             &format!(
-                "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\nlease_ttl = \"{}s\"\ntimeout = \"500ms\"\n",
+                "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\nlease_ttl = \"{}s\"\ntimeout = \"500ms\"\n{coordination_toml}\n",
                 endpoints.join(", "),
                 LEASE_TTL.as_secs()
             ),
@@ -524,7 +526,7 @@ async fn pause_a_failover(flavor: Flavor) -> Paused {
     let config = config_with(&cluster, &[], &cluster.vip_script_toml().unwrap());
     let pause = [("VIPKEEPER_TEST_PAUSE_AFTER_STEP", "detach")];
     let managers: Vec<Manager> = (1..=3)
-        .map(|i| start_manager_with(&cluster, &etcd.endpoints(), &config, i, &pause))
+        .map(|i| start_manager_with(&cluster, &etcd.endpoints(), &config, i, &pause, ""))
         .collect();
     let all: Vec<&Manager> = managers.iter().collect();
     let first = one_leader(&all);
@@ -695,4 +697,39 @@ fn vip_port(cluster: &TestCluster) -> u16 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// etcd that accepts clients over TLS only, with a certificate its CA
+/// signed: the manager that shows one leads; the one that trusts the CA
+/// but shows no certificate is refused, and says it does not act.
+async fn managers_reach_etcd_over_tls_with_a_client_certificate(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let tls = support::tls::make(&cluster.dir).unwrap();
+    let etcd = Etcd::start_tls(&cluster.dir.join("etcd"), 1, &tls).unwrap();
+    let config = config(&cluster, &[]);
+    let with_cert = format!(
+        "[coordination.tls]\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        tls.ca.display(),
+        tls.other_cert.display(),
+        tls.other_key.display()
+    );
+    let m1 = start_manager_with(&cluster, &etcd.endpoints(), &config, 1, &[], &with_cert);
+    assert_eq!(one_leader(&[&m1]), 0);
+    assert_eq!(
+        etcd.get_prefix("/vipkeeper/main/leader").unwrap(),
+        [("/vipkeeper/main/leader".to_string(), "m1".to_string())]
+    );
+    let ca_only = format!("[coordination.tls]\nca_file = \"{}\"\n", tls.ca.display());
+    let m2 = start_manager_with(&cluster, &etcd.endpoints(), &config, 2, &[], &ca_only);
+    m2.agent
+        .wait_for_log("manager m2 does not act on cluster main: ", LONG);
+    // It says why, in words: etcd refused what it was asked.
+    m2.agent
+        .wait_for_log("manager m2 does not act on cluster main: etcd", LONG);
+    assert!(!m2.agent.log_text().contains("MetadataMap"));
+    assert!(!m2.leads());
+    assert!(m1.leads());
 }

@@ -22,6 +22,8 @@ pub struct Etcd {
     pub members: Vec<Member>,
     initial_cluster: String,
     token: String,
+    /// Clients over TLS, with a certificate of this CA.
+    tls: Option<super::tls::TlsFiles>,
 }
 
 const BIN: &str = "/usr/bin/etcd";
@@ -37,6 +39,16 @@ impl Etcd {
 
     /// `n` members under `dir`, started, the cluster answering.
     pub fn start(dir: &Path, n: usize) -> Result<Self> {
+        Self::start_with(dir, n, None)
+    }
+
+    /// The same, clients reaching it over TLS only and showing a
+    /// certificate `tls`'s CA signed.
+    pub fn start_tls(dir: &Path, n: usize, tls: &super::tls::TlsFiles) -> Result<Self> {
+        Self::start_with(dir, n, Some(tls.clone()))
+    }
+
+    fn start_with(dir: &Path, n: usize, tls: Option<super::tls::TlsFiles>) -> Result<Self> {
         let mut members = Vec::new();
         for i in 1..=n {
             let name = format!("etcd{i}");
@@ -60,6 +72,7 @@ impl Etcd {
             members,
             initial_cluster,
             token,
+            tls,
         };
         for i in 0..n {
             etcd.start_member(i)?;
@@ -70,25 +83,38 @@ impl Etcd {
 
     /// The client URLs, as a TOML array's items.
     pub fn endpoints(&self) -> Vec<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         self.members
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .map(|m| format!("{scheme}://127.0.0.1:{}", m.client_port))
             .collect()
     }
 
     pub fn start_member(&mut self, i: usize) -> Result<()> {
         let (initial_cluster, token) = (self.initial_cluster.clone(), self.token.clone());
+        let client_url = self.endpoints()[i].clone();
         let m = &mut self.members[i];
         let log = std::fs::File::create(m.dir.join("etcd.log"))?;
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(t) = &self.tls {
+            command
+                .arg("--cert-file")
+                .arg(&t.cert)
+                .arg("--key-file")
+                .arg(&t.key)
+                .arg("--trusted-ca-file")
+                .arg(&t.ca)
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(m.dir.join("data"))
             .args([
                 "--listen-client-urls",
-                &format!("http://127.0.0.1:{}", m.client_port),
+                &client_url,
                 "--advertise-client-urls",
-                &format!("http://127.0.0.1:{}", m.client_port),
+                &client_url,
                 "--listen-peer-urls",
                 &format!("http://127.0.0.1:{}", m.peer_port),
                 "--initial-advertise-peer-urls",
@@ -141,7 +167,17 @@ impl Etcd {
 
     /// `etcdctl ARGS` against every member, each command within 2 s.
     fn etcdctl(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
-        Command::new("/usr/bin/etcdctl")
+        let mut command = Command::new("/usr/bin/etcdctl");
+        if let Some(t) = &self.tls {
+            command
+                .arg("--cacert")
+                .arg(&t.ca)
+                .arg("--cert")
+                .arg(&t.other_cert)
+                .arg("--key")
+                .arg(&t.other_key);
+        }
+        command
             .env("ETCDCTL_API", "3")
             .args([
                 "--endpoints",

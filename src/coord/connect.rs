@@ -30,7 +30,11 @@ pub async fn client(c: &CoordinationConfig) -> Result<Client, String> {
     let connect = Client::connect(&c.endpoints, Some(options));
     match tokio::time::timeout(c.timeout, connect).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(format!("etcd ({}): {e}", c.endpoints.join(", "))),
+        Ok(Err(e)) => Err(format!(
+            "etcd ({}): {}",
+            c.endpoints.join(", "),
+            super::lease::describe(&e)
+        )),
         Err(_) => Err(format!(
             "etcd ({}) did not answer within {} (coordination.timeout)",
             c.endpoints.join(", "),

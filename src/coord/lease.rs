@@ -40,6 +40,8 @@ pub fn keep(
                 _ = stop.changed() => return,
             };
             if let Err(e) = outcome {
+                // A fresh connection next time: this one may be the trouble.
+                conn = None;
                 if why_tx.borrow().as_deref() != Some(e.as_str()) {
                     tracing::warn!("coordination: {e}");
                 }
@@ -112,7 +114,7 @@ async fn hold(
             }
             failed => {
                 let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
+                    Ok(Err(e)) => describe(&e),
                     Ok(Ok(None)) => "the keep-alive stream ended".to_string(),
                     _ => format!(
                         "no answer within {} (coordination.timeout)",
@@ -151,10 +153,30 @@ pub async fn within<T>(
 ) -> Result<T, String> {
     match tokio::time::timeout(c.timeout, call).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("etcd, {what}: {e}")),
+        Ok(Err(e)) => Err(format!("etcd, {what}: {}", describe(&e))),
         Err(_) => Err(format!(
             "etcd, {what}: no answer within {} (coordination.timeout)",
             humantime::format_duration(c.timeout)
         )),
     }
+}
+
+/// An etcd client error in words: a gRPC status as its code and message,
+/// then whatever caused it (a TLS alert, a refused connection), never the
+/// status's debug form.
+pub fn describe(e: &etcd_client::Error) -> String {
+    let mut out = match e {
+        etcd_client::Error::GRpcStatus(s) if s.message().is_empty() => format!("{:?}", s.code()),
+        etcd_client::Error::GRpcStatus(s) => format!("{:?}: {}", s.code(), s.message()),
+        other => other.to_string(),
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !out.contains(&said) {
+            out.push_str(&format!(": {said}"));
+        }
+        cause = c.source();
+    }
+    out
 }
