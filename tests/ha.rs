@@ -21,6 +21,7 @@ per_flavor!(
     a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next,
     a_failover_in_flight_whose_old_master_returns_is_rolled_back,
     managers_reach_etcd_over_tls_with_a_client_certificate,
+    managers_log_in_to_etcd_with_authentication_on,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -77,27 +78,15 @@ fn start_manager_with(
     env: &[(&str, &str)],
     coordination_toml: &str,
 ) -> Manager {
-    let text = std::fs::read_to_string(config).unwrap();
-    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
-    let state = format!("state_dir = \"{}\"", cluster.dir.join("state").display());
-    assert!(text.contains(&state) && text.contains("listen = \"\"\n"));
     let name = format!("m{i}");
     let port = support::cluster::free_port().unwrap();
-    let own = text
-        .replace(
-            &state,
-            &format!("state_dir = \"{}\"", cluster.dir.join(format!("state-{name}")).display()),
-        )
-        .replace(
-            "listen = \"\"\n",
-            &format!(
-                "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\nlease_ttl = \"{}s\"\ntimeout = \"500ms\"\n{coordination_toml}\n",
-                endpoints.join(", "),
-                LEASE_TTL.as_secs()
-            ),
-        );
-    let path = cluster.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, own).unwrap();
+    let coordination = format!(
+        "lease_ttl = \"{}s\"\ntimeout = \"500ms\"\n{coordination_toml}",
+        LEASE_TTL.as_secs()
+    );
+    let path =
+        support::etcd::manager_config(cluster, config, &name, port, endpoints, &coordination)
+            .unwrap();
     let agent = Agent::start_with(&support::bin(), &path, &cluster.dir, None, &name, &[], env);
     Manager { name, port, agent }
 }
@@ -278,12 +267,12 @@ async fn the_leader_killed_another_leads_and_only_it_fails_over_a_dead_master(fl
 /// replicate through another; both stop forwarding. The leader and the
 /// replicas lose the master, the two other managers still reach it: the
 /// leader's own analysis says dead, the managers' majority does not, and
-/// nothing is failed over.
+/// nothing is failed over — until the master really dies.
 async fn a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted(flavor: Flavor) {
     if !support::available_or_skip("the etcd tests", Etcd::available()) {
         return;
     }
-    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let mut cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
     let etcd = Etcd::start(&cluster.dir.join("etcd"), 3).unwrap();
     let db1 = cluster.master().port;
     let (to_leader, to_replicas) = (Proxy::start(db1).await, Proxy::start(db1).await);
@@ -322,6 +311,27 @@ async fn a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted(flavor: 
         let n = std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(0);
         assert_eq!(n, 0, "manager {} wrote a report", m.name);
         assert!(!m.agent.log_text().contains("replaced db1"));
+    }
+
+    // The master killed for real: now every manager loses it, and the
+    // leader — still cut off, still leading — fails over, once.
+    let poller = support::poller::WritablePoller::start(&cluster);
+    cluster.node_mut("db1").kill9();
+    m1.agent.wait_for_log(
+        "the managers confirm that master db1 is dead: 3 of 3 managers cannot reach it",
+        LONG,
+    );
+    m1.agent.wait_for_log("replaced db1", LONG);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let polled = poller.stop().await;
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(polled.last_writable.len(), 1, "{polled:?}");
+    for m in &others {
+        assert!(
+            !m.agent.log_text().contains("replaced db1"),
+            "{} failed over",
+            m.name
+        );
     }
 }
 
@@ -732,4 +742,59 @@ async fn managers_reach_etcd_over_tls_with_a_client_certificate(flavor: Flavor) 
     assert!(!m2.agent.log_text().contains("MetadataMap"));
     assert!(!m2.leads());
     assert!(m1.leads());
+}
+
+/// etcd with authentication on: the manager with the right password (in
+/// a 0600 file) leads; the one with a wrong password says why it does not
+/// act, and neither password shows in a log or on a command line.
+async fn managers_log_in_to_etcd_with_authentication_on(flavor: Flavor) {
+    if !support::available_or_skip("the etcd tests", Etcd::available()) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    let mut etcd = Etcd::start(&cluster.dir.join("etcd"), 1).unwrap();
+    let (right, wrong) = ("etcd-R1ght-pw", "etcd-Wr0ng-pw");
+    etcd.enable_auth(right).unwrap();
+    let config = config(&cluster, &[]);
+    let login = |i: usize, password: &str| {
+        let file = cluster.dir.join(format!("etcd-{i}.password"));
+        std::fs::write(&file, password).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        format!(
+            "[coordination.auth]\nuser = \"root\"\npassword_file = \"{}\"\n",
+            file.display()
+        )
+    };
+    let m1 = start_manager_with(
+        &cluster,
+        &etcd.endpoints(),
+        &config,
+        1,
+        &[],
+        &login(1, right),
+    );
+    assert_eq!(one_leader(&[&m1]), 0);
+    assert_eq!(
+        etcd.get_prefix("/vipkeeper/main/leader").unwrap(),
+        [("/vipkeeper/main/leader".to_string(), "m1".to_string())]
+    );
+    let m2 = start_manager_with(
+        &cluster,
+        &etcd.endpoints(),
+        &config,
+        2,
+        &[],
+        &login(2, wrong),
+    );
+    m2.agent
+        .wait_for_log("manager m2 does not act on cluster main: etcd", LONG);
+    assert!(!m2.leads());
+    for m in [&m1, &m2] {
+        let log = m.agent.log_text();
+        assert!(!log.contains(right) && !log.contains(wrong), "{log}");
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", m.agent.pid())).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(!cmdline.contains(right) && !cmdline.contains(wrong));
+    }
 }

@@ -15,6 +15,7 @@
 use vipkeeper_harness as support;
 mod agent;
 mod aurora;
+mod ha;
 mod mha;
 mod switchover;
 
@@ -83,7 +84,7 @@ async fn main() -> Result<()> {
                 only = Some(
                     args.get(i + 1)
                         .context(
-                            "--only failover,route-tables,vpc,switchover,agent,mha,aurora (any of them)",
+                            "--only failover,route-tables,vpc,switchover,agent,mha,aurora,managers (any of them)",
                         )?
                         .clone(),
                 )
@@ -103,6 +104,9 @@ async fn main() -> Result<()> {
     }
     if wants("aurora") {
         sections.push(aurora::writer_changes(&bin, runs).await?);
+    }
+    if wants("managers") {
+        sections.push(ha::managers(&bin, runs).await?);
     }
     if wants("agent") {
         sections.push(agent::footprint(&bin).await?);
@@ -396,13 +400,7 @@ async fn one_run(
             .max()
             .and_then(|ms| since(started + Duration::from_millis(ms)))
     };
-    let writer_fault = fault_instant.duration_since(writer_started);
-    let first_write = writes
-        .ack_times
-        .iter()
-        .zip(&writes.ack_ports)
-        .find(|(t, port)| **t > writer_fault && **port != old_port)
-        .map(|(t, _)| (*t - writer_fault).as_secs_f64() * 1000.0);
+    let first_write = first_write_elsewhere(&writes, fault_instant - writer_started, old_port);
     Ok([
         detected.and_then(since),
         confirmed.and_then(since),
@@ -411,6 +409,21 @@ async fn one_run(
         step_end(&["repoint"]),
         first_write,
     ])
+}
+
+/// Milliseconds from the fault (`fault`, since the writer started) to the
+/// client's first acknowledged write on another port than `old_port`.
+fn first_write_elsewhere(
+    writes: &support::writer::Writes,
+    fault: Duration,
+    old_port: u16,
+) -> Option<f64> {
+    writes
+        .ack_times
+        .iter()
+        .zip(&writes.ack_ports)
+        .find(|(t, port)| **t > fault && **port != old_port)
+        .map(|(t, _)| (*t - fault).as_secs_f64() * 1000.0)
 }
 
 fn first_line_after(log: &str, after: SystemTime, needles: &[&str]) -> Option<SystemTime> {

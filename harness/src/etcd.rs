@@ -24,6 +24,8 @@ pub struct Etcd {
     token: String,
     /// Clients over TLS, with a certificate of this CA.
     tls: Option<super::tls::TlsFiles>,
+    /// Authentication on: etcdctl logs in as root with this password.
+    root_password: Option<String>,
 }
 
 const BIN: &str = "/usr/bin/etcd";
@@ -73,6 +75,7 @@ impl Etcd {
             initial_cluster,
             token,
             tls,
+            root_password: None,
         };
         for i in 0..n {
             etcd.start_member(i)?;
@@ -165,9 +168,32 @@ impl Etcd {
         }
     }
 
+    /// Turns authentication on: a `root` user with `password` (the one
+    /// etcd requires before auth can be enabled), able to do anything.
+    pub fn enable_auth(&mut self, password: &str) -> Result<()> {
+        for args in [
+            vec!["user", "add", "root", "--new-user-password", password],
+            vec!["auth", "enable"],
+        ] {
+            let out = self.etcdctl(&args)?;
+            if !out.status.success() {
+                bail!(
+                    "etcdctl {}: {}",
+                    args[..2].join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        self.root_password = Some(password.to_string());
+        Ok(())
+    }
+
     /// `etcdctl ARGS` against every member, each command within 2 s.
     fn etcdctl(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
         let mut command = Command::new("/usr/bin/etcdctl");
+        if let Some(p) = &self.root_password {
+            command.arg("--user").arg(format!("root:{p}"));
+        }
         if let Some(t) = &self.tls {
             command
                 .arg("--cacert")
@@ -210,4 +236,43 @@ impl Drop for Etcd {
             self.kill_member(i);
         }
     }
+}
+
+/// A manager's own config made from `cluster`'s config file `config`:
+/// its name, its own state directory (`state-<name>`), its HTTP API on
+/// `port`, and `[coordination]` through `endpoints` with `coordination`
+/// (TOML lines: lease_ttl, timeout, a TLS table...). Written beside the
+/// cluster as `<name>.toml`; returns its path.
+pub fn manager_config(
+    cluster: &super::TestCluster,
+    config: &Path,
+    name: &str,
+    port: u16,
+    endpoints: &[String],
+    coordination: &str,
+) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(config)?;
+    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+    let state = format!("state_dir = \"{}\"", cluster.dir.join("state").display());
+    if !text.contains(&state) || !text.contains("listen = \"\"\n") {
+        bail!("{} is not a config the harness wrote", config.display());
+    }
+    let own = text
+        .replace(
+            &state,
+            &format!(
+                "state_dir = \"{}\"",
+                cluster.dir.join(format!("state-{name}")).display()
+            ),
+        )
+        .replace(
+            "listen = \"\"\n",
+            &format!(
+                "listen = \"127.0.0.1:{port}\"\n\n[coordination]\netcd = [{}]\nname = \"{name}\"\n{coordination}\n",
+                endpoints.join(", ")
+            ),
+        );
+    let path = cluster.dir.join(format!("{name}.toml"));
+    std::fs::write(&path, own)?;
+    Ok(path)
 }
