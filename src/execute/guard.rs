@@ -240,4 +240,63 @@ mod tests {
         let e = plan_holds(&plan, &promoted).unwrap_err();
         assert!(e.starts_with("found db3 is writable"), "{e}");
     }
+
+    /// A failover db1 -> db2 that another manager took past detaching db2.
+    fn resumed_plan() -> Plan {
+        let mut c = cluster_config(3, false);
+        c.name = "main".into();
+        let v = view(vec![
+            node(1, Err(refused())),
+            node(2, Ok(lost_source(state(2, false, Some(1))))),
+            node(3, Ok(lost_source(state(3, false, Some(1))))),
+        ]);
+        let t = crate::topology::Topology::derive(&v, 30);
+        crate::plan::plan(&v, &t, "db1", &c, &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn a_failover_in_flight_is_finished_only_with_nobody_but_its_candidate_writable() {
+        let plan = resumed_plan();
+        assert_eq!(plan.candidate, "db2");
+        // Detached, read-only or already writable: it can be finished.
+        for candidate in [detached(2), state(2, true, None)] {
+            let now = [
+                rr(1, Err("refused".into()), None),
+                rr(2, Ok(candidate), Some(true)),
+                rr(3, Ok(state(3, false, Some(1))), Some(true)),
+            ];
+            assert_eq!(resumable(&plan, &now), Ok(()));
+        }
+        let other = [
+            rr(2, Ok(detached(2)), Some(true)),
+            rr(3, Ok(state(3, true, None)), Some(true)),
+        ];
+        let e = resumable(&plan, &other).unwrap_err();
+        assert!(e.starts_with("found db3 is writable"), "{e}");
+        let unreadable = [rr(2, Err("refused".into()), Some(true))];
+        assert!(resumable(&plan, &unreadable).is_err());
+    }
+
+    #[test]
+    fn a_failover_in_flight_is_undone_only_with_its_old_master_readable_and_alone_writable() {
+        let plan = resumed_plan();
+        let back = [
+            rr(1, Ok(state(1, true, None)), Some(true)),
+            rr(2, Ok(detached(2)), Some(true)),
+            rr(3, Ok(state(3, false, Some(1))), Some(true)),
+        ];
+        assert_eq!(undoable(&plan, &back), Ok(()));
+        let candidate_writable = [
+            rr(1, Ok(state(1, true, None)), Some(true)),
+            rr(2, Ok(state(2, true, None)), Some(true)),
+        ];
+        let e = undoable(&plan, &candidate_writable).unwrap_err();
+        assert!(e.starts_with("found db2 is writable"), "{e}");
+        let gone_again = [
+            rr(1, Err("refused".into()), None),
+            rr(2, Ok(detached(2)), Some(true)),
+        ];
+        let e = undoable(&plan, &gone_again).unwrap_err();
+        assert!(e.contains("db1 cannot be read"), "{e}");
+    }
 }

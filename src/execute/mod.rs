@@ -215,6 +215,14 @@ pub async fn execute(
         return report;
     }
 
+    // The plan is on record before its first step: a manager that dies
+    // in it leaves a failover for the next leader to finish.
+    let mut stopped_before = None;
+    if resumed == 0 {
+        if let Err(why) = ledger.record(&progress).await {
+            stopped_before = Some(why);
+        }
+    }
     // A switchover can be undone until its candidate is writable.
     let mut undoable = plan.kind == Kind::Switchover;
     let mut tried: Vec<Step> = Vec::new();
@@ -241,7 +249,7 @@ pub async fn execute(
                 .await;
             break;
         }
-        if let Err(why) = ledger.may_act() {
+        if let Err(why) = stopped_before.take().map_or_else(|| ledger.may_act(), Err) {
             report.outcome = Outcome::Interrupted {
                 step: step.name().into(),
                 why,
