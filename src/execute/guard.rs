@@ -216,15 +216,7 @@ mod tests {
 
     #[test]
     fn a_stale_failover_plan_is_refused_after_the_lock() {
-        let mut c = cluster_config(3, false);
-        c.name = "main".into();
-        let v = view(vec![
-            node(1, Err(refused())),
-            node(2, Ok(lost_source(state(2, false, Some(1))))),
-            node(3, Ok(lost_source(state(3, false, Some(1))))),
-        ]);
-        let t = crate::topology::Topology::derive(&v, 30);
-        let plan = crate::plan::plan(&v, &t, "db1", &c, &Default::default()).unwrap();
+        let plan = failover_plan();
         let now = [
             rr(1, Err("refused".into()), None),
             rr(2, Ok(state(2, false, Some(1))), Some(true)),
@@ -241,8 +233,8 @@ mod tests {
         assert!(e.starts_with("found db3 is writable"), "{e}");
     }
 
-    /// A failover db1 -> db2 that another manager took past detaching db2.
-    fn resumed_plan() -> Plan {
+    /// The plan of a failover db1 -> db2 (db1 refuses connections).
+    fn failover_plan() -> Plan {
         let mut c = cluster_config(3, false);
         c.name = "main".into();
         let v = view(vec![
@@ -256,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_failover_in_flight_is_finished_only_with_nobody_but_its_candidate_writable() {
-        let plan = resumed_plan();
+        let plan = failover_plan();
         assert_eq!(plan.candidate, "db2");
         // Detached, read-only or already writable: it can be finished.
         for candidate in [detached(2), state(2, true, None)] {
@@ -279,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_failover_in_flight_is_undone_only_with_its_old_master_readable_and_alone_writable() {
-        let plan = resumed_plan();
+        let plan = failover_plan();
         let back = [
             rr(1, Ok(state(1, true, None)), Some(true)),
             rr(2, Ok(detached(2)), Some(true)),
