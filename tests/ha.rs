@@ -317,10 +317,8 @@ async fn a_leader_cut_off_from_the_master_with_the_replicas_is_outvoted(flavor: 
     // leader — still cut off, still leading — fails over, once.
     let poller = support::poller::WritablePoller::start(&cluster);
     cluster.node_mut("db1").kill9();
-    m1.agent.wait_for_log(
-        "the managers confirm that master db1 is dead: 3 of 3 managers cannot reach it",
-        LONG,
-    );
+    m1.agent
+        .wait_for_log("the managers confirm that master db1 is dead: ", LONG);
     m1.agent.wait_for_log("replaced db1", LONG);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let polled = poller.stop().await;
@@ -650,14 +648,16 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
         out.contains(&format!("acknowledged failover {id} of cluster main")),
         "{out}"
     );
-    let record = p.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
-    assert!(record[0].1.contains("\"acked\":true"), "{record:?}");
-    // Acknowledged, the next failover starts (and stops at the test
-    // hook, as the first did).
+    // Acknowledged in etcd, the block is lifted for the leader, which
+    // reads it there: the next failover starts (and stops at the test
+    // hook, as the first did) and replaces the record.
     next.agent.wait_for_log(
         &format!("failover of cluster main: {candidate} is dead"),
         LONG,
     );
+    let record = p.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record[0].1).unwrap();
+    assert_eq!(record["plan"]["old_master"], candidate.as_str(), "{record}");
 }
 
 /// The old master back before the next leader takes over (nothing was

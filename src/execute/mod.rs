@@ -12,6 +12,7 @@ pub mod journal;
 mod notify;
 mod poll;
 pub mod progress;
+mod record;
 mod remedy;
 mod replication;
 pub mod report;
@@ -26,6 +27,7 @@ pub use progress::{Alone, Ledger, Progress};
 pub use report::{Outcome, Report, StepOutcome, Trigger};
 pub use run::{finish, locked_execute};
 
+use record::{record_step, record_vip_moves};
 use remedy::remedy;
 
 use std::collections::HashMap;
@@ -346,58 +348,6 @@ pub async fn execute(
         duration_ms: report.duration_ms,
     });
     report
-}
-
-/// Each backend's part in a VIP move, for `/metrics`.
-fn record_vip_moves(
-    cluster: &str,
-    moved: &Result<Vec<(&'static str, crate::vip::Moved)>, crate::vip::MoveFailed>,
-) {
-    let count = |backend: &'static str, result: &'static str| {
-        metrics::counter!(
-            crate::telemetry::VIP_MOVES,
-            "cluster" => cluster.to_string(),
-            "backend" => backend,
-            "result" => result
-        )
-        .increment(1)
-    };
-    match moved {
-        Ok(done) => {
-            for (backend, m) in done {
-                count(backend, m.label());
-            }
-        }
-        Err(f) => count(f.backend, "failed"),
-    }
-}
-
-/// Logs, journals and reports one step; `times` are the start of the
-/// failover and of the step.
-fn record_step(
-    step: &Step,
-    result: &Result<Done, StepError>,
-    times: (Instant, Instant),
-    journal: &mut Journal,
-    report: &mut Report,
-) {
-    let (started, t0) = times;
-    let (outcome, detail) = match result {
-        Ok(d) if d.skipped => (StepOutcome::Skipped, d.detail.clone()),
-        Ok(d) => (StepOutcome::Ok, d.detail.clone()),
-        Err(e) => (StepOutcome::Failed, e.to_string()),
-    };
-    let record = StepRecord {
-        step: step.clone(),
-        outcome,
-        detail,
-        at_ms: (t0 - started).as_millis() as u64,
-        elapsed_ms: t0.elapsed().as_millis() as u64,
-    };
-    let kind = report.kind.label();
-    tracing::info!(cluster = %report.cluster, "{kind} step {}: {:?}: {}", step, record.outcome, record.detail);
-    journal.write(JournalEvent::Step(record.clone()));
-    report.steps.push(record);
 }
 
 impl Executor<'_> {
