@@ -111,16 +111,12 @@ impl Coordinator {
                 Some(PutOptions::new().with_lease(id)),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let answer = match self.etcd().await {
-            Ok(mut etcd) => within(c, "campaigning", etcd.txn(txn)).await,
-            Err(e) => Err(e),
-        };
+        let answer = self
+            .call("campaigning", |mut etcd| async move { etcd.txn(txn).await })
+            .await;
         let answer = match answer {
             Ok(a) => a,
-            Err(why) => {
-                self.reconnect().await;
-                return Role::Unknown { why };
-            }
+            Err(why) => return Role::Unknown { why },
         };
         if answer.succeeded() {
             return Role::Leader;
@@ -158,29 +154,23 @@ impl Coordinator {
         };
         let key = format!("{}{}", self.views_key(cluster), c.name);
         let value = serde_json::to_string(view).expect("views serialize");
-        let mut etcd = self.etcd().await?;
-        within(
-            c,
-            "publishing this manager's view",
-            etcd.put(key, value, Some(PutOptions::new().with_lease(id))),
-        )
+        self.call("publishing this manager's view", |mut etcd| async move {
+            etcd.put(key, value, Some(PutOptions::new().with_lease(id)))
+                .await
+        })
         .await
         .map(|_| ())
     }
 
     /// Every manager's published view of `cluster`.
     pub async fn views(&self, cluster: &str) -> Result<Vec<quorum::View>, String> {
-        let c = &self.inner.config;
-        let mut etcd = self.etcd().await?;
-        let got = within(
-            c,
-            "reading the managers' views",
-            etcd.get(
-                self.views_key(cluster),
-                Some(etcd_client::GetOptions::new().with_prefix()),
-            ),
-        )
-        .await?;
+        let key = self.views_key(cluster);
+        let got = self
+            .call("reading the managers' views", |mut etcd| async move {
+                etcd.get(key, Some(etcd_client::GetOptions::new().with_prefix()))
+                    .await
+            })
+            .await?;
         Ok(got
             .kvs()
             .iter()
@@ -211,9 +201,22 @@ impl Coordinator {
             .left(std::time::Instant::now())
     }
 
-    /// A new connection next time (another member may answer).
-    async fn reconnect(&self) {
-        *self.inner.etcd.lock().await = None;
+    /// One call on the shared etcd connection, within
+    /// `coordination.timeout`; a call that fails drops the connection, so
+    /// that the next one connects afresh (another member may answer).
+    async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, String>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let answer = match self.etcd().await {
+            Ok(etcd) => within(&self.inner.config, what, f(etcd)).await,
+            Err(e) => Err(e),
+        };
+        if answer.is_err() {
+            *self.inner.etcd.lock().await = None;
+        }
+        answer
     }
 
     /// Resolves as soon as the lease no longer surely outlives `margin`

@@ -20,17 +20,12 @@ fn key(c: &CoordinationConfig, cluster: &str) -> String {
 impl Coordinator {
     /// The cluster's change record, if any.
     pub async fn failover_record(&self, cluster: &str) -> Result<Option<String>, String> {
-        let c = &self.inner.config;
-        let mut etcd = self.etcd().await?;
-        let got = within(
-            c,
-            "reading the failover record",
-            etcd.get(key(c, cluster), None),
-        )
-        .await;
-        if got.is_err() {
-            self.reconnect().await;
-        }
+        let key = key(&self.inner.config, cluster);
+        let got = self
+            .call("reading the failover record", |mut etcd| async move {
+                etcd.get(key, None).await
+            })
+            .await;
         Ok(got?
             .kvs()
             .first()
@@ -51,11 +46,11 @@ impl Coordinator {
                 Compare::lease(leader, CompareOp::Equal, id),
             ])
             .and_then([TxnOp::put(key(c, cluster), record, None)]);
-        let mut etcd = self.etcd().await?;
-        let answer = within(c, "recording the failover", etcd.txn(txn)).await;
-        if answer.is_err() {
-            self.reconnect().await;
-        }
+        let answer = self
+            .call("recording the failover", |mut etcd| async move {
+                etcd.txn(txn).await
+            })
+            .await;
         if answer?.succeeded() {
             Ok(())
         } else {
