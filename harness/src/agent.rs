@@ -76,7 +76,9 @@ impl Agent {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("agent log never said {needle:?}:\n{}", self.log_text());
+        // The log first, the reason last: a CI excerpt shows the end.
+        eprintln!("--- agent log\n{}", self.log_text());
+        panic!("agent log never said {needle:?} in {timeout:?} (the log is above)");
     }
 
     pub fn pid(&self) -> u32 {
