@@ -2,6 +2,7 @@
 //!
 //! The flow is one-directional: probe → ClusterView → analyze → plan → execute.
 
+pub mod binlog;
 pub mod checks;
 pub mod child;
 pub mod cli;

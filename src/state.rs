@@ -121,15 +121,13 @@ impl ClusterState {
         self.write_record("last-failover.json", last)
     }
 
-    /// Replaces the record `name` at once (written aside, then renamed).
+    /// Replaces the record `name` at once (`write_private`).
     fn write_record(&self, name: &str, value: &impl Serialize) -> io::Result<()> {
         let dir = self.ensure("")?;
-        let tmp = dir.join(format!("{name}.tmp"));
         write_private(
-            &tmp,
+            &dir.join(name),
             &serde_json::to_vec_pretty(value).expect("serializable"),
-        )?;
-        fs::rename(tmp, dir.join(name))
+        )
     }
 
     pub fn master_record(&self) -> Option<MasterRecord> {
@@ -178,17 +176,35 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path`, readable by its owner only (0600).
+/// Writes `bytes` to `path`, readable by its owner only (0600), whole or
+/// not at all: a reader (a monitor picking up reports, the next manager)
+/// never sees a half-written file. Written beside it, then renamed over it.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let mut f = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.set_permissions(fs::Permissions::from_mode(0o600))?;
-    f.write_all(bytes)
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{} names no file", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Whether the state directory can be used: created (0700) if missing,

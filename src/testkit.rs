@@ -160,6 +160,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
         }),
         tls: Default::default(),
         aurora: None,
+        salvage: None,
         nodes: (1..=n)
             .map(|i| NodeConfig {
                 name: format!("db{i}"),
@@ -169,6 +170,8 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
                 eni_id: None,
                 az: None,
                 ipv4: None,
+                host_agent: None,
+                binlog_index: None,
             })
             .collect(),
     }

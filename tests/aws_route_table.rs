@@ -187,6 +187,8 @@ fn nodes(v: &SeededVpc) -> Vec<NodeConfig> {
             eni_id: (i != 1).then(|| v.enis[i].clone()),
             az: None,
             ipv4: None,
+            host_agent: None,
+            binlog_index: None,
         })
         .collect()
 }
@@ -349,6 +351,8 @@ async fn an_unreachable_emulator_fails_within_the_deadline() {
         eni_id: Some("eni-0123456789abcdef0".into()),
         az: None,
         ipv4: None,
+        host_agent: None,
+        binlog_index: None,
     };
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "testing"),

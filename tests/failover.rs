@@ -75,21 +75,6 @@ fn start_agent(s: &Setup) -> Agent {
     agent
 }
 
-/// The node the VIP (script) points at now.
-fn vip_node(c: &TestCluster) -> String {
-    let port: u16 = std::fs::read_to_string(c.vip_target())
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    c.servers
-        .iter()
-        .find(|s| s.port == port)
-        .unwrap()
-        .name
-        .clone()
-}
-
 async fn ids(c: &TestCluster, node: &str) -> BTreeSet<u64> {
     c.node(node)
         .query_column("SELECT id FROM app.w")
@@ -121,24 +106,12 @@ async fn source_port(c: &TestCluster, node: &str) -> Option<u16> {
         .map(|p| p.parse().unwrap())
 }
 
-/// The report the notify command received (it runs just after the agent
-/// logs the outcome: wait for it).
+/// The report the notify command received, for a failover.
 fn report(c: &TestCluster) -> serde_json::Value {
-    let path = c.dir.join("notified.json");
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            let event = std::fs::read_to_string(c.dir.join("notified.event")).unwrap();
-            assert_eq!(event.trim(), "failover", "VIPKEEPER_EVENT");
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the notify command never got a report"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let r = c.notified_report(LONG);
+    let event = std::fs::read_to_string(c.dir.join("notified.event")).unwrap();
+    assert_eq!(event.trim(), "failover", "VIPKEEPER_EVENT");
+    r
 }
 
 /// `vipkeeper report JOURNAL --svg`: its summary, and the SVG, which must be
@@ -162,7 +135,7 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
     writer.wait_for_more(100, LONG).await;
     let writes = writer.stop().await;
 
-    let new_master = vip_node(&s.cluster);
+    let new_master = s.cluster.vip_node();
     assert_ne!(new_master, "db1");
     assert!(
         !s.cluster.read_only(&new_master).await,
@@ -259,7 +232,7 @@ async fn a_lagging_replica_is_not_chosen(flavor: Flavor) {
     let agent = start_agent(&s);
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
-    assert_eq!(vip_node(&s.cluster), "db3");
+    assert_eq!(s.cluster.vip_node(), "db3");
     assert!(!s.cluster.read_only("db3").await);
     // db2 was repointed and caught up from db3.
     s.cluster.wait_replicated_from("db3", LONG).await.unwrap();
@@ -287,7 +260,7 @@ async fn a_preferred_replica_that_is_behind_is_caught_up_then_chosen(flavor: Fla
     let agent = start_agent(&s);
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
-    assert_eq!(vip_node(&s.cluster), "db2");
+    assert_eq!(s.cluster.vip_node(), "db2");
     assert!(!s.cluster.read_only("db2").await);
     assert_eq!(
         ids(&s.cluster, "db2").await.len(),
@@ -378,7 +351,7 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
     s.cluster.master().pause();
     agent.wait_for_log("replaced db1", LONG);
     writer.wait_for_more(50, LONG).await;
-    let new_master = vip_node(&s.cluster);
+    let new_master = s.cluster.vip_node();
     assert_ne!(new_master, "db1");
 
     s.cluster.master().resume();
@@ -412,7 +385,7 @@ async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor
     let agent = start_agent(&s);
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
-    assert_eq!(vip_node(&s.cluster), "db3");
+    assert_eq!(s.cluster.vip_node(), "db3");
     let r = report(&s.cluster);
     let db2 = r["considered"]
         .as_array()
@@ -442,7 +415,7 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     let agent = start_agent(&s);
     s.cluster.node_mut("db1").kill9();
     agent.wait_for_log("replaced db1", LONG);
-    let first = vip_node(&s.cluster);
+    let first = s.cluster.vip_node();
     let last = other_replica(&first);
     agent.wait_for_log(&format!("healthy: {first} is the master"), LONG);
 
@@ -460,7 +433,7 @@ async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) 
     assert!(out.starts_with("acknowledged failover main-"), "{out}");
     agent.wait_for_log(&format!("replaced {first}"), LONG);
     assert!(!s.cluster.read_only(last).await);
-    assert_eq!(vip_node(&s.cluster), last);
+    assert_eq!(s.cluster.vip_node(), last);
 }
 
 async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes(
@@ -516,7 +489,7 @@ async fn a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("db3 replaced db1"), "{out}");
     assert!(!s.cluster.read_only("db3").await);
-    assert_eq!(vip_node(&s.cluster), "db3");
+    assert_eq!(s.cluster.vip_node(), "db3");
 }
 
 async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
@@ -567,7 +540,7 @@ async fn dry_run_prints_the_plan_and_changes_nothing(flavor: Flavor) {
         s.cluster.read_only("db3").await && s.cluster.read_only("db2").await,
         "nothing changed"
     );
-    assert_eq!(vip_node(&s.cluster), "db1");
+    assert_eq!(s.cluster.vip_node(), "db1");
 
     // db3's SQL thread stops: db2 may not be promoted, db3 cannot be. Refused.
     let stop_sql = match flavor {
@@ -654,7 +627,7 @@ async fn a_file_position_failover_with_a_lagging_replica_promotes_the_most_advan
     let writes = writer.stop().await;
 
     assert_eq!(
-        vip_node(&s.cluster),
+        s.cluster.vip_node(),
         "db3",
         "the one that received the most"
     );
@@ -863,6 +836,6 @@ async fn an_observe_only_agent_says_what_it_would_do_and_changes_nothing(flavor:
             "{replica} was repointed"
         );
     }
-    assert_eq!(vip_node(&s.cluster), "db1", "the VIP was moved");
+    assert_eq!(s.cluster.vip_node(), "db1", "the VIP was moved");
     assert!(!agent.log_text().contains("replaced db1"));
 }

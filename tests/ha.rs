@@ -530,11 +530,14 @@ impl Paused {
             .cluster
             .dir
             .join(format!("state-{}/main/reports", next.name));
+        // Reports are written aside and renamed into place: `.json` only.
         let report: serde_json::Value = std::fs::read_dir(&dir)
             .unwrap()
-            .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
             .find(|r: &serde_json::Value| r["id"] == self.record["id"])
-            .unwrap();
+            .unwrap_or_else(|| panic!("no report of {} in {}", self.record["id"], dir.display()));
         let by = format!("done by {}: ", self.managers[self.first].name);
         for (step, then) in report["steps"].as_array().unwrap().iter().zip(&self.done) {
             assert_eq!(step["step"], then.as_str(), "{report}");

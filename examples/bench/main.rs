@@ -166,6 +166,8 @@ async fn route_tables(runs: usize) -> Result<String> {
                 eni_id: Some(v.enis[i].clone()),
                 az: None,
                 ipv4: None,
+                host_agent: None,
+                binlog_index: None,
             })
             .collect();
         let mut cells = Vec::new();

@@ -411,6 +411,39 @@ impl TestCluster {
         self.dir.join("vip-target")
     }
 
+    /// The node the VIP script points clients at now.
+    pub fn vip_node(&self) -> String {
+        let port: u16 = fs::read_to_string(self.vip_target())
+            .expect("the VIP script has run")
+            .trim()
+            .parse()
+            .expect("a port");
+        self.servers
+            .iter()
+            .find(|s| s.port == port)
+            .expect("the VIP points at a node")
+            .name
+            .clone()
+    }
+
+    /// The report the notify command (`notify_toml`) received, once it
+    /// has (it runs just after the agent logs the outcome).
+    pub fn notified_report(&self, timeout: Duration) -> serde_json::Value {
+        let path = self.dir.join("notified.json");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the notify command never got a report"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A notify command that saves the report it is given to `notified.json`
     /// and its VIPKEEPER_EVENT to `notified.event`.
     pub fn notify_toml(&self) -> Result<String> {

@@ -300,8 +300,8 @@ impl Flavor {
             Flavor::Mariadb => UserGrants {
                 monitor: "REPLICA MONITOR, BINLOG MONITOR, PROCESS",
                 admin: "READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, \
-                        BINLOG ADMIN, BINLOG MONITOR, REPLICA MONITOR, CONNECTION ADMIN, PROCESS, \
-                        RELOAD",
+                        BINLOG ADMIN, BINLOG MONITOR, BINLOG REPLAY, REPLICA MONITOR, \
+                        CONNECTION ADMIN, PROCESS, RELOAD",
                 replication: "REPLICATION SLAVE",
             },
             Flavor::Mysql => UserGrants {

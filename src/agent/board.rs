@@ -139,14 +139,23 @@ impl Entry {
 }
 
 /// Every running loop, by cluster name, with its last entry (`None` until
-/// its first round ends).
+/// its first round ends); on a database host, what the host agent knows of
+/// its node's binlog.
 #[derive(Clone, Default)]
-pub struct Board(Arc<Mutex<BTreeMap<String, Option<Entry>>>>);
+pub struct Board {
+    loops: Arc<Mutex<BTreeMap<String, Option<Entry>>>>,
+    binlogs: super::host_binlog::HostBinlogs,
+}
 
 impl Board {
+    /// The host agent's binlog facts, by cluster.
+    pub fn binlogs(&self) -> &super::host_binlog::HostBinlogs {
+        &self.binlogs
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<Entry>>> {
         // A panic never happens while the lock is held (insert, remove, clone).
-        self.0
+        self.loops
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

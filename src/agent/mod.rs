@@ -8,6 +8,7 @@ mod aurora_view;
 pub mod board;
 mod coordinated;
 mod fence;
+pub mod host_binlog;
 mod ledger;
 pub mod local;
 mod metrics;

@@ -112,12 +112,19 @@ impl Service {
                 self.coord.clone(),
                 stopped,
             )),
-            (Role::Host { node }, _) => tokio::spawn(super::local::run(
-                cluster.clone(),
-                node.clone(),
-                board,
-                stopped,
-            )),
+            (Role::Host { node }, _) => {
+                let learn = super::host_binlog::learn(
+                    cluster.clone(),
+                    node.clone(),
+                    board.binlogs().clone(),
+                    self.agent.state_dir.clone(),
+                    stopped.clone(),
+                );
+                let local = super::local::run(cluster.clone(), node.clone(), board, stopped);
+                tokio::spawn(async move {
+                    tokio::join!(local, learn);
+                })
+            }
         };
         self.loops.insert(
             cluster.name.clone(),

@@ -3,6 +3,8 @@
 //! and `/metrics` for Prometheus. Everything is answered from what the
 //! loops last saw (`agent::board`): a request never touches a database.
 
+mod node;
+
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -32,6 +34,7 @@ pub fn router(board: Board, metrics: PrometheusHandle) -> Router {
         .route("/cluster/{name}/replica", get(replica))
         .route("/leader", get(leader))
         .route("/metrics", get(metrics_text))
+        .route("/node/{cluster}/binlog", get(node::binlog))
         .with_state(Api { board, metrics })
 }
 

@@ -68,6 +68,8 @@ pub async fn instances(a: &AuroraConfig) -> Result<Vec<NodeConfig>, String> {
                 eni_id: None,
                 az,
                 ipv4,
+                host_agent: None,
+                binlog_index: None,
             }
         }))
         .await;

@@ -137,11 +137,40 @@ pub fn required(role: UserRole, version: &ServerVersion) -> Vec<Requirement> {
     }
 }
 
+const MYSQL_BINLOG_ADMIN: Requirement = req(
+    "BINLOG_ADMIN",
+    &["SUPER"],
+    "salvage: replay the dead master's rows events (BINLOG statement)",
+);
+const MARIADB_BINLOG_REPLAY: Requirement = req(
+    "BINLOG REPLAY",
+    &["SUPER"],
+    "salvage: replay the dead master's events (BINLOG statement, the session's gtid_seq_no and server_id)",
+);
+
+/// What the admin user needs besides, when `[cluster.salvage]` is set.
+pub fn required_for_salvage(version: &ServerVersion) -> Vec<Requirement> {
+    match version.flavor {
+        Flavor::Mysql => vec![MYSQL_BINLOG_ADMIN],
+        Flavor::Mariadb => vec![MARIADB_BINLOG_REPLAY],
+    }
+}
+
 /// The requirements not met by the privileges `held` (as
-/// information_schema.USER_PRIVILEGES lists them).
-pub fn missing(role: UserRole, version: &ServerVersion, held: &[String]) -> Vec<Requirement> {
+/// information_schema.USER_PRIVILEGES lists them); with `salvage`, the
+/// admin user's salvage privileges too.
+pub fn missing(
+    role: UserRole,
+    version: &ServerVersion,
+    held: &[String],
+    salvage: bool,
+) -> Vec<Requirement> {
     let has = |p: &str| held.iter().any(|h| h.eq_ignore_ascii_case(p));
-    required(role, version)
+    let mut needed = required(role, version);
+    if salvage && role == UserRole::Admin {
+        needed.extend(required_for_salvage(version));
+    }
+    needed
         .into_iter()
         .filter(|r| !has(r.privilege) && !r.also_satisfied_by.iter().any(|p| has(p)))
         .collect()
@@ -160,15 +189,50 @@ mod tests {
     }
 
     #[test]
+    fn salvage_adds_the_binlog_replay_privilege_to_the_admin_user_only() {
+        let m = ServerVersion::parse("9.7.4", "").unwrap();
+        let admin = held(&[
+            "REPLICATION CLIENT",
+            "PROCESS",
+            "SYSTEM_VARIABLES_ADMIN",
+            "REPLICATION_SLAVE_ADMIN",
+            "CONNECTION_ADMIN",
+        ]);
+        assert!(missing(UserRole::Admin, &m, &admin, false).is_empty());
+        assert_eq!(
+            names(missing(UserRole::Admin, &m, &admin, true)),
+            ["BINLOG_ADMIN"]
+        );
+        assert!(missing(
+            UserRole::Monitor,
+            &m,
+            &held(&["REPLICATION CLIENT", "PROCESS"]),
+            true
+        )
+        .is_empty());
+        let v = ServerVersion::parse("10.11.9-MariaDB", "").unwrap();
+        assert_eq!(
+            names(missing(
+                UserRole::Admin,
+                &v,
+                &held(&["SUPER", "PROCESS"]),
+                true
+            )),
+            Vec::<&str>::new()
+        );
+        assert_eq!(names(required_for_salvage(&v)), ["BINLOG REPLAY"]);
+    }
+
+    #[test]
     fn mysql_admin_needs_dynamic_privileges_or_super() {
         let v = ServerVersion::parse("9.7.4", "").unwrap();
         let some = held(&["REPLICATION CLIENT", "PROCESS", "SYSTEM_VARIABLES_ADMIN"]);
         assert_eq!(
-            names(missing(UserRole::Admin, &v, &some)),
+            names(missing(UserRole::Admin, &v, &some, false)),
             ["REPLICATION_SLAVE_ADMIN", "CONNECTION_ADMIN"]
         );
         let sup = held(&["SUPER", "PROCESS"]);
-        assert!(missing(UserRole::Admin, &v, &sup).is_empty());
+        assert!(missing(UserRole::Admin, &v, &sup, false).is_empty());
     }
 
     #[test]
@@ -176,16 +240,21 @@ mod tests {
         let v = ServerVersion::parse("10.11.6-MariaDB", "").unwrap();
         // As USER_PRIVILEGES lists a user granted REPLICA MONITOR, BINLOG MONITOR, PROCESS.
         let monitor = held(&["PROCESS", "BINLOG MONITOR", "SLAVE MONITOR"]);
-        assert!(missing(UserRole::Monitor, &v, &monitor).is_empty());
+        assert!(missing(UserRole::Monitor, &v, &monitor, false).is_empty());
         assert_eq!(
-            names(missing(UserRole::Monitor, &v, &held(&["PROCESS"]))),
+            names(missing(UserRole::Monitor, &v, &held(&["PROCESS"]), false)),
             ["SLAVE MONITOR", "BINLOG MONITOR"]
         );
         // SUPER covers read_only before 11.0.1, not after.
-        assert!(missing(UserRole::Admin, &v, &held(&["SUPER", "PROCESS"])).is_empty());
+        assert!(missing(UserRole::Admin, &v, &held(&["SUPER", "PROCESS"]), false).is_empty());
         let v11 = ServerVersion::parse("11.4.2-MariaDB", "").unwrap();
         assert_eq!(
-            names(missing(UserRole::Admin, &v11, &held(&["SUPER", "PROCESS"]))),
+            names(missing(
+                UserRole::Admin,
+                &v11,
+                &held(&["SUPER", "PROCESS"]),
+                false
+            )),
             ["READ_ONLY ADMIN"]
         );
     }
@@ -193,9 +262,15 @@ mod tests {
     #[test]
     fn replication_user() {
         let v = ServerVersion::parse("9.7.4", "").unwrap();
-        assert!(missing(UserRole::Replication, &v, &held(&["REPLICATION SLAVE"])).is_empty());
+        assert!(missing(
+            UserRole::Replication,
+            &v,
+            &held(&["REPLICATION SLAVE"]),
+            false
+        )
+        .is_empty());
         assert_eq!(
-            names(missing(UserRole::Replication, &v, &held(&["USAGE"]))),
+            names(missing(UserRole::Replication, &v, &held(&["USAGE"]), false)),
             ["REPLICATION SLAVE"]
         );
     }

@@ -326,7 +326,7 @@ async fn check_user(
     let result = current_privileges(&mut session).await;
     session.close().await;
     let (grantee, held) = result.map_err(fail)?;
-    let lacking = missing(role, version, &held);
+    let lacking = missing(role, version, &held, cluster.salvage.is_some());
     if lacking.is_empty() {
         return Ok(());
     }

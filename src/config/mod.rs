@@ -10,6 +10,7 @@ mod model;
 mod problem;
 mod raw;
 pub mod redact;
+pub mod salvage;
 pub mod secret;
 pub mod tls;
 pub mod trust;
@@ -27,6 +28,7 @@ pub use coordination::{CoordinationConfig, EtcdTls};
 pub use load::{load, load_str, LoadError, Loaded};
 pub use model::*;
 pub use problem::{Location, Problem, Severity};
+pub use salvage::SalvageConfig;
 pub use secret::{Secret, SecretSource};
 pub use tls::{TlsConfig, TlsMode};
 pub use vip::{

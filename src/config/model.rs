@@ -55,6 +55,8 @@ pub struct ClusterConfig {
     /// An Aurora cluster: Aurora promotes, vipkeeper follows (`None`: a
     /// replication cluster vipkeeper manages).
     pub aurora: Option<super::aurora::AuroraConfig>,
+    /// Salvage from a dead master's binlog before a failover promotes.
+    pub salvage: Option<super::salvage::SalvageConfig>,
     pub nodes: Vec<NodeConfig>,
 }
 
@@ -172,6 +174,12 @@ pub struct NodeConfig {
     /// Its IPv4 address when `host` is a DNS name (an Aurora instance
     /// endpoint, resolved when the instance was discovered).
     pub ipv4: Option<std::net::Ipv4Addr>,
+    /// `host:port` of the vipkeeper agent on the node's host, which serves
+    /// its binlog for salvage.
+    pub host_agent: Option<String>,
+    /// The binlog index as the host agent finds it, when the path mysqld
+    /// reports is not the host's (default: learned from mysqld).
+    pub binlog_index: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {

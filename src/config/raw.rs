@@ -38,6 +38,7 @@ pub struct RawCluster {
     pub vip: Option<S<RawVip>>,
     pub tls: Option<S<super::tls::RawTls>>,
     pub aurora: Option<super::aurora::RawAurora>,
+    pub salvage: Option<S<super::salvage::RawSalvage>>,
 }
 
 /// The three `[cluster.users.*]` tables; `None` where missing or invalid
@@ -98,6 +99,11 @@ pub struct RawNode {
     pub instance_id: Option<S<String>>,
     pub eni_id: Option<S<String>>,
     pub az: Option<S<String>>,
+    /// `host:port` of the node's host agent (salvage).
+    pub host_agent: Option<S<String>>,
+    /// The binlog index as this host sees it, when mysqld's own path
+    /// differs (a container's volume, a chroot).
+    pub binlog_index: Option<S<String>>,
 }
 
 /// A command as written: one string, split by shell rules (`"/usr/bin/x

@@ -114,6 +114,7 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         .as_ref()
         .and_then(|v| super::vip::validate(v, &entry.nodes, p));
     let tls = super::tls::validate(raw.tls.as_ref(), &entry.nodes, p);
+    let salvage = raw.salvage.as_ref().map(|s| super::salvage::validate(s, p));
     let observe_only = raw.observe_only.as_ref().is_some_and(|o| {
         if *o.get_ref() {
             p.warning(
@@ -139,6 +140,10 @@ fn cluster(path: &Path, entry: RawClusterEntry, p: &mut Problems) -> Option<Clus
         tls: tls?,
         aurora: match aurora {
             Some(a) => Some(a?),
+            None => None,
+        },
+        salvage: match salvage {
+            Some(s) => Some(s?),
             None => None,
         },
         nodes,
@@ -225,6 +230,38 @@ fn nodes(entry: &RawClusterEntry, is_aurora: bool, p: &mut Problems) -> Vec<Node
         }
         let instance_id = aws_id(&raw.instance_id, "i-", "instance_id", name, p);
         let eni_id = aws_id(&raw.eni_id, "eni-", "eni_id", name, p);
+        let host_agent = raw.host_agent.as_ref().map(|h| h.get_ref().clone());
+        let binlog_index = raw
+            .binlog_index
+            .as_ref()
+            .map(|b| std::path::PathBuf::from(b.get_ref()));
+        if let Some(b) = &raw.binlog_index {
+            if !std::path::Path::new(b.get_ref()).is_absolute() {
+                p.error(
+                    Some(b.span()),
+                    format!("node `{name}`: binlog_index `{}` is not an absolute path", b.get_ref()),
+                    "give the full path of the binlog index as this host sees it, e.g. /var/lib/mysql/binlog.index".to_string(),
+                );
+                ok = false;
+            }
+        }
+        if let Some(h) = &raw.host_agent {
+            let port_ok = h.get_ref().rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !port_ok {
+                p.error(
+                    Some(h.span()),
+                    format!(
+                        "node `{name}`: host_agent `{}` is not host:port",
+                        h.get_ref()
+                    ),
+                    "give the address the node's host agent listens on, e.g. \"10.0.1.5:9107\""
+                        .to_string(),
+                );
+                ok = false;
+            }
+        }
         if let (true, Some(port), Ok(instance_id), Ok(eni_id)) = (ok, port, instance_id, eni_id) {
             out.push(NodeConfig {
                 name: name.to_string(),
@@ -234,6 +271,8 @@ fn nodes(entry: &RawClusterEntry, is_aurora: bool, p: &mut Problems) -> Vec<Node
                 eni_id,
                 az: raw.az.as_ref().map(|a| a.get_ref().clone()),
                 ipv4: None,
+                host_agent,
+                binlog_index,
             })
         }
     }

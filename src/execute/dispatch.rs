@@ -29,6 +29,11 @@ impl Executor<'_> {
             }
             Step::WaitApplied { node } => self.wait_applied(node).await,
             Step::CatchUp { node, from } => self.catch_up(node, from).await,
+            Step::Salvage {
+                node,
+                from,
+                position_of,
+            } => self.salvage(node, from, position_of).await,
             Step::Detach { node } => {
                 let s = self.session(node).await?;
                 admin::stop_replication(s, &v).await?;

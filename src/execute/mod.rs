@@ -17,6 +17,7 @@ mod remedy;
 mod replication;
 pub mod report;
 mod run;
+mod salvage;
 mod switch_steps;
 
 pub use cluster_lock::ClusterLock;
@@ -361,6 +362,11 @@ impl Executor<'_> {
     async fn session(&mut self, name: &str) -> Result<&mut Session, StepError> {
         self.session_within(name, self.cluster.timing.connect_timeout)
             .await
+    }
+
+    /// Drops `name`'s session (one a timeout left inside a statement).
+    fn forget_session(&mut self, name: &str) {
+        self.sessions.remove(name);
     }
 
     async fn session_within(

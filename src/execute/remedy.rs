@@ -47,6 +47,10 @@ fn for_step(step: &Step, plan: &Plan) -> String {
         Step::MakeWritable { node } => format!(
             "the VIP points at {node} but it is read-only: make it writable by hand (SET GLOBAL read_only=OFF), or {again}"
         ),
+        Step::Salvage { .. } => format!(
+            "{} is read-only and nothing moved yet; check the dead master's host agent and the salvage token, {again}",
+            plan.candidate
+        ),
         Step::FenceOldMaster { .. } | Step::Repoint { .. } | Step::StopReplication { .. } => {
             "repoint or fence the node by hand".into()
         }

@@ -112,6 +112,7 @@ pub fn cluster_from(flags: &VipFlags, call: &Call) -> Result<ClusterConfig, Stri
         }),
         tls: Default::default(),
         aurora: None,
+        salvage: None,
         nodes,
     })
 }
@@ -148,6 +149,8 @@ fn node_of(server: &Server, enis: &[(String, String)]) -> Option<NodeConfig> {
         eni_id,
         az: None,
         ipv4: None,
+        host_agent: None,
+        binlog_index: None,
     })
 }
 

@@ -124,6 +124,18 @@ pub fn plan(
             node: candidate.clone(),
         }),
     }
+    // Salvage before the candidate forgets where it stood in the dead
+    // master's binlog (detach), and before anyone can write to it.
+    if cluster.salvage.is_some() {
+        steps.push(Step::Salvage {
+            node: candidate.clone(),
+            from: master.into(),
+            position_of: choice
+                .catch_up_from
+                .clone()
+                .unwrap_or_else(|| candidate.clone()),
+        });
+    }
     steps.extend(promote(cluster, master, &candidate));
     steps.extend(repoint.into_iter().map(|node| Step::Repoint {
         node,

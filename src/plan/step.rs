@@ -14,6 +14,14 @@ pub enum Step {
     WaitApplied { node: String },
     /// Replicate `node` from `from` until it has all `from` has.
     CatchUp { node: String, from: String },
+    /// Replay on `node` what the dead master `from`'s binlog holds beyond
+    /// what `position_of` (still replicating from it) executed, fetched
+    /// from `from`'s host agent.
+    Salvage {
+        node: String,
+        from: String,
+        position_of: String,
+    },
     /// Stop and forget replication on the new master.
     Detach { node: String },
     /// Move the address applications use.
@@ -49,6 +57,14 @@ impl fmt::Display for Step {
                 write!(f, "wait until {node} has applied all it received")
             }
             Step::CatchUp { node, from } => write!(f, "catch {node} up from {from}"),
+            Step::Salvage {
+                node,
+                from,
+                position_of,
+            } => write!(
+                f,
+                "salvage onto {node} what {from}'s binlog holds beyond {position_of}"
+            ),
             Step::Detach { node } => write!(f, "stop and reset replication on {node}"),
             Step::MoveVip { from, to } => write!(f, "move the VIP from {from} to {to}"),
             Step::MakeWritable { node } => write!(f, "make {node} writable"),
@@ -82,6 +98,7 @@ impl Step {
             Step::FenceOldMaster { .. } => "fence-old-master",
             Step::WaitApplied { .. } => "wait-applied",
             Step::CatchUp { .. } => "catch-up",
+            Step::Salvage { .. } => "salvage",
             Step::Detach { .. } => "detach",
             Step::MoveVip { .. } => "move-vip",
             Step::MakeWritable { .. } => "make-writable",
@@ -100,6 +117,7 @@ impl Step {
             Step::FenceOldMaster { node }
             | Step::WaitApplied { node }
             | Step::CatchUp { node, .. }
+            | Step::Salvage { node, .. }
             | Step::Detach { node }
             | Step::MakeWritable { node }
             | Step::Repoint { node, .. }
@@ -117,6 +135,7 @@ impl Step {
         matches!(
             self,
             Step::FenceOldMaster { .. }
+                | Step::Salvage { .. }
                 | Step::Repoint { .. }
                 | Step::DisconnectClients { .. }
                 | Step::StopReplication { .. }

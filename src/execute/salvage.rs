@@ -1,0 +1,114 @@
+//! The salvage step: before the candidate is detached, fetch from the dead
+//! master's host agent what its binlog holds beyond the point the
+//! replicas executed, and replay it on the candidate (skipping what it
+//! already has by GTID). Under async replication those can be
+//! acknowledged writes no replica received. Best effort within
+//! `salvage.deadline`: when the host agent does not answer, the step says
+//! from which position writes may be lost and the failover goes on.
+
+use std::time::Instant;
+
+use super::{Done, Executor, StepError};
+use crate::binlog::apply::{replay, Replayed};
+use crate::binlog::fetch::fetch;
+use crate::mysql::probe::read_state;
+
+impl Executor<'_> {
+    pub(super) async fn salvage(
+        &mut self,
+        node: &str,
+        from: &str,
+        position_of: &str,
+    ) -> Result<Done, StepError> {
+        let Some(cfg) = self.cluster.salvage.clone() else {
+            return Ok(Done::skipped("salvage is not configured"));
+        };
+        let r = self.replica_status(position_of).await?;
+        let Some(at) = r.executed.clone() else {
+            return Ok(Done::skipped(format!(
+                "{position_of} has no position in {from}'s binlog: nothing to salvage after"
+            )));
+        };
+        let may_be_lost = format!(
+            "what {from} wrote after {at} ({position_of} executed up to there) may be lost"
+        );
+        let Some(address) = self.node(from)?.host_agent.clone() else {
+            return Ok(Done::skipped(format!(
+                "{from} has no host_agent to salvage from: {may_be_lost}"
+            )));
+        };
+        let started = Instant::now();
+        let answer = match fetch(&address, &self.cluster.name, &at, &cfg.token, cfg.deadline).await
+        {
+            Ok(a) => a,
+            Err(why) => return Ok(Done::skipped(format!("{why}: {may_be_lost}"))),
+        };
+        let flavor = self.version.flavor;
+        let s = self.session(node).await?;
+        let state = read_state(s).await?;
+        // Clients stay out (read_only stays on); MySQL's super_read_only
+        // would keep out this session too.
+        if state.super_read_only {
+            s.exec("SET GLOBAL super_read_only=OFF").await?;
+        }
+        let left = cfg.deadline.saturating_sub(started.elapsed());
+        let replayed = tokio::time::timeout(
+            left,
+            replay(s, flavor, &answer.tail, state.gtid.executed.as_ref()),
+        )
+        .await;
+        let timed_out = replayed.is_err();
+        if timed_out {
+            // The session may be inside a statement: the next step opens
+            // a fresh one.
+            self.forget_session(node);
+        } else if state.super_read_only {
+            let s = self.session(node).await?;
+            s.exec("SET GLOBAL super_read_only=ON").await?;
+        }
+        let mysqld = if answer.mysqld_answers {
+            "its mysqld still accepts connections there"
+        } else {
+            "its mysqld is down"
+        };
+        let source = format!("{from}'s binlog after {at} (via its host agent; {mysqld})");
+        let left_out = answer
+            .tail
+            .left_out
+            .as_ref()
+            .map(|l| format!("; left out: {l}"))
+            .unwrap_or_default();
+        match replayed {
+            Ok(Ok(done)) => Ok(Done::ok(format!(
+                "{} from {source}{left_out}",
+                describe(&done, node)
+            ))),
+            Ok(Err(e)) => Ok(Done::skipped(format!(
+                "{} from {source}, then stopped: {}; the rest {may_be_lost}",
+                describe(&e.done, node),
+                e.why
+            ))),
+            Err(_) => Ok(Done::skipped(format!(
+                "replaying {source} passed salvage.deadline ({:?}); {may_be_lost}",
+                cfg.deadline
+            ))),
+        }
+    }
+}
+
+fn describe(done: &Replayed, node: &str) -> String {
+    let applied = if done.applied.is_empty() {
+        "nothing to salvage".to_string()
+    } else {
+        format!(
+            "salvaged {} transaction(s) onto {node} [{}]",
+            done.applied.len(),
+            done.applied.join(", ")
+        )
+    };
+    if done.skipped > 0 {
+        format!("{applied}, {} already on {node}", done.skipped)
+    } else {
+        applied
+    }
+}

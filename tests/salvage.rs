@@ -1,0 +1,191 @@
+//! Salvage: an async cluster whose master dies holding acknowledged
+//! writes no replica received. With the master's host agent up, the
+//! failover replays them on the new master from the dead master's binlog
+//! files; without it, the report says from where writes may be lost.
+
+use vipkeeper_harness as support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::agent::Agent;
+use support::writer::Writer;
+use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+per_flavor!(
+    acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog,
+    with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost,
+);
+
+const LONG: Duration = Duration::from_secs(40);
+
+struct Setup {
+    cluster: TestCluster,
+    config: PathBuf,
+    host_port: u16,
+}
+
+/// An async cluster (no semi-sync) with salvage configured and db1's
+/// host agent at `host_port`. MySQL runs under its own root here, so the
+/// binlog index path it reports is not the host's: the host's path is
+/// configured (`binlog_index`); MariaDB's is learned from the server.
+async fn setup(flavor: Flavor) -> Setup {
+    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    cluster.create_writer_table(LONG).await.unwrap();
+    let token = cluster.dir.join("secrets").join("salvage.token");
+    std::fs::create_dir_all(token.parent().unwrap()).unwrap();
+    support::cluster::write_secret(&token, "0123456789abcdef0123456789abcdef").unwrap();
+    let host_port = support::cluster::free_port().unwrap();
+    let mut extras = ConfigExtras {
+        cluster_toml: format!(
+            "{}\n[cluster.salvage]\ntoken_file = \"{}\"\n",
+            cluster.vip_script_toml().unwrap(),
+            token.display()
+        ),
+        agent_toml: cluster.notify_toml().unwrap(),
+        ..Default::default()
+    };
+    let mut db1 = format!("host_agent = \"127.0.0.1:{host_port}\"\n");
+    if flavor == Flavor::Mysql {
+        let index = cluster.dir.join("db1").join("data").join("mysql-bin.index");
+        db1.push_str(&format!("binlog_index = \"{}\"\n", index.display()));
+    }
+    extras.node_toml.insert("db1".into(), db1);
+    let config = cluster.write_config_with("main", &extras).unwrap();
+    Setup {
+        cluster,
+        config,
+        host_port,
+    }
+}
+
+fn start_host_agent(s: &Setup) -> Agent {
+    let listen = format!("127.0.0.1:{}", s.host_port);
+    let agent = Agent::start_with(
+        &support::bin(),
+        &s.config,
+        &s.cluster.dir,
+        None,
+        "host-db1",
+        &["--local-node", "db1", "--listen", &listen],
+        &[],
+    );
+    agent.wait_for_log("the binlog index is", LONG);
+    agent
+}
+
+fn start_manager(s: &Setup) -> Agent {
+    let agent = Agent::start(support::bin().as_ref(), &s.config, &s.cluster.dir);
+    agent.wait_for_log("healthy: db1 is the master", LONG);
+    agent
+}
+
+/// Stops both replicas' IO threads, so that what the master writes next
+/// lives only in its binlog; returns once the writer has had `n` more
+/// writes acknowledged.
+async fn hold_back(c: &TestCluster, writer: &Writer, n: usize) {
+    let stop_io = match c.spec.flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    };
+    for node in ["db2", "db3"] {
+        c.node(node).exec(&[stop_io]).await.unwrap();
+    }
+    writer.wait_for_more(n, LONG).await;
+}
+
+/// The detail of the report's salvage step.
+fn salvage_detail(r: &serde_json::Value) -> String {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "salvage")
+        .unwrap_or_else(|| panic!("no salvage step in {r:#}"))["detail"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog(
+    flavor: Flavor,
+) {
+    let mut s = setup(flavor).await;
+    let _host = start_host_agent(&s);
+    let manager = start_manager(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+    hold_back(&s.cluster, &writer, 40).await;
+    let held = writer.snapshot();
+    let before = held.missing_on(s.cluster.node("db2")).await.unwrap();
+    assert!(
+        before.len() >= 40,
+        "the replicas should lack the held-back writes, db2 lacks {}",
+        before.len()
+    );
+
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(20, LONG).await;
+    let writes = writer.stop().await;
+
+    let new_master = s.cluster.vip_node();
+    assert_ne!(new_master, "db1");
+    let other = if new_master == "db2" { "db3" } else { "db2" };
+    s.cluster
+        .wait_replicated_from(&new_master, LONG)
+        .await
+        .unwrap();
+    let r = s.cluster.notified_report(LONG);
+    let detail = salvage_detail(&r);
+    eprintln!("the salvage step: {detail}");
+    // Every acknowledged write, the held-back ones included, on both.
+    writes.assert_none_lost(s.cluster.node(&new_master)).await;
+    writes.assert_none_lost(s.cluster.node(other)).await;
+    assert_eq!(r["outcome"], "success", "{r:#}");
+    assert!(
+        detail.contains("salvaged") && detail.contains("its mysqld is down"),
+        "{detail}"
+    );
+}
+
+async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost(
+    flavor: Flavor,
+) {
+    let mut s = setup(flavor).await;
+    // No host agent runs: the host is as good as gone.
+    let manager = start_manager(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+    let stop_io = match flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    };
+    for node in ["db2", "db3"] {
+        s.cluster.node(node).exec(&[stop_io]).await.unwrap();
+    }
+    // Where the replicas stopped in db1's binlog: what follows is at risk.
+    let (file, _) = s.cluster.binlog_position(s.cluster.master()).await.unwrap();
+    writer.wait_for_more(20, LONG).await;
+
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    let writes = writer.stop().await;
+    let new_master = s.cluster.vip_node();
+    let lost = writes
+        .missing_on(s.cluster.node(&new_master))
+        .await
+        .unwrap();
+    assert!(
+        !lost.is_empty(),
+        "without salvage the held-back writes are lost"
+    );
+
+    let r = s.cluster.notified_report(LONG);
+    assert_eq!(r["outcome"], "success", "{r:#}");
+    let detail = salvage_detail(&r);
+    assert!(
+        detail.contains(&format!("what db1 wrote after {file}:")) && detail.contains("may be lost"),
+        "{detail}"
+    );
+}
