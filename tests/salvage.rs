@@ -14,6 +14,7 @@ use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 per_flavor!(
     acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog,
+    a_file_position_cluster_gets_the_salvaged_writes_on_every_replica,
     with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost,
 );
 
@@ -30,7 +31,12 @@ struct Setup {
 /// binlog index path it reports is not the host's: the host's path is
 /// configured (`binlog_index`); MariaDB's is learned from the server.
 async fn setup(flavor: Flavor) -> Setup {
-    let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
+    setup_spec(ClusterSpec::new(flavor)).await
+}
+
+async fn setup_spec(spec: ClusterSpec) -> Setup {
+    let flavor = spec.flavor;
+    let cluster = TestCluster::start(spec).await.unwrap();
     cluster.create_writer_table(LONG).await.unwrap();
     let token = cluster.dir.join("secrets").join("salvage.token");
     std::fs::create_dir_all(token.parent().unwrap()).unwrap();
@@ -110,7 +116,75 @@ fn salvage_detail(r: &serde_json::Value) -> String {
 async fn acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog(
     flavor: Flavor,
 ) {
-    let mut s = setup(flavor).await;
+    salvaged_on_every_node(setup(flavor).await).await;
+}
+
+/// Without GTIDs (MySQL gtid_mode=OFF; MariaDB replicating by file and
+/// position), both replicas level, the master writing on alone: the other
+/// replica starts where the candidate stood before the salvage, and so gets
+/// the salvaged writes too.
+async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavor: Flavor) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let mut s = setup_spec(spec).await;
+    let _host = start_host_agent(&s);
+    let manager = start_manager(&s);
+    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
+    let stop_io = match flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    };
+    for node in ["db2", "db3"] {
+        s.cluster.node(node).exec(&[stop_io]).await.unwrap();
+    }
+    let held: Vec<u64> = (0..30).map(|i| 2_000_000 + i).collect();
+    for id in &held {
+        // Acknowledged: the statement returned.
+        s.cluster
+            .master()
+            .exec(&[&format!("INSERT INTO app.w VALUES ({id}, 0)")])
+            .await
+            .unwrap();
+    }
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    let new_master = s.cluster.vip_node();
+    let other = if new_master == "db2" { "db3" } else { "db2" };
+    let r = s.cluster.notified_report(LONG);
+    for step in r["steps"].as_array().unwrap() {
+        eprintln!("{}: {}", step["step"], step["detail"]);
+    }
+    assert!(
+        salvage_detail(&r).contains("salvaged 30 transaction(s)"),
+        "{r:#}"
+    );
+    s.cluster
+        .wait_replicated_from(&new_master, LONG)
+        .await
+        .unwrap();
+    for node in [new_master.as_str(), other] {
+        let ids: Vec<u64> = s
+            .cluster
+            .node(node)
+            .query_column("SELECT id FROM app.w WHERE id >= 2000000 ORDER BY id")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.parse().unwrap())
+            .collect();
+        assert_eq!(ids, held, "{node}");
+    }
+    let sum = |n: &str| {
+        s.cluster
+            .node(n)
+            .query_value("CHECKSUM TABLE app.w", "Checksum")
+    };
+    assert_eq!(sum(&new_master).await.unwrap(), sum(other).await.unwrap());
+}
+
+/// Held-back acknowledged writes, the master killed with its host agent
+/// up: every acknowledged write on the new master and the other replica.
+async fn salvaged_on_every_node(mut s: Setup) {
     let _host = start_host_agent(&s);
     let manager = start_manager(&s);
     let writer = Writer::start(s.cluster.vip_target());
@@ -132,13 +206,15 @@ async fn acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_bin
     let new_master = s.cluster.vip_node();
     assert_ne!(new_master, "db1");
     let other = if new_master == "db2" { "db3" } else { "db2" };
+    let r = s.cluster.notified_report(LONG);
+    let detail = salvage_detail(&r);
+    for step in r["steps"].as_array().unwrap() {
+        eprintln!("{}: {}", step["step"], step["detail"]);
+    }
     s.cluster
         .wait_replicated_from(&new_master, LONG)
         .await
         .unwrap();
-    let r = s.cluster.notified_report(LONG);
-    let detail = salvage_detail(&r);
-    eprintln!("the salvage step: {detail}");
     // Every acknowledged write, the held-back ones included, on both.
     writes.assert_none_lost(s.cluster.node(&new_master)).await;
     writes.assert_none_lost(s.cluster.node(other)).await;

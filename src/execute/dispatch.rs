@@ -47,7 +47,9 @@ impl Executor<'_> {
                         .map(|b| b.to_string())
                         .unwrap_or_else(|| "-".into())
                 );
-                self.candidate_binlog = binlog;
+                // A salvage replayed transactions the level replicas lack:
+                // they start where the candidate stood before it.
+                self.candidate_binlog = self.candidate_binlog.take().or(binlog);
                 self.candidate_state = Some(state);
                 Ok(Done::ok(detail))
             }

@@ -23,6 +23,14 @@ impl Executor<'_> {
         let Some(cfg) = self.cluster.salvage.clone() else {
             return Ok(Done::skipped("salvage is not configured"));
         };
+        // MySQL's parallel applier moves Exec_Master_Log_Pos at checkpoints
+        // only: transactions past it may be applied already. Stopping the
+        // applier (it has applied everything it received: the step before)
+        // makes the position exact.
+        if self.version.flavor == crate::mysql::flavor::Flavor::Mysql {
+            let s = self.session(position_of).await?;
+            s.exec("STOP REPLICA SQL_THREAD").await?;
+        }
         let r = self.replica_status(position_of).await?;
         let Some(at) = r.executed.clone() else {
             return Ok(Done::skipped(format!(
@@ -43,7 +51,8 @@ impl Executor<'_> {
             Ok(a) => a,
             Err(why) => return Ok(Done::skipped(format!("{why}: {may_be_lost}"))),
         };
-        let flavor = self.version.flavor;
+        let version = self.version.clone();
+        let flavor = version.flavor;
         let s = self.session(node).await?;
         let state = read_state(s).await?;
         // Clients stay out (read_only stays on); MySQL's super_read_only
@@ -51,6 +60,7 @@ impl Executor<'_> {
         if state.super_read_only {
             s.exec("SET GLOBAL super_read_only=OFF").await?;
         }
+        let before = crate::mysql::admin::binlog_position(s, &version).await?;
         let left = cfg.deadline.saturating_sub(started.elapsed());
         let replayed = tokio::time::timeout(
             left,
@@ -58,6 +68,17 @@ impl Executor<'_> {
         )
         .await;
         let timed_out = replayed.is_err();
+        let applied = match &replayed {
+            Ok(Ok(done)) => !done.applied.is_empty(),
+            Ok(Err(e)) => !e.done.applied.is_empty(),
+            Err(_) => true,
+        };
+        if applied {
+            // File/position replicas level with the candidate lack what was
+            // replayed: they are repointed to where it stood before (Detach
+            // keeps this).
+            self.candidate_binlog = before;
+        }
         if timed_out {
             // The session may be inside a statement: the next step opens
             // a fresh one.
