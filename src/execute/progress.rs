@@ -157,6 +157,7 @@ mod tests {
             not_repointed: Vec::new(),
             by_gtid: Vec::new(),
             steps: Vec::new(),
+            master_last_seen: None,
         }
     }
 

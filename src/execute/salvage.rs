@@ -38,7 +38,8 @@ impl Executor<'_> {
             )));
         };
         let may_be_lost = format!(
-            "what {from} wrote after {at} ({position_of} executed up to there) may be lost"
+            "what {from} wrote after {at} ({position_of} executed up to there) may be lost{}",
+            self.last_seen_beyond(from, node).await
         );
         let Some(address) = self.node(from)?.host_agent.clone() else {
             return Ok(Done::skipped(format!(
@@ -114,6 +115,43 @@ impl Executor<'_> {
                 cfg.deadline
             ))),
         }
+    }
+}
+
+impl Executor<'_> {
+    /// What the old master had written at its last answer beyond what
+    /// `node` holds now: at least that may be lost (it may have written
+    /// more before it died).
+    async fn last_seen_beyond(&mut self, from: &str, node: &str) -> String {
+        let Some(seen) = self.plan.master_last_seen.clone() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        if let Some(b) = &seen.binlog {
+            out.push_str(&format!("; {from} was last seen at {b}"));
+        }
+        let (Some(text), Ok(s)) = (&seen.gtids, self.session(node).await) else {
+            return out;
+        };
+        let mine = read_state(s).await.ok().and_then(|s| s.gtid.executed);
+        let theirs = match self.version.flavor {
+            crate::mysql::flavor::Flavor::Mysql => crate::mysql::gtid::MysqlGtidSet::parse(text)
+                .ok()
+                .map(crate::mysql::gtid::GtidSet::Mysql),
+            crate::mysql::flavor::Flavor::Mariadb => {
+                crate::mysql::gtid::MariadbGtidPos::parse(text)
+                    .ok()
+                    .map(crate::mysql::gtid::GtidSet::Mariadb)
+            }
+        };
+        if let (Some(theirs), Some(mine)) = (theirs, mine) {
+            if let Some(surplus) = theirs.describe_surplus(&mine) {
+                out.push_str(&format!(
+                    " holding at least these transactions {node} lacks: {surplus}"
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -158,6 +158,13 @@ pub fn plan(
         not_repointed,
         by_gtid,
         steps,
+        master_last_seen: (history.last_master.as_deref() == Some(master))
+            .then_some(history.last_master_state.as_ref())
+            .flatten()
+            .map(|s| super::LastSeen {
+                binlog: s.binlog.clone(),
+                gtids: s.gtid.executed.as_ref().map(ToString::to_string),
+            }),
     })
 }
 

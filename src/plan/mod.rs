@@ -104,6 +104,18 @@ pub struct Plan {
     pub by_gtid: Vec<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// Failover: what the old master had written at its last answer (its
+    /// binlog position, its executed GTIDs as text), to say what may be
+    /// lost when nothing can be salvaged.
+    #[serde(default)]
+    pub master_last_seen: Option<LastSeen>,
+}
+
+/// A master's last known writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSeen {
+    pub binlog: Option<crate::mysql::binlog::BinlogCoord>,
+    pub gtids: Option<String>,
 }
 
 impl Plan {

@@ -82,5 +82,6 @@ pub fn switchover(
         not_repointed,
         by_gtid: Vec::new(),
         steps,
+        master_last_seen: None,
     }
 }
