@@ -15,6 +15,7 @@ use support::{per_flavor, ClusterSpec, ConfigExtras, Flavor, TestCluster};
 per_flavor!(
     acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog,
     a_file_position_cluster_gets_the_salvaged_writes_on_every_replica,
+    a_file_position_replica_that_received_less_ends_level_with_the_new_master,
     with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost,
 );
 
@@ -270,4 +271,96 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
             && detail.contains("holding at least these transactions"),
         "{detail}"
     );
+}
+
+/// Without GTIDs, db3 stopped receiving before db2, and db2 before the
+/// master's last writes: db2 is promoted with the salvaged writes, and db3
+/// — which has no position in db2's binlog — is levelled from the dead
+/// master's binlog (MySQL) or repointed by GTID (MariaDB keeps GTIDs
+/// whatever the replication mode), and ends with the same rows.
+async fn a_file_position_replica_that_received_less_ends_level_with_the_new_master(flavor: Flavor) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let mut s = setup_spec(spec).await;
+    let _host = start_host_agent(&s);
+    let manager = start_manager(&s);
+    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
+    let stop_io = match flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    };
+    let insert = |from: u64, n: u64| {
+        (from..from + n)
+            .map(|id| format!("INSERT INTO app.w VALUES ({id}, 0)"))
+            .collect::<Vec<_>>()
+    };
+    s.cluster.node("db3").exec(&[stop_io]).await.unwrap();
+    for sql in insert(3_000_000, 20) {
+        s.cluster.master().exec(&[&sql]).await.unwrap();
+    }
+    let count = "SELECT COUNT(*) AS n FROM app.w WHERE id >= 3000000";
+    let deadline = std::time::Instant::now() + LONG;
+    while s.cluster.node("db2").query_value(count, "n").await.unwrap() != Some("20".into()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "db2 never got the 20 rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.cluster.node("db2").exec(&[stop_io]).await.unwrap();
+    for sql in insert(3_000_020, 10) {
+        s.cluster.master().exec(&[&sql]).await.unwrap();
+    }
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    let r = s.cluster.notified_report(LONG);
+    for step in r["steps"].as_array().unwrap() {
+        eprintln!("{}: {}", step["step"], step["detail"]);
+    }
+    assert_eq!(s.cluster.vip_node(), "db2", "the most advanced");
+    assert!(
+        salvage_detail(&r).contains("salvaged 10 transaction(s)"),
+        "{r:#}"
+    );
+    let db3 = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] != "wait-applied" && s["node"] == "db3")
+        .unwrap_or_else(|| panic!("no step for db3 in {r:#}"))
+        .clone();
+    match flavor {
+        Flavor::Mysql => assert!(
+            db3["step"] == "level"
+                && db3["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("levelled with db2: 20 transaction(s)"),
+            "{db3}"
+        ),
+        Flavor::Mariadb => assert!(
+            db3["step"] == "repoint" && db3["detail"].as_str().unwrap().contains("by GTID"),
+            "{db3}"
+        ),
+    }
+    s.cluster.wait_replicated_from("db2", LONG).await.unwrap();
+    let all: Vec<u64> = (3_000_000..3_000_030).collect();
+    for node in ["db2", "db3"] {
+        let ids: Vec<u64> = s
+            .cluster
+            .node(node)
+            .query_column("SELECT id FROM app.w WHERE id >= 3000000 ORDER BY id")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.parse().unwrap())
+            .collect();
+        assert_eq!(ids, all, "{node}");
+    }
+    let sum = |n: &'static str| {
+        s.cluster
+            .node(n)
+            .query_value("CHECKSUM TABLE app.w", "Checksum")
+    };
+    assert_eq!(sum("db2").await.unwrap(), sum("db3").await.unwrap());
 }

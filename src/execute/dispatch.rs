@@ -101,6 +101,7 @@ impl Executor<'_> {
             Step::WaitReached { node, master } => self.wait_reached(node, master).await,
             Step::DisconnectClients { node } => self.disconnect_clients(node).await,
             Step::Reattach { node, to } => self.reattach(node, to).await,
+            Step::Level { node, from, to } => self.level(node, from, to).await,
             Step::StopReplication { node } => {
                 let s = self.session(node).await?;
                 admin::stop_replication(s, &v).await?;

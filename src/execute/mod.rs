@@ -9,6 +9,7 @@ mod error;
 pub mod guard;
 mod io_threads;
 pub mod journal;
+mod level;
 mod notify;
 mod poll;
 pub mod progress;
@@ -129,6 +130,12 @@ struct Executor<'a> {
     write_block_deadline: Option<Instant>,
     /// The cluster lock, held from before the first step to the end.
     lock: Option<ClusterLock>,
+    /// Where the candidate stood in the dead master's binlog when the
+    /// salvage step looked (what lagging replicas are levelled up to).
+    salvaged_from: Option<BinlogCoord>,
+    /// Replicas levelled from the dead master's binlog (stopped, level
+    /// with the candidate: repointed without waiting for their applier).
+    leveled: Vec<String>,
 }
 
 /// Executes `plan`; the caller holds the cluster's failover lock. Each
@@ -191,6 +198,8 @@ pub async fn execute(
         stopped: None,
         write_block_deadline: None,
         lock: None,
+        salvaged_from: None,
+        leveled: Vec::new(),
     };
 
     // Another actor (a second manager, a switchover, the agent) must not

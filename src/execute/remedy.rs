@@ -51,6 +51,9 @@ fn for_step(step: &Step, plan: &Plan) -> String {
             "{} is read-only and nothing moved yet; check the dead master's host agent and the salvage token, {again}",
             plan.candidate
         ),
+        Step::Level { node, to, .. } => format!(
+            "{node} is stopped: it received less than {to} and could not be levelled; re-clone it from {to}"
+        ),
         Step::FenceOldMaster { .. } | Step::Repoint { .. } | Step::StopReplication { .. } => {
             "repoint or fence the node by hand".into()
         }

@@ -133,7 +133,12 @@ impl Executor<'_> {
         // A file/position replica that received less than the new master:
         // its GTID position is exact where its binlog position is not.
         let by_gtid = self.plan.by_gtid.iter().any(|n| n == node);
-        if self.plan.positioning == Positioning::SamePosition && !former_master && !by_gtid {
+        let leveled = self.leveled.iter().any(|n| n == node);
+        if self.plan.positioning == Positioning::SamePosition
+            && !former_master
+            && !by_gtid
+            && !leveled
+        {
             match self.stopped.clone() {
                 // A switchover: the replica must reach the old master's last write.
                 Some(stopped) => self.wait_replica_reached(node, &stopped).await?,

@@ -37,6 +37,7 @@ impl Executor<'_> {
                 "{position_of} has no position in {from}'s binlog: nothing to salvage after"
             )));
         };
+        self.salvaged_from = Some(at.clone());
         let may_be_lost = format!(
             "what {from} wrote after {at} ({position_of} executed up to there) may be lost{}",
             self.last_seen_beyond(from, node).await

@@ -52,6 +52,11 @@ pub fn plan(
     // mode), and otherwise stopped and named.
     let mut by_gtid = Vec::new();
     let mut held = Vec::new();
+    // Without GTIDs, a replica that received less can still be levelled
+    // from the dead master's binlog when its host agent can be asked.
+    let mut level = Vec::new();
+    let can_level =
+        cluster.salvage.is_some() && cluster.node(master).is_some_and(|n| n.host_agent.is_some());
     let positioning = if file_pos {
         let candidate_received = replica_of(&choice.candidate).and_then(|x| x.received.clone());
         let candidate_gtids = view
@@ -69,6 +74,8 @@ pub fn plan(
             };
             if candidate_gtids && state.is_some_and(keeps_gtids) {
                 by_gtid.push(r.to_string());
+            } else if can_level {
+                level.push(r.to_string());
             } else {
                 held.push((
                     r.to_string(),
@@ -92,7 +99,10 @@ pub fn plan(
     let mut not_repointed = held.clone();
     let mut repoint = Vec::new();
     for c in &choice.considered {
-        if c.name == choice.candidate || held.iter().any(|(h, _)| *h == c.name) {
+        if c.name == choice.candidate
+            || held.iter().any(|(h, _)| *h == c.name)
+            || level.contains(&c.name)
+        {
             continue;
         }
         match &c.verdict {
@@ -139,6 +149,11 @@ pub fn plan(
     steps.extend(promote(cluster, master, &candidate));
     steps.extend(repoint.into_iter().map(|node| Step::Repoint {
         node,
+        to: candidate.clone(),
+    }));
+    steps.extend(level.into_iter().map(|node| Step::Level {
+        node,
+        from: master.into(),
         to: candidate.clone(),
     }));
     steps.extend(
@@ -295,6 +310,35 @@ mod tests {
             Some(&Step::StopReplication { node: "db3".into() })
         );
         assert!(!p.steps.iter().any(|s| matches!(s, Step::Repoint { .. })));
+
+        // With salvage and the dead master's host agent: levelled instead.
+        let mut c = c.clone();
+        c.salvage = Some(crate::config::SalvageConfig {
+            token_file: "/etc/vipkeeper/salvage.token".into(),
+            token: crate::config::Secret::new("0123456789abcdef"),
+            deadline: std::time::Duration::from_secs(5),
+            max_bytes: 1 << 20,
+        });
+        c.nodes[0].host_agent = Some("10.0.0.1:9107".into());
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert!(p.not_repointed.is_empty(), "{:?}", p.not_repointed);
+        assert_eq!(
+            &p.steps[2..],
+            [
+                Step::Salvage {
+                    node: "db2".into(),
+                    from: "db1".into(),
+                    position_of: "db2".into()
+                },
+                Step::Detach { node: "db2".into() },
+                Step::MakeWritable { node: "db2".into() },
+                Step::Level {
+                    node: "db3".into(),
+                    from: "db1".into(),
+                    to: "db2".into()
+                },
+            ]
+        );
 
         // Level replicas share one position.
         let (v, t) = dead_master(vec![

@@ -44,6 +44,15 @@ pub enum Step {
     /// Stop replication on a replica that cannot be repointed, so that it
     /// never resumes from a returning old master.
     StopReplication { node: String },
+    /// A file/position replica (no GTIDs) that received less than the new
+    /// master `to`: replay what it lacks from the dead master `from`'s
+    /// binlog (through its host agent) up to where `to` stood, then
+    /// repoint it to `to`.
+    Level {
+        node: String,
+        from: String,
+        to: String,
+    },
 }
 
 impl fmt::Display for Step {
@@ -87,6 +96,10 @@ impl fmt::Display for Step {
             Step::StopReplication { node } => {
                 write!(f, "stop replication on {node}, which cannot be repointed")
             }
+            Step::Level { node, from, to } => write!(
+                f,
+                "level {node} with {to} from {from}'s binlog, then repoint it to {to}"
+            ),
         }
     }
 }
@@ -108,6 +121,7 @@ impl Step {
             Step::DisconnectClients { .. } => "disconnect-clients",
             Step::Reattach { .. } => "reattach",
             Step::StopReplication { .. } => "stop-replication",
+            Step::Level { .. } => "level",
         }
     }
 
@@ -125,7 +139,8 @@ impl Step {
             | Step::WaitReached { node, .. }
             | Step::DisconnectClients { node }
             | Step::Reattach { node, .. }
-            | Step::StopReplication { node } => node,
+            | Step::StopReplication { node }
+            | Step::Level { node, .. } => node,
             Step::MoveVip { to, .. } => to,
         }
     }
@@ -139,6 +154,7 @@ impl Step {
                 | Step::Repoint { .. }
                 | Step::DisconnectClients { .. }
                 | Step::StopReplication { .. }
+                | Step::Level { .. }
         )
     }
 }

@@ -1,0 +1,110 @@
+//! Levelling a file/position replica (no GTIDs) that received less than
+//! the new master: it has no position in the new master's binlog, so it
+//! is first brought to exactly where the new master stood in the dead
+//! master's binlog — by replaying what lies between, read from the dead
+//! master's files through its host agent — and then repointed at the new
+//! master's position of that moment (MHA's relay-log catch-up, from the
+//! source instead of a relay log). When that cannot be done the replica is
+//! left stopped and the step says why: a replica started at a guessed
+//! position would silently diverge.
+
+use std::cmp::Ordering;
+
+use super::{Done, Executor, StepError};
+use crate::binlog::apply::replay;
+use crate::binlog::fetch::fetch;
+use crate::mysql::admin;
+use crate::mysql::binlog::BinlogCoord;
+use crate::mysql::probe::read_state;
+
+impl Executor<'_> {
+    pub(super) async fn level(
+        &mut self,
+        node: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Done, StepError> {
+        let cfg = self
+            .cluster
+            .salvage
+            .clone()
+            .ok_or("salvage is not configured")?;
+        let until = self.salvaged_from.clone().ok_or_else(|| {
+            format!("where {to} stood in {from}'s binlog is unknown (no salvage step looked)")
+        })?;
+        let address = self
+            .node(from)?
+            .host_agent
+            .clone()
+            .ok_or_else(|| format!("{from} has no host_agent"))?;
+        let v = self.version.clone();
+        // Stopped for good unless levelled: never resumed from a returning
+        // old master; the exact executed position (MySQL's parallel applier).
+        let s = self.session(node).await?;
+        admin::stop_replication(s, &v).await?;
+        let at = self
+            .replica_status(node)
+            .await?
+            .executed
+            .ok_or_else(|| format!("{node} has no position in {from}'s binlog"))?;
+        let mut count = 0;
+        if at != until {
+            let answer = fetch(&address, &self.cluster.name, &at, &cfg.token, cfg.deadline)
+                .await
+                .map_err(|why| format!("{why}; {node} is left stopped"))?;
+            let mut tail = answer.tail;
+            tail.transactions.retain(|t| {
+                BinlogCoord::new(t.file.clone(), t.end).compare(&until) != Some(Ordering::Greater)
+            });
+            let reaches = tail
+                .transactions
+                .last()
+                .map(|t| BinlogCoord::new(t.file.clone(), t.end));
+            if reaches.as_ref() != Some(&until) {
+                return Err(format!(
+                    "{from}'s binlog after {at} does not end a transaction at {until} (where {to} stood); {node} is left stopped"
+                )
+                .into());
+            }
+            let s = self.session(node).await?;
+            let state = read_state(s).await?;
+            if state.super_read_only {
+                s.exec("SET GLOBAL super_read_only=OFF").await?;
+            }
+            let replayed = tokio::time::timeout(
+                cfg.deadline,
+                replay(s, v.flavor, &tail, state.gtid.executed.as_ref()),
+            )
+            .await;
+            if state.super_read_only {
+                // Best kept even when the replay failed: clients stay out.
+                let _ = s.exec("SET GLOBAL super_read_only=ON").await;
+            }
+            count = match replayed {
+                Ok(Ok(done)) => done.applied.len(),
+                Ok(Err(e)) => {
+                    return Err(format!(
+                        "{} transaction(s) replayed, then {}; {node} is left stopped",
+                        e.done.applied.len(),
+                        e.why
+                    )
+                    .into())
+                }
+                Err(_) => {
+                    self.forget_session(node);
+                    return Err(format!(
+                        "levelling passed salvage.deadline ({:?}); {node} is left stopped",
+                        cfg.deadline
+                    )
+                    .into());
+                }
+            };
+        }
+        self.leveled.push(node.to_string());
+        let repointed = self.repoint(node, to).await?;
+        Ok(Done::ok(format!(
+            "levelled with {to}: {count} transaction(s) of {from}'s binlog from {at} to {until} replayed; {}",
+            repointed.detail
+        )))
+    }
+}
