@@ -91,10 +91,7 @@ fn start_manager(s: &Setup) -> Agent {
 /// lives only in its binlog; returns once the writer has had `n` more
 /// writes acknowledged.
 async fn hold_back(c: &TestCluster, writer: &Writer, n: usize) {
-    let stop_io = match c.spec.flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    };
+    let stop_io = stop_io_sql(c.spec.flavor);
     for node in ["db2", "db3"] {
         c.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -120,21 +117,45 @@ async fn acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_bin
     salvaged_on_every_node(setup(flavor).await).await;
 }
 
+/// A cluster replicating by file and position, salvage set up, db1's
+/// host agent and a manager running, every replica caught up.
+async fn file_position_cluster(flavor: Flavor) -> (Setup, Agent, Agent) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let s = setup_spec(spec).await;
+    let host = start_host_agent(&s);
+    let manager = start_manager(&s);
+    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
+    (s, host, manager)
+}
+
+fn stop_io_sql(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    }
+}
+
+/// The ids of app.w from `from` on, in order.
+async fn ids_from(c: &TestCluster, node: &str, from: u64) -> Vec<u64> {
+    c.node(node)
+        .query_column(&format!(
+            "SELECT id FROM app.w WHERE id >= {from} ORDER BY id"
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.parse().unwrap())
+        .collect()
+}
+
 /// Without GTIDs (MySQL gtid_mode=OFF; MariaDB replicating by file and
 /// position), both replicas level, the master writing on alone: the other
 /// replica starts where the candidate stood before the salvage, and so gets
 /// the salvaged writes too.
 async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavor: Flavor) {
-    let mut spec = ClusterSpec::new(flavor);
-    spec.gtid = false;
-    let mut s = setup_spec(spec).await;
-    let _host = start_host_agent(&s);
-    let manager = start_manager(&s);
-    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
-    let stop_io = match flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    };
+    let (mut s, _host, manager) = file_position_cluster(flavor).await;
+    let stop_io = stop_io_sql(flavor);
     for node in ["db2", "db3"] {
         s.cluster.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -164,16 +185,7 @@ async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavo
         .await
         .unwrap();
     for node in [new_master.as_str(), other] {
-        let ids: Vec<u64> = s
-            .cluster
-            .node(node)
-            .query_column("SELECT id FROM app.w WHERE id >= 2000000 ORDER BY id")
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| i.parse().unwrap())
-            .collect();
-        assert_eq!(ids, held, "{node}");
+        assert_eq!(ids_from(&s.cluster, node, 2_000_000).await, held, "{node}");
     }
     let sum = |n: &str| {
         s.cluster
@@ -234,10 +246,7 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
     let manager = start_manager(&s);
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(50, LONG).await;
-    let stop_io = match flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    };
+    let stop_io = stop_io_sql(flavor);
     for node in ["db2", "db3"] {
         s.cluster.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -279,16 +288,8 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
 /// master's binlog (MySQL) or repointed by GTID (MariaDB keeps GTIDs
 /// whatever the replication mode), and ends with the same rows.
 async fn a_file_position_replica_that_received_less_ends_level_with_the_new_master(flavor: Flavor) {
-    let mut spec = ClusterSpec::new(flavor);
-    spec.gtid = false;
-    let mut s = setup_spec(spec).await;
-    let _host = start_host_agent(&s);
-    let manager = start_manager(&s);
-    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
-    let stop_io = match flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    };
+    let (mut s, _host, manager) = file_position_cluster(flavor).await;
+    let stop_io = stop_io_sql(flavor);
     let insert = |from: u64, n: u64| {
         (from..from + n)
             .map(|id| format!("INSERT INTO app.w VALUES ({id}, 0)"))
@@ -346,16 +347,7 @@ async fn a_file_position_replica_that_received_less_ends_level_with_the_new_mast
     s.cluster.wait_replicated_from("db2", LONG).await.unwrap();
     let all: Vec<u64> = (3_000_000..3_000_030).collect();
     for node in ["db2", "db3"] {
-        let ids: Vec<u64> = s
-            .cluster
-            .node(node)
-            .query_column("SELECT id FROM app.w WHERE id >= 3000000 ORDER BY id")
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| i.parse().unwrap())
-            .collect();
-        assert_eq!(ids, all, "{node}");
+        assert_eq!(ids_from(&s.cluster, node, 3_000_000).await, all, "{node}");
     }
     let sum = |n: &'static str| {
         s.cluster
