@@ -20,6 +20,7 @@ per_flavor!(
 );
 
 const LONG: Duration = Duration::from_secs(40);
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 struct Setup {
     cluster: TestCluster,
@@ -41,7 +42,7 @@ async fn setup_spec(spec: ClusterSpec) -> Setup {
     cluster.create_writer_table(LONG).await.unwrap();
     let token = cluster.dir.join("secrets").join("salvage.token");
     std::fs::create_dir_all(token.parent().unwrap()).unwrap();
-    support::cluster::write_secret(&token, "0123456789abcdef0123456789abcdef").unwrap();
+    support::cluster::write_secret(&token, TOKEN).unwrap();
     let host_port = support::cluster::free_port().unwrap();
     let mut extras = ConfigExtras {
         cluster_toml: format!(
@@ -198,7 +199,7 @@ async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavo
 /// Held-back acknowledged writes, the master killed with its host agent
 /// up: every acknowledged write on the new master and the other replica.
 async fn salvaged_on_every_node(mut s: Setup) {
-    let _host = start_host_agent(&s);
+    let host = start_host_agent(&s);
     let manager = start_manager(&s);
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(50, LONG).await;
@@ -236,6 +237,14 @@ async fn salvaged_on_every_node(mut s: Setup) {
         detail.contains("salvaged") && detail.contains("its mysqld is down"),
         "{detail}"
     );
+    // The token is in no log and no report.
+    for (what, text) in [
+        ("the manager's log", manager.log_text()),
+        ("the host agent's log", host.log_text()),
+        ("the report", r.to_string()),
+    ] {
+        assert!(!text.contains(TOKEN), "the salvage token is in {what}");
+    }
 }
 
 async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost(

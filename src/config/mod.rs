@@ -22,6 +22,8 @@ pub mod vip;
 mod tests;
 #[cfg(test)]
 mod tests_coordination;
+#[cfg(test)]
+mod tests_salvage;
 
 pub use aurora::AuroraConfig;
 pub use coordination::{CoordinationConfig, EtcdTls};
