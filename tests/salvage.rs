@@ -175,7 +175,10 @@ async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavo
     let other = if new_master == "db2" { "db3" } else { "db2" };
     let r = s.cluster.notified_report(LONG);
     for step in r["steps"].as_array().unwrap() {
-        eprintln!("{}: {}", step["step"], step["detail"]);
+        eprintln!(
+            "{} ({} ms): {}",
+            step["step"], step["elapsed_ms"], step["detail"]
+        );
     }
     assert!(
         salvage_detail(&r).contains("salvaged 30 transaction(s)"),
@@ -223,7 +226,10 @@ async fn salvaged_on_every_node(mut s: Setup) {
     let r = s.cluster.notified_report(LONG);
     let detail = salvage_detail(&r);
     for step in r["steps"].as_array().unwrap() {
-        eprintln!("{}: {}", step["step"], step["detail"]);
+        eprintln!(
+            "{} ({} ms): {}",
+            step["step"], step["elapsed_ms"], step["detail"]
+        );
     }
     s.cluster
         .wait_replicated_from(&new_master, LONG)
@@ -325,7 +331,10 @@ async fn a_file_position_replica_that_received_less_ends_level_with_the_new_mast
     manager.wait_for_log("replaced db1", LONG);
     let r = s.cluster.notified_report(LONG);
     for step in r["steps"].as_array().unwrap() {
-        eprintln!("{}: {}", step["step"], step["detail"]);
+        eprintln!(
+            "{} ({} ms): {}",
+            step["step"], step["elapsed_ms"], step["detail"]
+        );
     }
     assert_eq!(s.cluster.vip_node(), "db2", "the most advanced");
     assert!(

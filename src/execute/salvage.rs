@@ -156,6 +156,20 @@ impl Executor<'_> {
     }
 }
 
+/// Every name when there are few, else the first and last five (the
+/// journal keeps the step; a report line stays readable).
+fn abridged(names: &[String]) -> String {
+    if names.len() <= 12 {
+        return names.join(", ");
+    }
+    format!(
+        "{}, ... {} more ..., {}",
+        names[..5].join(", "),
+        names.len() - 10,
+        names[names.len() - 5..].join(", ")
+    )
+}
+
 fn describe(done: &Replayed, node: &str) -> String {
     let applied = if done.applied.is_empty() {
         "nothing to salvage".to_string()
@@ -163,12 +177,25 @@ fn describe(done: &Replayed, node: &str) -> String {
         format!(
             "salvaged {} transaction(s) onto {node} [{}]",
             done.applied.len(),
-            done.applied.join(", ")
+            abridged(&done.applied)
         )
     };
     if done.skipped > 0 {
         format!("{applied}, {} already on {node}", done.skipped)
     } else {
         applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_list_is_abridged_in_the_middle() {
+        let names: Vec<String> = (1..=30).map(|i| format!("0-1-{i}")).collect();
+        assert_eq!(
+            super::abridged(&names),
+            "0-1-1, 0-1-2, 0-1-3, 0-1-4, 0-1-5, ... 20 more ..., 0-1-26, 0-1-27, 0-1-28, 0-1-29, 0-1-30"
+        );
+        assert_eq!(super::abridged(&names[..2]), "0-1-1, 0-1-2");
     }
 }
