@@ -18,6 +18,7 @@ pub const WRITER_QUERY: &str = "SELECT @@global.read_only = 0 AS writer";
 
 /// A DB cluster with one instance per node, the first the writer.
 pub async fn seed(at: &AwsTarget, instances: usize) -> Result<()> {
+    super::moto::warm_up(at, &["rds"]);
     let c = rds(&AwsTarget {
         deadline: SEED_DEADLINE,
         ..at.clone()

@@ -111,6 +111,60 @@ impl Drop for Moto {
     }
 }
 
+/// The emulator's first call to a service loads that service's whole
+/// model, which on a busy machine outlasts the SDK's per-attempt bound (3 s
+/// at most) again and again: set-up makes one cheap call per service first,
+/// over plain HTTP, with all of `SEED_DEADLINE`. A failure here is left to
+/// the set-up call that follows to report.
+pub fn warm_up(target: &AwsTarget, services: &[&str]) {
+    let Some(port) = target
+        .endpoint_url
+        .as_deref()
+        .and_then(|u| u.rsplit(':').next())
+        .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
+    else {
+        return;
+    };
+    for service in services {
+        let (method, path, body) = match *service {
+            "ec2" => ("POST", "/", "Action=DescribeRegions&Version=2016-11-15"),
+            "rds" => ("POST", "/", "Action=DescribeDBClusters&Version=2014-10-31"),
+            "elasticloadbalancing" => (
+                "POST",
+                "/",
+                "Action=DescribeLoadBalancers&Version=2015-12-01",
+            ),
+            "route53" => ("GET", "/2013-04-01/hostedzone", ""),
+            _ => continue,
+        };
+        let _ = call(port, service, method, path, body, SEED_DEADLINE);
+    }
+}
+
+fn call(
+    port: u16,
+    service: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    within: Duration,
+) -> Result<()> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(within))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    anyhow::ensure!(out.contains(" 200 "), "{out}");
+    Ok(())
+}
+
 fn http_get(port: u16, path: &str) -> Result<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -154,6 +208,7 @@ pub async fn seed_at(target: &AwsTarget, tables: usize, vip: &str) -> Result<See
         deadline: SEED_DEADLINE,
         ..target.clone()
     };
+    warm_up(target, &["ec2"]);
     let c = ec2(&setup).await;
     let e = |what: &str| format!("seeding the emulator: {what}");
     let vpc = c

@@ -36,6 +36,7 @@ fn setup(t: &AwsTarget) -> AwsTarget {
 /// private zone whose A record `RECORD` names `master`.
 pub async fn seed(at: &AwsTarget, master: &str, port: u16, fast_settings: bool) -> Result<Seeded> {
     let t = setup(at);
+    super::moto::warm_up(at, &["ec2", "elasticloadbalancing", "route53"]);
     let vpc = ec2(&t)
         .await
         .create_vpc()
