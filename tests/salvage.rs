@@ -151,7 +151,8 @@ async fn ids_from(c: &TestCluster, node: &str, from: u64) -> Vec<u64> {
 }
 
 /// Without GTIDs (MySQL gtid_mode=OFF; MariaDB replicating by file and
-/// position), both replicas level, the master writing on alone: the other
+/// position), both replicas level, the master writing on alone (into a
+/// second binlog file halfway): the other
 /// replica starts where the candidate stood before the salvage, and so gets
 /// the salvaged writes too.
 async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavor: Flavor) {
@@ -168,6 +169,14 @@ async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavo
             .exec(&[&format!("INSERT INTO app.w VALUES ({id}, 0)")])
             .await
             .unwrap();
+        // Halfway, a new binlog file: the tail spans two.
+        if *id == 2_000_014 {
+            s.cluster
+                .master()
+                .exec(&["FLUSH BINARY LOGS"])
+                .await
+                .unwrap();
+        }
     }
     s.cluster.node_mut("db1").kill9();
     manager.wait_for_log("replaced db1", LONG);

@@ -81,20 +81,21 @@ pub fn read_tail(index: &Path, from: &BinlogCoord, limit: usize) -> Result<Tail,
     let mut kept = 0usize;
     for (i, path) in files[first..].iter().enumerate() {
         let name = name_of(path);
-        let start = if i == 0 { from.position } else { 4 };
-        let bytes = read_file(path, &name)?;
-        let (fde, events) = events_of(&bytes, &name, start)?;
-        formats.push((name.clone(), fde));
+        // The first file from `from`; the next ones from their first event.
+        let start = (i == 0).then_some(from.position);
+        let file = read_file(path, &name, start, limit.saturating_sub(kept))?;
+        kept += file.bytes.len();
+        if kept > limit {
+            return Err(TailError::TooMuch {
+                from: from.clone(),
+                limit,
+            });
+        }
+        let events = events_of(&file, &name)?;
+        formats.push((name.clone(), file.fde));
         for item in events {
             match item {
                 Ok((at, raw, kind)) => {
-                    kept += raw.len();
-                    if kept > limit {
-                        return Err(TailError::TooMuch {
-                            from: from.clone(),
-                            limit,
-                        });
-                    }
                     let file_ends = matches!(kind, Kind::Rotate { .. } | Kind::Stop);
                     group.push(&name, at, raw, kind);
                     if group.unsupported.is_some() {
@@ -148,48 +149,80 @@ fn name_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn read_file(path: &Path, name: &str) -> Result<Vec<u8>, TailError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| {
-            TailError::Files(format!(
-                "cannot read binlog {name} ({}): {e}",
-                path.display()
-            ))
-        })?;
-    if bytes.len() < 4 || &bytes[..4] != MAGIC {
-        return Err(TailError::Corrupt {
-            file: name.into(),
-            why: "not a binlog file (no magic number)".into(),
-        });
-    }
-    Ok(bytes)
+/// A binlog file's format description event and its bytes from `start`.
+struct FileTail {
+    fde: Vec<u8>,
+    start: u64,
+    bytes: Vec<u8>,
 }
 
-type Item = Result<(u64, Vec<u8>, Kind), String>;
-
-/// The file's format description (raw) and its events from `start`, each
-/// with its offset and kind; an error ends the list (a torn end).
-fn events_of(bytes: &[u8], name: &str, start: u64) -> Result<(Vec<u8>, Vec<Item>), TailError> {
+/// Reads `path`'s format description and what follows `start` (default:
+/// the first event after it), at most `budget` bytes and one more (to tell
+/// that there is more): never the whole of a large file.
+fn read_file(
+    path: &Path,
+    name: &str,
+    start: Option<u64>,
+    budget: usize,
+) -> Result<FileTail, TailError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |e: std::io::Error| {
+        TailError::Files(format!(
+            "cannot read binlog {name} ({}): {e}",
+            path.display()
+        ))
+    };
     let corrupt = |why: String| TailError::Corrupt {
         file: name.into(),
         why,
     };
-    let mut reader = EventStreamReader::new(BinlogVersion::Version4);
-    let (fde_raw, _) = next_event(&mut reader, bytes, 4)
-        .map_err(|e| corrupt(format!("its format description: {e}")))?
-        .ok_or_else(|| corrupt("no format description".into()))?;
-    if (start as usize) < 4 + fde_raw.len() || start as usize > bytes.len() {
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 4 + 19];
+    f.read_exact(&mut head)
+        .map_err(|_| corrupt("not a binlog file (shorter than its header)".into()))?;
+    if &head[..4] != MAGIC {
+        return Err(corrupt("not a binlog file (no magic number)".into()));
+    }
+    let size = u32::from_le_bytes(head[13..17].try_into().expect("4 bytes")) as usize;
+    if !(19..=1 << 20).contains(&size) {
         return Err(corrupt(format!(
-            "position {start} is not past the format description nor inside the file ({} bytes)",
-            bytes.len()
+            "its format description has an impossible size ({size})"
         )));
     }
+    let mut fde = head[4..].to_vec();
+    fde.resize(size, 0);
+    f.read_exact(&mut fde[19..])
+        .map_err(|_| corrupt("a torn format description".into()))?;
+    let first = 4 + size as u64;
+    let start = start.unwrap_or(first);
+    let len = f.metadata().map_err(io)?.len();
+    if start < first || start > len {
+        return Err(corrupt(format!(
+            "position {start} is not past the format description ({first}) nor inside the file ({len} bytes)"
+        )));
+    }
+    f.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut bytes = Vec::new();
+    f.take(budget as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    Ok(FileTail { fde, start, bytes })
+}
+
+type Item = Result<(u64, Vec<u8>, Kind), String>;
+
+/// The file's events from its tail's start, each with its offset and kind;
+/// an error ends the list (a torn end).
+fn events_of(file: &FileTail, name: &str) -> Result<Vec<Item>, TailError> {
+    let mut reader = EventStreamReader::new(BinlogVersion::Version4);
+    next_event(&mut reader, &file.fde, 0).map_err(|e| TailError::Corrupt {
+        file: name.into(),
+        why: format!("its format description: {e}"),
+    })?;
     let mut items = Vec::new();
-    let mut at = start as usize;
+    let mut at = 0usize;
     loop {
-        match next_event(&mut reader, bytes, at) {
+        match next_event(&mut reader, &file.bytes, at) {
             Ok(Some((raw, event))) => {
                 let kind = match classify(&event) {
                     Ok(k) => k,
@@ -199,7 +232,7 @@ fn events_of(bytes: &[u8], name: &str, start: u64) -> Result<(Vec<u8>, Vec<Item>
                     }
                 };
                 let len = raw.len();
-                items.push(Ok((at as u64, raw, kind)));
+                items.push(Ok((file.start + at as u64, raw, kind)));
                 at += len;
             }
             Ok(None) => break,
@@ -209,7 +242,7 @@ fn events_of(bytes: &[u8], name: &str, start: u64) -> Result<(Vec<u8>, Vec<Item>
             }
         }
     }
-    Ok((fde_raw, items))
+    Ok(items)
 }
 
 /// The event at `at`: its raw bytes and the event read from them; `None`
