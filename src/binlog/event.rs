@@ -3,7 +3,7 @@
 //! events; MariaDB's own GTID event (type 162), which it does not know, is
 //! read here (eight bytes of sequence, four of domain, one of flags).
 
-use mysql_common::binlog::consts::{EventType, IntvarEventType, RowsEventFlags};
+use mysql_common::binlog::consts::{IntvarEventType, RowsEventFlags};
 use mysql_common::binlog::events::{Event, EventData};
 
 use super::gtid::TxnGtid;
@@ -175,11 +175,6 @@ pub fn context_statement(event: &Event) -> std::io::Result<Option<String>> {
         )),
         _ => None,
     })
-}
-
-/// Whether the raw type is MySQL's format description.
-pub fn is_format_description(event: &Event) -> bool {
-    event.header().event_type_raw() == EventType::FORMAT_DESCRIPTION_EVENT as u8
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! host agent over HTTP).
 
 pub mod apply;
+mod base64;
 pub mod event;
 pub mod fetch;
 pub mod gtid;

@@ -28,7 +28,7 @@ pub struct Transaction {
     pub start: u64,
     pub end: u64,
     /// Its events as written, GTID event excluded, in order.
-    #[serde(with = "base64_list")]
+    #[serde(with = "super::base64::list")]
     pub events: Vec<Vec<u8>>,
     /// No BEGIN: one statement (MariaDB's standalone DDL).
     pub standalone: bool,
@@ -38,7 +38,7 @@ pub struct Transaction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tail {
     /// Each file's format description event, raw, by file name.
-    #[serde(with = "base64_map")]
+    #[serde(with = "super::base64::map")]
     pub formats: Vec<(String, Vec<u8>)>,
     pub transactions: Vec<Transaction>,
     /// Where the complete transactions end.
@@ -99,23 +99,22 @@ pub fn read_tail(index: &Path, from: &BinlogCoord, limit: usize) -> Result<Tail,
                     let file_ends = matches!(kind, Kind::Rotate { .. } | Kind::Stop);
                     group.push(&name, at, raw, kind);
                     if group.unsupported.is_some() {
-                        return Ok(group.finish(formats, &name));
+                        return Ok(group.finish(formats));
                     }
                     if file_ends {
                         break;
                     }
                 }
                 Err(why) => {
-                    group.torn(format!("{name}: {why}"));
-                    return Ok(group.finish(formats, &name));
+                    group.torn = Some(format!("{name}: {why}"));
+                    return Ok(group.finish(formats));
                 }
             }
         }
         // A file without a rotate at its end: the server crashed and
         // began the next one on restart, which follows in the index.
     }
-    let last = group.file.clone();
-    Ok(group.finish(formats, &last))
+    Ok(group.finish(formats))
 }
 
 /// The binlog files the index names, in order (relative names are
@@ -359,11 +358,7 @@ impl Grouper {
         self.done.push(t);
     }
 
-    fn torn(&mut self, why: String) {
-        self.torn = Some(why);
-    }
-
-    fn finish(self, formats: Vec<(String, Vec<u8>)>, file: &str) -> Tail {
+    fn finish(self, formats: Vec<(String, Vec<u8>)>) -> Tail {
         let mut left_out = Vec::new();
         if let Some(t) = &self.open {
             left_out.push(format!(
@@ -378,66 +373,12 @@ impl Grouper {
         }
         left_out.extend(self.unsupported);
         left_out.extend(self.torn);
-        let file = if self.file.is_empty() {
-            file.to_string()
-        } else {
-            self.file
-        };
         Tail {
             formats,
             transactions: self.done,
-            end: BinlogCoord::new(file, self.position),
+            end: BinlogCoord::new(self.file, self.position),
             left_out: (!left_out.is_empty()).then(|| left_out.join("; ")),
         }
-    }
-}
-
-mod base64_list {
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            v.iter()
-                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-        )
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .into_iter()
-            .map(|t| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .map_err(serde::de::Error::custom)
-            })
-            .collect()
-    }
-}
-
-mod base64_map {
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[(String, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(
-            v.iter()
-                .map(|(k, b)| (k, base64::engine::general_purpose::STANDARD.encode(b))),
-        )
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(String, Vec<u8>)>, D::Error> {
-        std::collections::BTreeMap::<String, String>::deserialize(d)?
-            .into_iter()
-            .map(|(k, t)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .map(|b| (k, b))
-                    .map_err(serde::de::Error::custom)
-            })
-            .collect()
     }
 }
 
@@ -463,7 +404,7 @@ mod tests {
             g.push("b.000001", at, vec![0; 10], k);
             at += 10;
         }
-        g.finish(Vec::new(), "b.000001")
+        g.finish(Vec::new())
     }
 
     #[test]
