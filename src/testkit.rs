@@ -172,6 +172,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
                 ipv4: None,
                 host_agent: None,
                 binlog_index: None,
+                relay_log_index: None,
             })
             .collect(),
     }

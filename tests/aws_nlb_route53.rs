@@ -183,6 +183,7 @@ async fn reader_record_sets_follow_the_healthy_readers() {
         ipv4: None,
         host_agent: None,
         binlog_index: None,
+        relay_log_index: None,
     };
     let (db1, db2, db3) = (node(1), node(2), node(3));
     let mut s = AwsRoute53Config {

@@ -189,6 +189,7 @@ fn nodes(v: &SeededVpc) -> Vec<NodeConfig> {
             ipv4: None,
             host_agent: None,
             binlog_index: None,
+            relay_log_index: None,
         })
         .collect()
 }
@@ -353,6 +354,7 @@ async fn an_unreachable_emulator_fails_within_the_deadline() {
         ipv4: None,
         host_agent: None,
         binlog_index: None,
+        relay_log_index: None,
     };
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "testing"),

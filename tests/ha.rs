@@ -476,6 +476,35 @@ async fn etcd_without_quorum_stops_every_manager_until_it_returns(flavor: Flavor
     }
 }
 
+/// The cluster's change record in etcd.
+fn record_in(etcd: &Etcd) -> serde_json::Value {
+    let kv = etcd.get_prefix("/vipkeeper/main/failover").unwrap();
+    serde_json::from_str(&kv[0].1).unwrap()
+}
+
+/// The record once `written` holds of it (`what`: what is waited for,
+/// from `by`).
+async fn record_when(
+    etcd: &Etcd,
+    by: &Manager,
+    what: &str,
+    written: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + LONG;
+    loop {
+        let record = record_in(etcd);
+        if written(&record) {
+            return record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{what} is not in etcd: {record}",
+            by.agent.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A failover stopped in the middle: three managers, the leader paused
 /// (a test hook) right after it detached the candidate — before the VIP
 /// moved and before anything was made writable — with a client writing
@@ -496,8 +525,14 @@ struct Paused {
 
 impl Paused {
     fn record(&self) -> serde_json::Value {
-        let kv = self.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
-        serde_json::from_str(&kv[0].1).unwrap()
+        record_in(&self.etcd)
+    }
+
+    /// The record once `by` has written how the failover ended (its log
+    /// says so first: on a busy machine, the write comes later).
+    async fn ended(&self, by: &Manager) -> serde_json::Value {
+        let what = "the failover's end";
+        record_when(&self.etcd, by, what, |r| r.get("outcome").is_some()).await
     }
 
     /// kill -9 the paused leader; the next one (its index), once it says
@@ -628,7 +663,7 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
     p.writer.wait_for_more(100, LONG).await;
     let candidate = p.candidate.clone();
 
-    let ended = p.record();
+    let ended = p.ended(next).await;
     assert_eq!(ended["outcome"]["outcome"], "success", "{ended}");
     assert_eq!(ended["manager"], next.name.as_str(), "{ended}");
     let report = p.report_of(next);
@@ -681,9 +716,8 @@ async fn a_leader_killed_in_the_middle_of_a_failover_is_finished_by_the_next(fla
         &format!("failover of cluster main: {candidate} is dead"),
         LONG,
     );
-    let record = p.etcd.get_prefix("/vipkeeper/main/failover").unwrap();
-    let record: serde_json::Value = serde_json::from_str(&record[0].1).unwrap();
-    assert_eq!(record["plan"]["old_master"], candidate.as_str(), "{record}");
+    let old_master = |r: &serde_json::Value| r["plan"]["old_master"] == candidate.as_str();
+    record_when(&p.etcd, next, "the next failover", old_master).await;
 }
 
 /// The old master back before the next leader takes over (nothing was
@@ -699,12 +733,7 @@ async fn a_failover_in_flight_whose_old_master_returns_is_rolled_back(flavor: Fl
     p.cluster.node_mut("db1").start().unwrap();
     let next = &p.managers[p.kill_leader()];
     next.agent.wait_for_log("rolling back", LONG);
-    let deadline = Instant::now() + LONG;
-    while p.record().get("outcome").is_none() {
-        assert!(Instant::now() < deadline, "{}", next.agent.log_text());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ended = p.record();
+    let ended = p.ended(next).await;
     assert_eq!(ended["outcome"]["outcome"], "rolled-back", "{ended}");
     let report = p.report_of(next);
     assert!(

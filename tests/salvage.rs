@@ -16,6 +16,7 @@ per_flavor!(
     acknowledged_writes_only_the_dead_master_held_are_salvaged_from_its_binlog,
     a_file_position_cluster_gets_the_salvaged_writes_on_every_replica,
     a_file_position_replica_that_received_less_ends_level_with_the_new_master,
+    with_the_dead_masters_host_gone_a_lagging_replica_is_levelled_from_the_new_masters_relay_log,
     with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost,
 );
 
@@ -26,6 +27,8 @@ struct Setup {
     cluster: TestCluster,
     config: PathBuf,
     host_port: u16,
+    /// db2's host agent's port, when db2 has one.
+    db2_port: Option<u16>,
 }
 
 /// An async cluster (no semi-sync) with salvage configured and db1's
@@ -37,6 +40,12 @@ async fn setup(flavor: Flavor) -> Setup {
 }
 
 async fn setup_spec(spec: ClusterSpec) -> Setup {
+    setup_with(spec, false).await
+}
+
+/// The same; with `db2_agent`, db2 has a host agent too (which serves its
+/// relay log).
+async fn setup_with(spec: ClusterSpec, db2_agent: bool) -> Setup {
     let flavor = spec.flavor;
     let cluster = TestCluster::start(spec).await.unwrap();
     cluster.create_writer_table(LONG).await.unwrap();
@@ -59,26 +68,41 @@ async fn setup_spec(spec: ClusterSpec) -> Setup {
         db1.push_str(&format!("binlog_index = \"{}\"\n", index.display()));
     }
     extras.node_toml.insert("db1".into(), db1);
+    let db2_port = db2_agent.then(|| support::cluster::free_port().unwrap());
+    if let Some(port) = db2_port {
+        let mut db2 = format!("host_agent = \"127.0.0.1:{port}\"\n");
+        if flavor == Flavor::Mysql {
+            let index = cluster.dir.join("db2").join("data").join("relay-bin.index");
+            db2.push_str(&format!("relay_log_index = \"{}\"\n", index.display()));
+        }
+        extras.node_toml.insert("db2".into(), db2);
+    }
     let config = cluster.write_config_with("main", &extras).unwrap();
     Setup {
         cluster,
         config,
         host_port,
+        db2_port,
     }
 }
 
 fn start_host_agent(s: &Setup) -> Agent {
-    let listen = format!("127.0.0.1:{}", s.host_port);
+    start_host_agent_of(s, "db1", s.host_port, "the binlog index is")
+}
+
+/// `node`'s host agent on `port`, once its log says `ready`.
+fn start_host_agent_of(s: &Setup, node: &str, port: u16, ready: &str) -> Agent {
+    let listen = format!("127.0.0.1:{port}");
     let agent = Agent::start_with(
         &support::bin(),
         &s.config,
         &s.cluster.dir,
         None,
-        "host-db1",
-        &["--local-node", "db1", "--listen", &listen],
+        &format!("host-{node}"),
+        &["--local-node", node, "--listen", &listen],
         &[],
     );
-    agent.wait_for_log("the binlog index is", LONG);
+    agent.wait_for_log(ready, LONG);
     agent
 }
 
@@ -148,6 +172,37 @@ async fn ids_from(c: &TestCluster, node: &str, from: u64) -> Vec<u64> {
         .iter()
         .map(|i| i.parse().unwrap())
         .collect()
+}
+
+/// Inserts ids `from..from + n` on the master, one transaction each.
+async fn insert_on_master(c: &TestCluster, from: u64, n: u64) {
+    for id in from..from + n {
+        let sql = format!("INSERT INTO app.w VALUES ({id}, 0)");
+        c.master().exec(&[&sql]).await.unwrap();
+    }
+}
+
+/// Waits until `node` holds `n` rows from id `from` on.
+async fn wait_rows(c: &TestCluster, node: &str, from: u64, n: usize) {
+    let deadline = std::time::Instant::now() + LONG;
+    while ids_from(c, node, from).await.len() != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node} never got the {n} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// db2 (the new master) and db3 hold ids `from..until` and the same table.
+async fn db2_and_db3_hold(c: &TestCluster, from: u64, until: u64) {
+    c.wait_replicated_from("db2", LONG).await.unwrap();
+    let all: Vec<u64> = (from..until).collect();
+    for node in ["db2", "db3"] {
+        assert_eq!(ids_from(c, node, from).await, all, "{node}");
+    }
+    let sum = |n: &'static str| c.node(n).query_value("CHECKSUM TABLE app.w", "Checksum");
+    assert_eq!(sum("db2").await.unwrap(), sum("db3").await.unwrap());
 }
 
 /// Without GTIDs (MySQL gtid_mode=OFF; MariaDB replicating by file and
@@ -314,28 +369,11 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
 async fn a_file_position_replica_that_received_less_ends_level_with_the_new_master(flavor: Flavor) {
     let (mut s, _host, manager) = file_position_cluster(flavor).await;
     let stop_io = stop_io_sql(flavor);
-    let insert = |from: u64, n: u64| {
-        (from..from + n)
-            .map(|id| format!("INSERT INTO app.w VALUES ({id}, 0)"))
-            .collect::<Vec<_>>()
-    };
     s.cluster.node("db3").exec(&[stop_io]).await.unwrap();
-    for sql in insert(3_000_000, 20) {
-        s.cluster.master().exec(&[&sql]).await.unwrap();
-    }
-    let count = "SELECT COUNT(*) AS n FROM app.w WHERE id >= 3000000";
-    let deadline = std::time::Instant::now() + LONG;
-    while s.cluster.node("db2").query_value(count, "n").await.unwrap() != Some("20".into()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "db2 never got the 20 rows"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    insert_on_master(&s.cluster, 3_000_000, 20).await;
+    wait_rows(&s.cluster, "db2", 3_000_000, 20).await;
     s.cluster.node("db2").exec(&[stop_io]).await.unwrap();
-    for sql in insert(3_000_020, 10) {
-        s.cluster.master().exec(&[&sql]).await.unwrap();
-    }
+    insert_on_master(&s.cluster, 3_000_020, 10).await;
     s.cluster.node_mut("db1").kill9();
     manager.wait_for_log("replaced db1", LONG);
     let r = s.cluster.notified_report(LONG);
@@ -371,15 +409,73 @@ async fn a_file_position_replica_that_received_less_ends_level_with_the_new_mast
             "{db3}"
         ),
     }
-    s.cluster.wait_replicated_from("db2", LONG).await.unwrap();
-    let all: Vec<u64> = (3_000_000..3_000_030).collect();
-    for node in ["db2", "db3"] {
-        assert_eq!(ids_from(&s.cluster, node, 3_000_000).await, all, "{node}");
+    db2_and_db3_hold(&s.cluster, 3_000_000, 3_000_030).await;
+}
+
+/// Without GTIDs, db3 stopped receiving before db2, and db1's host is gone
+/// with its mysqld (its host agent never answers): what db3 lacks is read
+/// from db2's relay log (through db2's host agent) before db2 is detached,
+/// and db3 is levelled from it (MySQL; MariaDB repoints it by GTID). It
+/// ends with the same rows and replicates from db2.
+async fn with_the_dead_masters_host_gone_a_lagging_replica_is_levelled_from_the_new_masters_relay_log(
+    flavor: Flavor,
+) {
+    let mut spec = ClusterSpec::new(flavor);
+    spec.gtid = false;
+    let mut s = setup_with(spec, true).await;
+    let port = s.db2_port.unwrap();
+    let _db2_host = start_host_agent_of(&s, "db2", port, "the relay log index is");
+    let manager = start_manager(&s);
+    s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
+    s.cluster
+        .node("db3")
+        .exec(&[stop_io_sql(flavor)])
+        .await
+        .unwrap();
+    insert_on_master(&s.cluster, 4_000_000, 20).await;
+    wait_rows(&s.cluster, "db2", 4_000_000, 20).await;
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    let r = s.cluster.notified_report(LONG);
+    let steps = r["steps"].as_array().unwrap();
+    for step in steps {
+        eprintln!(
+            "{} ({} ms): {}",
+            step["step"], step["elapsed_ms"], step["detail"]
+        );
     }
-    let sum = |n: &'static str| {
-        s.cluster
-            .node(n)
-            .query_value("CHECKSUM TABLE app.w", "Checksum")
-    };
-    assert_eq!(sum("db2").await.unwrap(), sum("db3").await.unwrap());
+    assert_eq!(s.cluster.vip_node(), "db2", "the most advanced");
+    let db3 = steps
+        .iter()
+        .find(|s| s["node"] == "db3" && (s["step"] == "level" || s["step"] == "repoint"))
+        .unwrap_or_else(|| panic!("db3 was neither levelled nor repointed: {r:#}"));
+    match flavor {
+        Flavor::Mysql => {
+            let read = steps
+                .iter()
+                .find(|s| s["step"] == "read-relay-log")
+                .unwrap_or_else(|| panic!("no read-relay-log step in {r:#}"));
+            assert_eq!(read["outcome"], "ok", "{read}");
+            assert!(
+                db3["step"] == "level"
+                    && db3["outcome"] == "ok"
+                    && db3["detail"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("levelled with db2: 20 transaction(s) of db2's relay log"),
+                "{db3}"
+            );
+        }
+        Flavor::Mariadb => assert!(
+            db3["step"] == "repoint" && db3["detail"].as_str().unwrap().contains("by GTID"),
+            "{db3}"
+        ),
+    }
+    // Writes on the new master reach db3 too.
+    s.cluster
+        .node("db2")
+        .exec(&["INSERT INTO app.w VALUES (4000020, 0)"])
+        .await
+        .unwrap();
+    db2_and_db3_hold(&s.cluster, 4_000_000, 4_000_021).await;
 }

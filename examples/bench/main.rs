@@ -168,6 +168,7 @@ async fn route_tables(runs: usize) -> Result<String> {
                 ipv4: None,
                 host_agent: None,
                 binlog_index: None,
+                relay_log_index: None,
             })
             .collect();
         let mut cells = Vec::new();

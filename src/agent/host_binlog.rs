@@ -1,8 +1,8 @@
-//! What a host agent knows of its node's binlog, for salvage: where the
-//! binlog index is (learned from the live mysqld, and kept in the state
-//! directory so that an agent restarted after mysqld died still knows). The
-//! HTTP API (`api::node`) serves the tail from
-//! it to managers that hold the salvage token.
+//! What a host agent knows of its node's binlog and relay log, for
+//! salvage: where their index files are (learned from the live mysqld, and
+//! kept in the state directory so that an agent restarted after mysqld
+//! died still knows). The HTTP API (`api::node`) serves the tails from
+//! them to managers that hold the salvage token.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ pub struct NodeBinlog {
     pub address: String,
     /// The binlog index file, once known.
     pub index: Option<PathBuf>,
+    /// The relay log index file, once known.
+    pub relay_index: Option<PathBuf>,
     pub salvage: Option<SalvageConfig>,
 }
 
@@ -50,6 +52,55 @@ impl HostBinlogs {
 /// How often the node is asked (it is local: cheap).
 const EVERY: Duration = Duration::from_secs(1);
 
+/// One index file's path: configured (the host's own path, whatever
+/// mysqld says), or learned from mysqld and kept in the state directory
+/// (an agent restarted after mysqld died still knows it).
+struct IndexPath {
+    what: &'static str,
+    configured: Option<PathBuf>,
+    kept: PathBuf,
+    current: Option<PathBuf>,
+}
+
+impl IndexPath {
+    fn new(what: &'static str, configured: Option<PathBuf>, kept: PathBuf) -> Self {
+        let current = configured.clone().or_else(|| {
+            std::fs::read_to_string(&kept)
+                .ok()
+                .map(|t| PathBuf::from(t.trim()))
+        });
+        IndexPath {
+            what,
+            configured,
+            kept,
+            current,
+        }
+    }
+
+    fn learned(&mut self, cluster: &str, node: &str, found: Option<PathBuf>) {
+        let Some(found) = found.filter(|_| self.configured.is_none()) else {
+            return;
+        };
+        if self.current.as_ref() != Some(&found) {
+            tracing::info!(
+                cluster,
+                "host agent for {node}: the {} is {}",
+                self.what,
+                found.display()
+            );
+            if let Err(e) = keep(&self.kept, &found) {
+                tracing::warn!(
+                    cluster,
+                    "cannot keep the {}'s path in {}: {e}",
+                    self.what,
+                    self.kept.display()
+                );
+            }
+            self.current = Some(found);
+        }
+    }
+}
+
 /// Keeps `binlogs`' entry for `node` of `cluster` current until `stop`.
 pub async fn learn(
     cluster: ClusterConfig,
@@ -61,37 +112,35 @@ pub async fn learn(
     let Some(me) = cluster.node(&node).cloned() else {
         return;
     };
-    let kept = state_dir
-        .join(&cluster.name)
-        .join(format!("host-{node}-binlog-index"));
-    // Configured: the host's own path to it, whatever mysqld says.
-    let configured = me.binlog_index.clone();
-    let mut index = configured.clone().or_else(|| {
-        std::fs::read_to_string(&kept)
-            .ok()
-            .map(|t| PathBuf::from(t.trim()))
-    });
-    if let Some(i) = &configured {
-        tracing::info!(cluster = %cluster.name, "host agent for {node}: the binlog index is {} (configured)", i.display());
+    let dir = state_dir.join(&cluster.name);
+    let mut binlog = IndexPath::new(
+        "binlog index",
+        me.binlog_index.clone(),
+        dir.join(format!("host-{node}-binlog-index")),
+    );
+    let mut relay = IndexPath::new(
+        "relay log index",
+        me.relay_log_index.clone(),
+        dir.join(format!("host-{node}-relay-log-index")),
+    );
+    for i in [&binlog, &relay] {
+        if let Some(c) = &i.configured {
+            tracing::info!(cluster = %cluster.name, "host agent for {node}: the {} is {} (configured)", i.what, c.display());
+        }
     }
     let mut session: Option<Session> = None;
     loop {
-        let asked = ask(&cluster, &me, &mut session).await;
-        if let (Ok(Some(found)), None) = (asked, &configured) {
-            if index.as_ref() != Some(&found) {
-                tracing::info!(cluster = %cluster.name, "host agent for {node}: the binlog index is {}", found.display());
-                if let Err(e) = keep(&kept, &found) {
-                    tracing::warn!(cluster = %cluster.name, "cannot keep the binlog index's path in {}: {e}", kept.display());
-                }
-                index = Some(found);
-            }
+        if let Ok(found) = ask(&cluster, &me, &mut session).await {
+            binlog.learned(&cluster.name, &node, found.binlog);
+            relay.learned(&cluster.name, &node, found.relay);
         }
         binlogs.put(
             &cluster.name,
             NodeBinlog {
                 node: node.clone(),
                 address: me.address(),
-                index: index.clone(),
+                index: binlog.current.clone(),
+                relay_index: relay.current.clone(),
                 salvage: cluster.salvage.clone(),
             },
         );
@@ -105,20 +154,31 @@ pub async fn learn(
     }
 }
 
-/// The index file the server writes (relative paths are relative to its
-/// data directory); `None` when binary logging is off.
+/// The index files the server writes.
+struct Found {
+    /// `None` when binary logging is off.
+    binlog: Option<PathBuf>,
+    relay: Option<PathBuf>,
+}
+
+/// The index files mysqld names (relative paths are relative to its data
+/// directory; MariaDB leaves `relay_log_index` empty by default: it is the
+/// relay log's base name and `.index`).
 async fn ask(
     cluster: &ClusterConfig,
     me: &crate::config::NodeConfig,
     session: &mut Option<Session>,
-) -> Result<Option<PathBuf>, ()> {
+) -> Result<Found, ()> {
     if session.is_none() {
         let t = target(cluster, &me.host, me.port, &cluster.users.monitor);
         *session = Some(Session::connect(&t).await.map_err(|_| ())?);
     }
     let s = session.as_mut().expect("connected above");
     let row = match s
-        .first("SELECT @@GLOBAL.log_bin_index AS idx, @@GLOBAL.datadir AS datadir")
+        .first(
+            "SELECT @@GLOBAL.log_bin_index AS idx, @@GLOBAL.relay_log_index AS relay, \
+             @@GLOBAL.relay_log_basename AS relay_base, @@GLOBAL.datadir AS datadir",
+        )
         .await
     {
         Ok(r) => r,
@@ -127,15 +187,26 @@ async fn ask(
             return Err(());
         }
     };
-    let get = |k: &str| row.as_ref().and_then(|r| r.get(k).cloned().flatten());
-    Ok(get("idx").filter(|i| !i.is_empty()).map(|i| {
-        let p = PathBuf::from(&i);
+    let get = |k: &str| {
+        row.as_ref()
+            .and_then(|r| r.get(k).cloned().flatten())
+            .filter(|v| !v.is_empty())
+    };
+    let datadir = get("datadir").unwrap_or_default();
+    let full = |p: String| {
+        let p = PathBuf::from(&p);
         if p.is_absolute() {
             p
         } else {
-            Path::new(&get("datadir").unwrap_or_default()).join(p)
+            Path::new(&datadir).join(p)
         }
-    }))
+    };
+    Ok(Found {
+        binlog: get("idx").map(full),
+        relay: get("relay")
+            .or_else(|| get("relay_base").map(|b| format!("{b}.index")))
+            .map(full),
+    })
 }
 
 fn keep(path: &Path, index: &Path) -> std::io::Result<()> {

@@ -35,6 +35,7 @@ pub fn router(board: Board, metrics: PrometheusHandle) -> Router {
         .route("/leader", get(leader))
         .route("/metrics", get(metrics_text))
         .route("/node/{cluster}/binlog", get(node::binlog))
+        .route("/node/{cluster}/relaylog", get(node::relay_log))
         .with_state(Api { board, metrics })
 }
 

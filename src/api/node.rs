@@ -1,8 +1,9 @@
 //! A host agent's binlog, for salvage: `GET /node/{cluster}/binlog?file=F&position=P`
 //! answers the complete transactions of the node's binlog after F:P (a
-//! `binlog::fetch::TailAnswer`), to a caller with the cluster's salvage
-//! token (`Authorization: Bearer ...`) and to nobody else: a binlog holds
-//! every row written.
+//! `binlog::fetch::TailAnswer`), and `GET /node/{cluster}/relaylog?...`
+//! those of its relay log after F:P of its master's binlog — to a caller
+//! with the cluster's salvage token (`Authorization: Bearer ...`) and to
+//! nobody else: a binlog holds every row written.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -11,8 +12,8 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::Api;
-use crate::binlog::fetch::TailAnswer;
-use crate::binlog::{read_tail, TailError};
+use crate::binlog::fetch::{Source, TailAnswer};
+use crate::binlog::{read_relay_tail, read_tail, TailError};
 use crate::mysql::binlog::BinlogCoord;
 
 #[derive(Deserialize)]
@@ -30,6 +31,25 @@ pub(super) async fn binlog(
     Path(cluster): Path<String>,
     Query(from): Query<From>,
     headers: HeaderMap,
+) -> Response {
+    serve(api, cluster, from, headers, Source::Binlog).await
+}
+
+pub(super) async fn relay_log(
+    State(api): State<Api>,
+    Path(cluster): Path<String>,
+    Query(from): Query<From>,
+    headers: HeaderMap,
+) -> Response {
+    serve(api, cluster, from, headers, Source::RelayLog).await
+}
+
+async fn serve(
+    api: Api,
+    cluster: String,
+    from: From,
+    headers: HeaderMap,
+    source: Source,
 ) -> Response {
     let Some(facts) = api.board.binlogs().get(&cluster) else {
         return refuse(
@@ -51,19 +71,24 @@ pub(super) async fn binlog(
     if !same(given.as_bytes(), salvage.token.expose().as_bytes()) {
         tracing::warn!(
             cluster,
-            "refused a binlog request without the salvage token"
+            "refused a binlog or relay log request without the salvage token"
         );
         return refuse(
             StatusCode::UNAUTHORIZED,
             "the salvage token is missing or wrong".into(),
         );
     }
-    let Some(index) = facts.index.clone() else {
+    let (index, what) = match source {
+        Source::Binlog => (facts.index.clone(), "binlog index"),
+        Source::RelayLog => (facts.relay_index.clone(), "relay log index"),
+    };
+    let Some(index) = index else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
-                "the binlog index of {} is not known: its mysqld has not answered this agent since the agent was installed, or binary logging is off",
-                facts.node
+                "the {what} of {} is not known: its mysqld has not answered this agent since the agent was installed{}",
+                facts.node,
+                if source == Source::Binlog { ", or binary logging is off" } else { "" }
             ),
         );
     };
@@ -77,7 +102,11 @@ pub(super) async fn binlog(
     let mysqld_answers = accepts(&facts.address).await;
     let at = BinlogCoord::new(from.file, from.position);
     let limit = salvage.max_bytes;
-    let read = tokio::task::spawn_blocking(move || read_tail(&index, &at, limit)).await;
+    let read = tokio::task::spawn_blocking(move || match source {
+        Source::Binlog => read_tail(&index, &at, limit),
+        Source::RelayLog => read_relay_tail(&index, &at, limit),
+    })
+    .await;
     match read {
         Ok(Ok(tail)) => Json(TailAnswer {
             node: facts.node,
@@ -91,7 +120,7 @@ pub(super) async fn binlog(
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reading the binlog failed: {e}"),
+            format!("reading the {what} failed: {e}"),
         ),
     }
 }

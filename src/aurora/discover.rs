@@ -70,6 +70,7 @@ pub async fn instances(a: &AuroraConfig) -> Result<Vec<NodeConfig>, String> {
                 ipv4,
                 host_agent: None,
                 binlog_index: None,
+                relay_log_index: None,
             }
         }))
         .await;

@@ -12,9 +12,22 @@ use super::tail::Tail;
 use crate::config::Secret;
 use crate::mysql::binlog::BinlogCoord;
 
-/// The path a host agent serves a cluster's binlog tail on.
-pub fn path(cluster: &str) -> String {
-    format!("/node/{cluster}/binlog")
+/// What a host agent reads: its node's binlog, or its relay log (asked in
+/// the master's coordinates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Binlog,
+    RelayLog,
+}
+
+impl Source {
+    /// The path a host agent serves a cluster's tail of this on.
+    pub fn path(self, cluster: &str) -> String {
+        match self {
+            Source::Binlog => format!("/node/{cluster}/binlog"),
+            Source::RelayLog => format!("/node/{cluster}/relaylog"),
+        }
+    }
 }
 
 /// What a host agent answers.
@@ -28,21 +41,21 @@ pub struct TailAnswer {
 }
 
 /// Asks the host agent at `address` (`host:port`) for `cluster`'s binlog
-/// after `from`, within `deadline`.
+/// (or relay log) after `from`, within `deadline`.
 pub async fn fetch(
-    address: &str,
+    (address, source): (&str, Source),
     cluster: &str,
     from: &BinlogCoord,
     token: &Secret,
     deadline: Duration,
 ) -> Result<TailAnswer, String> {
-    tokio::time::timeout(deadline, ask(address, cluster, from, token))
+    tokio::time::timeout(deadline, ask((address, source), cluster, from, token))
         .await
         .map_err(|_| format!("the host agent at {address} did not answer within {deadline:?}"))?
 }
 
 async fn ask(
-    address: &str,
+    (address, source): (&str, Source),
     cluster: &str,
     from: &BinlogCoord,
     token: &Secret,
@@ -57,7 +70,7 @@ async fn ask(
     tokio::spawn(conn);
     let uri = format!(
         "{}?file={}&position={}",
-        path(cluster),
+        source.path(cluster),
         encode(&from.file),
         from.position
     );

@@ -17,7 +17,7 @@ use super::gtid::TxnGtid;
 use crate::mysql::binlog::BinlogCoord;
 
 /// A binlog file's first bytes.
-const MAGIC: &[u8; 4] = b"\xfebin";
+pub(super) const MAGIC: &[u8; 4] = b"\xfebin";
 
 /// One committed transaction of the binlog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,11 +72,7 @@ pub fn read_tail(index: &Path, from: &BinlogCoord, limit: usize) -> Result<Tail,
                 index.display()
             ))
         })?;
-    let mut group = Grouper {
-        file: from.file.clone(),
-        position: from.position,
-        ..Grouper::default()
-    };
+    let mut group = Grouper::at(from);
     let mut formats = Vec::new();
     let mut kept = 0usize;
     for (i, path) in files[first..].iter().enumerate() {
@@ -119,10 +115,10 @@ pub fn read_tail(index: &Path, from: &BinlogCoord, limit: usize) -> Result<Tail,
 
 /// The binlog files the index names, in order (relative names are
 /// relative to the index's directory, as the server writes them).
-fn list(index: &Path) -> Result<Vec<PathBuf>, TailError> {
+pub(super) fn list(index: &Path) -> Result<Vec<PathBuf>, TailError> {
     let text = std::fs::read_to_string(index).map_err(|e| {
         TailError::Files(format!(
-            "cannot read the binlog index {}: {e}",
+            "cannot read the index file {}: {e}",
             index.display()
         ))
     })?;
@@ -142,7 +138,7 @@ fn list(index: &Path) -> Result<Vec<PathBuf>, TailError> {
         .collect())
 }
 
-fn name_of(path: &Path) -> String {
+pub(super) fn name_of(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -247,7 +243,7 @@ fn events_of(file: &FileTail, name: &str) -> Result<Vec<Item>, TailError> {
 /// The event at `at`: its raw bytes and the event read from them; `None`
 /// at the end of the bytes. A torn or malformed event is an error (read
 /// here first: mysql_common expects whole events).
-fn next_event(
+pub(super) fn next_event(
     reader: &mut EventStreamReader,
     bytes: &[u8],
     at: usize,
@@ -276,7 +272,7 @@ fn next_event(
 
 /// Groups events into transactions as they come.
 #[derive(Default)]
-struct Grouper {
+pub(super) struct Grouper {
     done: Vec<Transaction>,
     open: Option<Transaction>,
     /// A BEGIN was seen in the open transaction.
@@ -284,12 +280,21 @@ struct Grouper {
     /// Where the last complete transaction ends.
     file: String,
     position: u64,
-    unsupported: Option<String>,
-    torn: Option<String>,
+    pub(super) unsupported: Option<String>,
+    pub(super) torn: Option<String>,
 }
 
 impl Grouper {
-    fn push(&mut self, file: &str, at: u64, raw: Vec<u8>, kind: Kind) {
+    /// Groups the events that follow `from`.
+    pub(super) fn at(from: &BinlogCoord) -> Self {
+        Grouper {
+            file: from.file.clone(),
+            position: from.position,
+            ..Grouper::default()
+        }
+    }
+
+    pub(super) fn push(&mut self, file: &str, at: u64, raw: Vec<u8>, kind: Kind) {
         let end = at + raw.len() as u64;
         let new = |gtid, standalone| Transaction {
             gtid,
@@ -358,7 +363,7 @@ impl Grouper {
         self.done.push(t);
     }
 
-    fn finish(self, formats: Vec<(String, Vec<u8>)>) -> Tail {
+    pub(super) fn finish(self, formats: Vec<(String, Vec<u8>)>) -> Tail {
         let mut left_out = Vec::new();
         if let Some(t) = &self.open {
             left_out.push(format!(

@@ -180,6 +180,8 @@ pub struct NodeConfig {
     /// The binlog index as the host agent finds it, when the path mysqld
     /// reports is not the host's (default: learned from mysqld).
     pub binlog_index: Option<std::path::PathBuf>,
+    /// The same for the relay log index.
+    pub relay_log_index: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {

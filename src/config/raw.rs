@@ -104,6 +104,8 @@ pub struct RawNode {
     /// The binlog index as this host sees it, when mysqld's own path
     /// differs (a container's volume, a chroot).
     pub binlog_index: Option<S<String>>,
+    /// The same for the relay log index.
+    pub relay_log_index: Option<S<String>>,
 }
 
 /// A command as written: one string, split by shell rules (`"/usr/bin/x

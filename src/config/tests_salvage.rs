@@ -33,7 +33,7 @@ fn salvage_settings_and_their_mistakes() {
     let c = load(&f.config(
         &with(
             &format!("[cluster.salvage]\ntoken_file = \"{}\"\n", good.display()),
-            "host_agent = \"10.0.1.10:9107\"\nbinlog_index = \"/data/mysql/binlog.index\"\n",
+            "host_agent = \"10.0.1.10:9107\"\nbinlog_index = \"/data/mysql/binlog.index\"\nrelay_log_index = \"/data/mysql/relay-bin.index\"\n",
         ),
         0o600,
     ))
@@ -49,6 +49,10 @@ fn salvage_settings_and_their_mistakes() {
     assert_eq!(
         db1.binlog_index.as_deref(),
         Some(std::path::Path::new("/data/mysql/binlog.index"))
+    );
+    assert_eq!(
+        db1.relay_log_index.as_deref(),
+        Some(std::path::Path::new("/data/mysql/relay-bin.index"))
     );
     assert_eq!(cluster.node("db2").unwrap().host_agent, None);
 
@@ -80,6 +84,11 @@ fn salvage_settings_and_their_mistakes() {
             at(&good),
             "binlog_index = \"binlog.index\"\n",
             "node `db1`: binlog_index `binlog.index` is not an absolute path",
+        ),
+        (
+            at(&good),
+            "relay_log_index = \"relay-bin.index\"\n",
+            "node `db1`: relay_log_index `relay-bin.index` is not an absolute path",
         ),
         (
             format!("{}max_bytes = 10\n", at(&good)),

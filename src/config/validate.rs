@@ -231,20 +231,33 @@ fn nodes(entry: &RawClusterEntry, is_aurora: bool, p: &mut Problems) -> Vec<Node
         let instance_id = aws_id(&raw.instance_id, "i-", "instance_id", name, p);
         let eni_id = aws_id(&raw.eni_id, "eni-", "eni_id", name, p);
         let host_agent = raw.host_agent.as_ref().map(|h| h.get_ref().clone());
-        let binlog_index = raw
-            .binlog_index
-            .as_ref()
-            .map(|b| std::path::PathBuf::from(b.get_ref()));
-        if let Some(b) = &raw.binlog_index {
-            if !std::path::Path::new(b.get_ref()).is_absolute() {
+        let mut index = |field: &str, value: &Option<S<String>>, example: &str| {
+            let v = value.as_ref()?;
+            if !std::path::Path::new(v.get_ref()).is_absolute() {
                 p.error(
-                    Some(b.span()),
-                    format!("node `{name}`: binlog_index `{}` is not an absolute path", b.get_ref()),
-                    "give the full path of the binlog index as this host sees it, e.g. /var/lib/mysql/binlog.index".to_string(),
+                    Some(v.span()),
+                    format!(
+                        "node `{name}`: {field} `{}` is not an absolute path",
+                        v.get_ref()
+                    ),
+                    format!(
+                        "give the full path of the index file as this host sees it, e.g. {example}"
+                    ),
                 );
                 ok = false;
             }
-        }
+            Some(std::path::PathBuf::from(v.get_ref()))
+        };
+        let binlog_index = index(
+            "binlog_index",
+            &raw.binlog_index,
+            "/var/lib/mysql/binlog.index",
+        );
+        let relay_log_index = index(
+            "relay_log_index",
+            &raw.relay_log_index,
+            "/var/lib/mysql/relay-bin.index",
+        );
         if let Some(h) = &raw.host_agent {
             let port_ok = h.get_ref().rsplit_once(':').is_some_and(|(host, port)| {
                 !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
@@ -273,6 +286,7 @@ fn nodes(entry: &RawClusterEntry, is_aurora: bool, p: &mut Problems) -> Vec<Node
                 ipv4: None,
                 host_agent,
                 binlog_index,
+                relay_log_index,
             })
         }
     }

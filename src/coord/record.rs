@@ -13,6 +13,9 @@ use super::lease::within;
 use super::Coordinator;
 use crate::config::CoordinationConfig;
 
+/// How many times the record is written before a failure stops the change.
+const RECORD_TRIES: u32 = 3;
+
 fn key(c: &CoordinationConfig, cluster: &str) -> String {
     format!("{}/{cluster}/failover", c.prefix)
 }
@@ -46,12 +49,28 @@ impl Coordinator {
                 Compare::lease(leader, CompareOp::Equal, id),
             ])
             .and_then([TxnOp::put(key(c, cluster), record, None)]);
-        let answer = self
-            .call("recording the failover", |mut etcd| async move {
-                etcd.txn(txn).await
-            })
-            .await;
-        if answer?.succeeded() {
+        // A call that times out is ambiguous and usually passing (a busy
+        // etcd or machine): the same record is written again, a few times,
+        // while the lease still outlives the call — one slow answer must
+        // not cut a failover short.
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            let txn = txn.clone();
+            match self
+                .call("recording the failover", |mut etcd| async move {
+                    etcd.txn(txn).await
+                })
+                .await
+            {
+                Ok(answer) => break answer,
+                Err(e) if tries >= RECORD_TRIES || self.lease_left() <= c.timeout * 2 => {
+                    return Err(e)
+                }
+                Err(e) => tracing::warn!("{e}; trying again"),
+            }
+        };
+        if answer.succeeded() {
             Ok(())
         } else {
             Err(format!(

@@ -34,6 +34,7 @@ impl Executor<'_> {
                 from,
                 position_of,
             } => self.salvage(node, from, position_of).await,
+            Step::ReadRelayLog { node, lagging } => self.read_relay_log(node, lagging).await,
             Step::Detach { node } => {
                 let s = self.session(node).await?;
                 admin::stop_replication(s, &v).await?;

@@ -1,10 +1,10 @@
 //! Levelling a file/position replica (no GTIDs) that received less than
 //! the new master: it has no position in the new master's binlog, so it
 //! is first brought to exactly where the new master stood in the dead
-//! master's binlog — by replaying what lies between, read from the dead
-//! master's files through its host agent — and then repointed at the new
-//! master's position of that moment (MHA's relay-log catch-up, from the
-//! source instead of a relay log). When that cannot be done the replica is
+//! master's binlog — by replaying what lies between, read from the new
+//! master's relay log before it was detached (MHA's relay-log catch-up) or
+//! from the dead master's files, both through host agents — and then
+//! repointed at the new master's position of that moment. When that cannot be done the replica is
 //! left stopped and the step says why: a replica started at a guessed
 //! position would silently diverge.
 
@@ -12,7 +12,9 @@ use std::cmp::Ordering;
 
 use super::{Done, Executor, StepError};
 use crate::binlog::apply::replay;
-use crate::binlog::fetch::fetch;
+use crate::binlog::fetch::{fetch, Source};
+use crate::binlog::Tail;
+use crate::config::SalvageConfig;
 use crate::mysql::admin;
 use crate::mysql::binlog::BinlogCoord;
 use crate::mysql::probe::read_state;
@@ -24,19 +26,10 @@ impl Executor<'_> {
         from: &str,
         to: &str,
     ) -> Result<Done, StepError> {
-        let cfg = self
-            .cluster
-            .salvage
-            .clone()
-            .ok_or("salvage is not configured")?;
+        let cfg = self.salvage_config()?;
         let until = self.salvaged_from.clone().ok_or_else(|| {
             format!("where {to} stood in {from}'s binlog is unknown (no salvage step looked)")
         })?;
-        let address = self
-            .node(from)?
-            .host_agent
-            .clone()
-            .ok_or_else(|| format!("{from} has no host_agent"))?;
         let v = self.version.clone();
         // Stopped for good unless levelled: never resumed from a returning
         // old master; the exact executed position (MySQL's parallel applier).
@@ -48,11 +41,10 @@ impl Executor<'_> {
             .executed
             .ok_or_else(|| format!("{node} has no position in {from}'s binlog"))?;
         let mut count = 0;
+        let mut source = String::from("nothing to replay");
         if at != until {
-            let answer = fetch(&address, &self.cluster.name, &at, &cfg.token, cfg.deadline)
-                .await
-                .map_err(|why| format!("{why}; {node} is left stopped"))?;
-            let mut tail = answer.tail;
+            let (mut tail, read) = self.lacking(node, &at, from, &cfg).await?;
+            source = read;
             tail.transactions.retain(|t| {
                 BinlogCoord::new(t.file.clone(), t.end).compare(&until) != Some(Ordering::Greater)
             });
@@ -62,7 +54,7 @@ impl Executor<'_> {
                 .map(|t| BinlogCoord::new(t.file.clone(), t.end));
             if reaches.as_ref() != Some(&until) {
                 return Err(format!(
-                    "{from}'s binlog after {at} does not end a transaction at {until} (where {to} stood); {node} is left stopped"
+                    "{source} after {at} does not end a transaction at {until} (where {to} stood); {node} is left stopped"
                 )
                 .into());
             }
@@ -103,8 +95,31 @@ impl Executor<'_> {
         self.leveled.push(node.to_string());
         let repointed = self.repoint(node, to).await?;
         Ok(Done::ok(format!(
-            "levelled with {to}: {count} transaction(s) of {from}'s binlog from {at} to {until} replayed; {}",
+            "levelled with {to}: {count} transaction(s) of {source} from {at} to {until} replayed; {}",
             repointed.detail
         )))
+    }
+
+    /// What `node` lacks after `at`, and where it was read: kept from the
+    /// relay log of the replica that received most (read before it was
+    /// detached), else asked of the dead master `from`'s host agent.
+    async fn lacking(
+        &mut self,
+        node: &str,
+        at: &BinlogCoord,
+        from: &str,
+        cfg: &SalvageConfig,
+    ) -> Result<(Tail, String), StepError> {
+        if let Some(kept) = self.relay_tails.remove(node).filter(|k| k.at == *at) {
+            return Ok((kept.tail, format!("{}'s relay log", kept.of)));
+        }
+        let address = self.node(from)?.host_agent.clone().ok_or_else(|| {
+            format!("{from} has no host_agent and no relay log was read for {node}; {node} is left stopped")
+        })?;
+        let source = (address.as_str(), Source::Binlog);
+        let answer = fetch(source, &self.cluster.name, at, &cfg.token, cfg.deadline)
+            .await
+            .map_err(|why| format!("{why}; {node} is left stopped"))?;
+        Ok((answer.tail, format!("{from}'s binlog")))
     }
 }

@@ -14,6 +14,7 @@ mod notify;
 mod poll;
 pub mod progress;
 mod record;
+mod relay;
 mod remedy;
 mod replication;
 pub mod report;
@@ -136,6 +137,10 @@ struct Executor<'a> {
     /// Replicas levelled from the dead master's binlog (stopped, level
     /// with the candidate: repointed without waiting for their applier).
     leveled: Vec<String>,
+    /// By lagging replica: where it stood and what follows in the relay
+    /// log of the replica that received most (read before that one is
+    /// detached).
+    relay_tails: HashMap<String, relay::Kept>,
 }
 
 /// Executes `plan`; the caller holds the cluster's failover lock. Each
@@ -200,6 +205,7 @@ pub async fn execute(
         lock: None,
         salvaged_from: None,
         leveled: Vec::new(),
+        relay_tails: HashMap::new(),
     };
 
     // Another actor (a second manager, a switchover, the agent) must not

@@ -51,6 +51,11 @@ fn for_step(step: &Step, plan: &Plan) -> String {
             "{} is read-only and nothing moved yet; check the dead master's host agent and the salvage token, {again}",
             plan.candidate
         ),
+        Step::ReadRelayLog { lagging, .. } => format!(
+            "{} will be levelled from the dead master's binlog if its host agent answers; otherwise re-clone them from {}",
+            lagging.join(", "),
+            plan.candidate
+        ),
         Step::Level { node, to, .. } => format!(
             "{node} is stopped: it received less than {to} and could not be levelled; re-clone it from {to}"
         ),

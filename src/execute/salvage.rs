@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::{Done, Executor, StepError};
 use crate::binlog::apply::{replay, Replayed};
-use crate::binlog::fetch::fetch;
+use crate::binlog::fetch::{fetch, Source};
 use crate::mysql::probe::read_state;
 
 impl Executor<'_> {
@@ -28,8 +28,9 @@ impl Executor<'_> {
         // applier (it has applied everything it received: the step before)
         // makes the position exact.
         if self.version.flavor == crate::mysql::flavor::Flavor::Mysql {
+            let v = self.version.clone();
             let s = self.session(position_of).await?;
-            s.exec("STOP REPLICA SQL_THREAD").await?;
+            crate::mysql::admin::stop_applier(s, &v).await?;
         }
         let r = self.replica_status(position_of).await?;
         let Some(at) = r.executed.clone() else {
@@ -48,7 +49,14 @@ impl Executor<'_> {
             )));
         };
         let started = Instant::now();
-        let answer = match fetch(&address, &self.cluster.name, &at, &cfg.token, cfg.deadline).await
+        let answer = match fetch(
+            (&address, Source::Binlog),
+            &self.cluster.name,
+            &at,
+            &cfg.token,
+            cfg.deadline,
+        )
+        .await
         {
             Ok(a) => a,
             Err(why) => return Ok(Done::skipped(format!("{why}: {may_be_lost}"))),
@@ -184,6 +192,25 @@ fn describe(done: &Replayed, node: &str) -> String {
         format!("{applied}, {} already on {node}", done.skipped)
     } else {
         applied
+    }
+}
+
+impl Executor<'_> {
+    /// `[cluster.salvage]`, which the salvage, read-relay-log and level
+    /// steps need.
+    pub(super) fn salvage_config(&self) -> Result<crate::config::SalvageConfig, StepError> {
+        self.cluster
+            .salvage
+            .clone()
+            .ok_or_else(|| "salvage is not configured".into())
+    }
+
+    /// The address of `node`'s host agent.
+    pub(super) fn host_agent(&self, node: &str) -> Result<String, StepError> {
+        self.node(node)?
+            .host_agent
+            .clone()
+            .ok_or_else(|| format!("{node} has no host_agent").into())
     }
 }
 

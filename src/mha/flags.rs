@@ -151,6 +151,7 @@ fn node_of(server: &Server, enis: &[(String, String)]) -> Option<NodeConfig> {
         ipv4: None,
         host_agent: None,
         binlog_index: None,
+        relay_log_index: None,
     })
 }
 

@@ -40,6 +40,17 @@ pub async fn stop_replication(s: &mut Session, v: &ServerVersion) -> Result<(), 
     .await
 }
 
+/// Stops only the applier: the executed position stops moving (and is
+/// exact: MySQL's parallel applier moves it at checkpoints only while it
+/// runs), while the receiving thread is left as it is.
+pub async fn stop_applier(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
+    s.exec(match v.syntax() {
+        Syntax::MysqlModern => "STOP REPLICA SQL_THREAD",
+        Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE SQL_THREAD",
+    })
+    .await
+}
+
 pub async fn start_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
     s.exec(match v.syntax() {
         Syntax::MysqlModern => "START REPLICA",

@@ -53,10 +53,15 @@ pub fn plan(
     let mut by_gtid = Vec::new();
     let mut held = Vec::new();
     // Without GTIDs, a replica that received less can still be levelled
-    // from the dead master's binlog when its host agent can be asked.
+    // from the dead master's binlog or the candidate's relay log (the one
+    // that received most), when a host agent can be asked.
     let mut level = Vec::new();
-    let can_level =
-        cluster.salvage.is_some() && cluster.node(master).is_some_and(|n| n.host_agent.is_some());
+    let has_agent = |n: &str| cluster.node(n).is_some_and(|n| n.host_agent.is_some());
+    let most_received = choice
+        .catch_up_from
+        .clone()
+        .unwrap_or_else(|| choice.candidate.clone());
+    let can_level = cluster.salvage.is_some() && (has_agent(master) || has_agent(&most_received));
     let positioning = if file_pos {
         let candidate_received = replica_of(&choice.candidate).and_then(|x| x.received.clone());
         let candidate_gtids = view
@@ -140,10 +145,14 @@ pub fn plan(
         steps.push(Step::Salvage {
             node: candidate.clone(),
             from: master.into(),
-            position_of: choice
-                .catch_up_from
-                .clone()
-                .unwrap_or_else(|| candidate.clone()),
+            position_of: most_received.clone(),
+        });
+    }
+    // Detach resets the relay log: what levelling needs of it is read first.
+    if !level.is_empty() && has_agent(&most_received) {
+        steps.push(Step::ReadRelayLog {
+            node: most_received.clone(),
+            lagging: level.clone(),
         });
     }
     steps.extend(promote(cluster, master, &candidate));
@@ -339,6 +348,32 @@ mod tests {
                 },
             ]
         );
+
+        // With the new master's host agent only: what db3 lacks is read
+        // from db2's relay log before db2 is detached.
+        let mut c = c.clone();
+        c.nodes[0].host_agent = None;
+        c.nodes[1].host_agent = Some("10.0.0.2:9107".into());
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(
+            &p.steps[3..5],
+            [
+                Step::ReadRelayLog {
+                    node: "db2".into(),
+                    lagging: vec!["db3".into()]
+                },
+                Step::Detach { node: "db2".into() },
+            ]
+        );
+        assert!(
+            matches!(p.steps.last(), Some(Step::Level { node, .. }) if node == "db3"),
+            "{:?}",
+            p.steps
+        );
+        // Without any host agent: stopped and named, as without salvage.
+        c.nodes[1].host_agent = None;
+        let p = plan(&v, &t, "db1", &c, &History::default()).unwrap();
+        assert_eq!(p.not_repointed.len(), 1);
 
         // Level replicas share one position.
         let (v, t) = dead_master(vec![

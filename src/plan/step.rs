@@ -44,10 +44,15 @@ pub enum Step {
     /// Stop replication on a replica that cannot be repointed, so that it
     /// never resumes from a returning old master.
     StopReplication { node: String },
+    /// Before `node` forgets where it stood in the dead master's binlog:
+    /// read from its relay log (through its host agent) what the
+    /// file/position replicas `lagging` lack, and keep it for levelling them
+    /// when the dead master's binlog cannot be read.
+    ReadRelayLog { node: String, lagging: Vec<String> },
     /// A file/position replica (no GTIDs) that received less than the new
-    /// master `to`: replay what it lacks from the dead master `from`'s
-    /// binlog (through its host agent) up to where `to` stood, then
-    /// repoint it to `to`.
+    /// master `to`: replay what it lacks up to where `to` stood — read from
+    /// `to`'s relay log beforehand, or from the dead master `from`'s binlog
+    /// (through its host agent) — then repoint it to `to`.
     Level {
         node: String,
         from: String,
@@ -96,9 +101,14 @@ impl fmt::Display for Step {
             Step::StopReplication { node } => {
                 write!(f, "stop replication on {node}, which cannot be repointed")
             }
+            Step::ReadRelayLog { node, lagging } => write!(
+                f,
+                "read what {} lack(s) from {node}'s relay log, for levelling",
+                lagging.join(", ")
+            ),
             Step::Level { node, from, to } => write!(
                 f,
-                "level {node} with {to} from {from}'s binlog, then repoint it to {to}"
+                "level {node} with {to} (from {to}'s relay log or {from}'s binlog), then repoint it to {to}"
             ),
         }
     }
@@ -121,6 +131,7 @@ impl Step {
             Step::DisconnectClients { .. } => "disconnect-clients",
             Step::Reattach { .. } => "reattach",
             Step::StopReplication { .. } => "stop-replication",
+            Step::ReadRelayLog { .. } => "read-relay-log",
             Step::Level { .. } => "level",
         }
     }
@@ -132,6 +143,7 @@ impl Step {
             | Step::WaitApplied { node }
             | Step::CatchUp { node, .. }
             | Step::Salvage { node, .. }
+            | Step::ReadRelayLog { node, .. }
             | Step::Detach { node }
             | Step::MakeWritable { node }
             | Step::Repoint { node, .. }
@@ -151,6 +163,7 @@ impl Step {
             self,
             Step::FenceOldMaster { .. }
                 | Step::Salvage { .. }
+                | Step::ReadRelayLog { .. }
                 | Step::Repoint { .. }
                 | Step::DisconnectClients { .. }
                 | Step::StopReplication { .. }
