@@ -18,6 +18,7 @@ per_flavor!(
     a_lagging_replica_is_not_chosen,
     a_preferred_replica_that_is_behind_is_caught_up_then_chosen,
     a_manager_cut_off_from_the_master_does_not_fail_over,
+    a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_fail_over,
     a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes,
     a_replica_with_errant_transactions_is_excluded_and_named,
     a_second_failure_within_the_block_period_waits_for_ack,
@@ -340,6 +341,52 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         agent.log_text()
     );
     writer.stop().await;
+}
+
+/// The same with no client writing: the replicas receive nothing either,
+/// so the agent restarts their IO threads for fresh evidence — they
+/// connect to db1 again at once, and that keeps the agent from acting.
+async fn a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_fail_over(
+    flavor: Flavor,
+) {
+    let s = setup(flavor, false, FAST_TIMING, &[]).await;
+    let proxy = Proxy::start(s.cluster.master().port).await;
+    let extras = ConfigExtras {
+        cluster_toml: format!("{}\n{FAST_TIMING}", s.cluster.vip_script_toml().unwrap()),
+        agent_toml: s.cluster.notify_toml().unwrap(),
+        ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
+        ..Default::default()
+    };
+    let config = s.cluster.write_config_with("main", &extras).unwrap();
+    let s = Setup {
+        cluster: s.cluster,
+        config,
+    };
+    let agent = start_agent(&s);
+    let poller = support::poller::WritablePoller::start(&s.cluster);
+    proxy.partition();
+    for replica in ["db2", "db3"] {
+        agent.wait_for_log(&format!("restarted the IO thread of {replica}"), LONG);
+    }
+    // Several probe intervals and restart graces later: never acted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = agent.log_text();
+    assert!(!log.contains("failover plan"), "{log}");
+    assert!(
+        log.contains("still hold(s) a connection to it but receive(s) nothing"),
+        "{log}"
+    );
+    for replica in ["db2", "db3"] {
+        assert_eq!(
+            source_port(&s.cluster, replica).await,
+            Some(s.cluster.node("db1").port),
+            "{replica}"
+        );
+    }
+    let polled = poller.stop().await;
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(polled.last_writable, ["db1".to_string()], "{polled:?}");
+    proxy.heal();
 }
 
 async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: Flavor) {

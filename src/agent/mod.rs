@@ -7,6 +7,7 @@ mod aurora;
 mod aurora_view;
 pub mod board;
 mod coordinated;
+mod evidence;
 mod fence;
 pub mod host_binlog;
 mod ledger;
@@ -55,7 +56,6 @@ pub async fn run_cluster(
         history: History::default(),
         watcher: MasterWatcher::spawn(),
         last_said: String::new(),
-        io_restarted_for: None,
         refused_with: None,
         fence_said: None,
         unreachable_said: String::new(),
@@ -115,10 +115,6 @@ struct ClusterLoop {
     watcher: MasterWatcher,
     /// The last analysis sentence logged, to log changes once.
     last_said: String,
-    /// The master whose replicas' IO threads were restarted for fresh
-    /// evidence, and which replicas: each stale replica once per outage (a
-    /// replica may turn stale a round after another did).
-    io_restarted_for: Option<(String, Vec<String>)>,
     /// The last refusal (observe-only: the last plan it would run), to
     /// report it once rather than every tick.
     refused_with: Option<String>,
@@ -133,20 +129,28 @@ impl ClusterLoop {
     async fn tick(&mut self) -> Duration {
         let interval = self.cluster.timing.probe_interval;
         let view = observe(&self.cluster).await;
-        let topology = Topology::derive_with_ids(
-            &view,
-            self.cluster.failover.max_lag.as_secs(),
-            &self.history.server_ids,
-        );
-        let analysis = analyze(
-            &view,
-            &topology,
-            &self.history,
-            self.cluster.timing.unreachable_after,
-        );
+        let (mut topology, mut analysis) = self.analyze(&view);
         self.say(&analysis);
-        metrics::tick(&self.cluster, &view, &analysis);
         let acting = self.lead().await;
+        // Stale replicas of a silent master: their IO threads restarted at
+        // once, and read again within a short grace — fresh evidence in
+        // this round rather than after more probe timeouts.
+        let mut view = view;
+        let restarted = self.to_restart(&analysis, acting);
+        if let Some((master, stale)) = &restarted {
+            if self.cluster.observe_only {
+                tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
+            } else {
+                restart_io_threads(&self.cluster, &view, stale).await;
+            }
+            self.history.note_restarted(master, stale);
+            if !self.cluster.observe_only {
+                view = evidence::after_restart(&self.cluster, view, stale).await;
+                (topology, analysis) = self.analyze(&view);
+                self.say(&analysis);
+            }
+        }
+        metrics::tick(&self.cluster, &view, &analysis);
         if let Some(coord) = &self.coord {
             let own = coordinated::view_of(coord.name(), &analysis);
             self.published.publish(coord, &self.cluster.name, own).await;
@@ -161,7 +165,7 @@ impl ClusterLoop {
 
         match &analysis {
             Analysis::Healthy { master } => {
-                self.io_restarted_for = None;
+                self.history.forget_restarts();
                 self.refused_with = None;
                 if let Some(n) = self.cluster.node(master) {
                     let t = target(&self.cluster, &n.host, n.port, &self.cluster.users.monitor);
@@ -170,21 +174,7 @@ impl ClusterLoop {
             }
             // Another manager leads (or leadership is unknown): watch only.
             _ if !acting => {}
-            Analysis::MasterUnreachable { master, stale, .. }
-                if !self.not_yet_restarted(master, stale).is_empty() =>
-            {
-                let stale = self.not_yet_restarted(master, stale);
-                if self.cluster.observe_only {
-                    tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
-                } else {
-                    restart_io_threads(&self.cluster, &view, &stale).await;
-                }
-                match &mut self.io_restarted_for {
-                    Some((m, done)) if m == master => done.extend(stale),
-                    other => *other = Some((master.clone(), stale)),
-                }
-                next = QUICK;
-            }
+            Analysis::MasterUnreachable { .. } if restarted.is_some() => next = QUICK,
             // The master's host answers (refused, reset): mysqld is going or
             // gone, and the replicas are about to notice. Look again soon;
             // a refused connection or a reset is not a silent network.
@@ -209,18 +199,29 @@ impl ClusterLoop {
         next
     }
 
-    /// The stale replicas of `master` whose IO threads were not restarted
-    /// yet in this outage.
-    fn not_yet_restarted(&self, master: &str, stale: &[String]) -> Vec<String> {
-        let done: &[String] = match &self.io_restarted_for {
-            Some((m, done)) if m == master => done,
-            _ => &[],
+    fn analyze(&self, view: &ClusterView) -> (Topology, Analysis) {
+        let topology = Topology::derive_with_ids(
+            view,
+            self.cluster.failover.max_lag.as_secs(),
+            &self.history.server_ids,
+        );
+        let analysis = analyze(
+            view,
+            &topology,
+            &self.history,
+            self.cluster.timing.unreachable_after,
+        );
+        (topology, analysis)
+    }
+
+    /// The master and its stale replicas whose IO threads this manager
+    /// restarts now (not yet in this outage), if any.
+    fn to_restart(&self, analysis: &Analysis, acting: bool) -> Option<(String, Vec<String>)> {
+        let Analysis::MasterUnreachable { master, stale, .. } = analysis else {
+            return None;
         };
-        stale
-            .iter()
-            .filter(|r| !done.contains(r))
-            .cloned()
-            .collect()
+        let stale = self.history.not_yet_restarted(master, stale);
+        (acting && !stale.is_empty()).then(|| (master.clone(), stale))
     }
 
     /// With several managers: campaigns, logs a change of role, and says

@@ -13,6 +13,10 @@
 //! * A replica whose IO thread claims to be connected but receives nothing
 //!   (the master hangs without closing sockets) is *stale*: the agent restarts
 //!   its IO thread once to get fresh evidence.
+//! * Fresh evidence stands in for repeated misses: after one failed probe,
+//!   when every reachable replica's IO thread was restarted in this outage
+//!   and none could connect again, the master is dead (a black hole is
+//!   confirmed in one probe timeout and a short grace, not three).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +42,10 @@ pub struct History {
     pub last_master_state: Option<crate::mysql::NodeState>,
     /// Each node's server id as last seen (see `Topology::derive_with_ids`).
     pub server_ids: BTreeMap<String, u32>,
+    /// The master whose replicas' IO threads were restarted for fresh
+    /// evidence in this outage, and which replicas (each once: a replica
+    /// may turn stale a round after another did).
+    io_restarted: Option<(String, Vec<String>)>,
 }
 
 impl History {
@@ -71,6 +79,36 @@ impl History {
                 self.last_master_state = Some(state.clone());
             }
         }
+    }
+
+    /// The replicas of `master` whose IO threads were restarted in this outage.
+    pub fn restarted_for(&self, master: &str) -> &[String] {
+        match &self.io_restarted {
+            Some((m, done)) if m == master => done,
+            _ => &[],
+        }
+    }
+
+    /// Of `stale`, those not restarted yet in this outage of `master`.
+    pub fn not_yet_restarted(&self, master: &str, stale: &[String]) -> Vec<String> {
+        let done = self.restarted_for(master);
+        stale
+            .iter()
+            .filter(|r| !done.contains(r))
+            .cloned()
+            .collect()
+    }
+
+    pub fn note_restarted(&mut self, master: &str, replicas: &[String]) {
+        match &mut self.io_restarted {
+            Some((m, done)) if m == master => done.extend_from_slice(replicas),
+            other => *other = Some((master.to_string(), replicas.to_vec())),
+        }
+    }
+
+    /// The outage is over (the master answers).
+    pub fn forget_restarts(&mut self) {
+        self.io_restarted = None;
     }
 
     fn moved(&self, node: &str, now: &Option<BinlogCoord>) -> bool {
@@ -207,10 +245,21 @@ pub fn analyze(
         }
     }
 
+    // Every reachable replica restarted in this outage and not connected
+    // again: each tried the master afresh and could not reach it.
+    let restarted = history.restarted_for(&master);
+    let all_failed_afresh = !reachable.is_empty()
+        && reachable
+            .iter()
+            .all(|(n, r)| restarted.contains(&n.name) && r.io_thread != IoThread::Yes);
     let manager_evidence = if error.kind == ErrorKind::Refused {
         format!("connection refused by {}", master_view.address())
     } else if misses >= unreachable_after {
         format!("{misses} consecutive failed probes ({error})")
+    } else if misses >= 1 && all_failed_afresh {
+        format!(
+            "{misses} failed probe(s) ({error}), and no replica could connect to it again after its IO thread was restarted"
+        )
     } else {
         return Analysis::MasterUnreachable {
             why: format!("{misses} of {unreachable_after} failed probes so far ({error})"),

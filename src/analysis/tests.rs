@@ -212,3 +212,64 @@ fn silent_replicas_are_reported_from_the_first_timeout() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn one_timeout_is_enough_when_every_restarted_replica_fails_to_reconnect() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let analyze_now = |h: &History, nodes| {
+        let v = view(nodes);
+        let t = Topology::derive(&v, 30);
+        analyze(&v, &t, h, 3)
+    };
+    let silent = vec![
+        node(1, Err(timed_out())),
+        node(2, Ok(at(state(2, false, Some(1)), 500, 500))),
+        node(3, Ok(at(state(3, false, Some(1)), 500, 500))),
+    ];
+    match analyze_now(&h, silent) {
+        Analysis::MasterUnreachable { stale, .. } => assert_eq!(stale, ["db2", "db3"]),
+        other => panic!("{other:?}"),
+    }
+    // Their IO threads restarted, read again in the same round.
+    let after = |db3_back: bool| {
+        let db3 = at(state(3, false, Some(1)), 500, 500);
+        vec![
+            node(1, Err(timed_out())),
+            node(2, Ok(lost_source(at(state(2, false, Some(1)), 500, 500)))),
+            node(3, Ok(if db3_back { db3 } else { lost_source(db3) })),
+        ]
+    };
+    let mut restarted = h.clone();
+    restarted.note_restarted("db1", &["db2".into(), "db3".into()]);
+    match analyze_now(&restarted, after(false)) {
+        Analysis::DeadMaster { evidence, .. } => assert!(
+            evidence.starts_with("1 failed probe(s)")
+                && evidence.contains("no replica could connect to it again"),
+            "{evidence}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // One connected again: the master answers it; not confirmed.
+    assert!(matches!(
+        analyze_now(&restarted, after(true)),
+        Analysis::MasterUnreachable { .. }
+    ));
+    // A replica that lost the master without a restart (stopped by hand,
+    // say) is no fresh evidence: the full count of misses is needed.
+    let mut one = h.clone();
+    one.note_restarted("db1", &["db2".into()]);
+    match analyze_now(&one, after(false)) {
+        Analysis::MasterUnreachable { why, .. } => assert!(why.starts_with("1 of 3"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Restarts for another master count for nothing.
+    let mut other = h.clone();
+    other.note_restarted("db2", &["db2".into(), "db3".into()]);
+    assert!(matches!(
+        analyze_now(&other, after(false)),
+        Analysis::MasterUnreachable { .. }
+    ));
+    other.forget_restarts();
+    assert!(other.restarted_for("db2").is_empty());
+}

@@ -44,3 +44,26 @@ pub async fn observe(cluster: &ClusterConfig) -> ClusterView {
             .collect(),
     }
 }
+
+/// `view` with `names` probed again (in parallel); the other nodes as they
+/// were.
+pub async fn reobserve(
+    cluster: &ClusterConfig,
+    mut view: ClusterView,
+    names: &[String],
+) -> ClusterView {
+    let probes = view
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| names.contains(&n.name))
+        .map(|(i, n)| {
+            let t = target(cluster, &n.host, n.port, &cluster.users.monitor);
+            async move { (i, probe(&t).await) }
+        })
+        .collect::<Vec<_>>();
+    for (i, probe) in futures::future::join_all(probes).await {
+        view.nodes[i].probe = probe;
+    }
+    view
+}
