@@ -289,8 +289,9 @@ async fn a_preferred_replica_that_is_behind_is_caught_up_then_chosen(flavor: Fla
     assert_eq!(steps[..3], ["fence-old-master", "wait-applied", "catch-up"]);
 }
 
-async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
-    // The agent reaches db1 only through a proxy; the replicas go direct.
+/// A cluster whose agent reaches db1 only through a proxy; the replicas go
+/// direct.
+async fn behind_a_proxy(flavor: Flavor) -> (Setup, Proxy) {
     let s = setup(flavor, false, FAST_TIMING, &[]).await;
     let proxy = Proxy::start(s.cluster.master().port).await;
     let extras = ConfigExtras {
@@ -304,6 +305,11 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
         cluster: s.cluster,
         config,
     };
+    (s, proxy)
+}
+
+async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
+    let (s, proxy) = behind_a_proxy(flavor).await;
     let agent = start_agent(&s);
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(20, LONG).await;
@@ -349,19 +355,7 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
 async fn a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_fail_over(
     flavor: Flavor,
 ) {
-    let s = setup(flavor, false, FAST_TIMING, &[]).await;
-    let proxy = Proxy::start(s.cluster.master().port).await;
-    let extras = ConfigExtras {
-        cluster_toml: format!("{}\n{FAST_TIMING}", s.cluster.vip_script_toml().unwrap()),
-        agent_toml: s.cluster.notify_toml().unwrap(),
-        ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
-        ..Default::default()
-    };
-    let config = s.cluster.write_config_with("main", &extras).unwrap();
-    let s = Setup {
-        cluster: s.cluster,
-        config,
-    };
+    let (s, proxy) = behind_a_proxy(flavor).await;
     let agent = start_agent(&s);
     let poller = support::poller::WritablePoller::start(&s.cluster);
     proxy.partition();
