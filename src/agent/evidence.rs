@@ -1,17 +1,101 @@
-//! Fresh evidence from a silent master's replicas: once their IO threads
-//! are restarted, each tries to connect to the master afresh. A healthy
-//! master takes a replica back within milliseconds; one that none of them
-//! can reach within the grace is dead from where they stand too (the
-//! analysis then confirms the death after a single failed probe). Reading
-//! them again in the same round, rather than a probe interval later, is
-//! what keeps a black-holed master's failover within a few seconds.
+//! Fresh evidence from a silent master's replicas, gathered in the round
+//! that found the master silent. Replicas that moved since the last tick
+//! are read again a moment later: a master that went silent mid-tick left
+//! them with what it wrote before. Replicas connected but silent have
+//! their IO threads restarted: each tries to connect to the master afresh.
+//! A healthy master takes a replica back within milliseconds; one that
+//! none of them can reach within the grace is dead from where they stand
+//! too (the analysis then confirms the death after a single failed probe).
+//! Reading them again in the same round, rather than a probe interval
+//! later, is what keeps a black-holed master's failover within a few
+//! seconds.
 
 use std::time::{Duration, Instant};
 
+use crate::analysis::Analysis;
 use crate::config::ClusterConfig;
+use crate::execute::restart_io_threads;
 use crate::mysql::replica_status::IoThread;
 use crate::topology::observe::reobserve;
-use crate::topology::ClusterView;
+use crate::topology::{ClusterView, Topology};
+
+/// A round's view and what was made of it.
+type Looked = (ClusterView, Topology, Analysis);
+
+impl super::ClusterLoop {
+    /// Fresh evidence in this round rather than after more probe
+    /// timeouts, when the master is silent: replicas that moved since the
+    /// last tick are read again a moment later (they may only have
+    /// received what the master wrote before it went silent), and stale
+    /// replicas' IO threads are restarted at once and read again within a
+    /// short grace. Returns the round's final view and analysis, and the
+    /// replicas restarted (with their master).
+    pub(super) async fn gather_evidence(
+        &mut self,
+        view: ClusterView,
+        topology: Topology,
+        analysis: Analysis,
+        acting: bool,
+    ) -> (
+        ClusterView,
+        Topology,
+        Analysis,
+        Option<(String, Vec<String>)>,
+    ) {
+        let (mut view, mut topology, mut analysis): Looked = (view, topology, analysis);
+        if let Some(receiving) = self.moved_before_the_first_miss(&view, &analysis, acting) {
+            let before = self.history.received_as_in(&view);
+            view = a_moment_later(&self.cluster, view, &receiving).await;
+            (topology, analysis) = self.analyze_with(&view, &before);
+            self.say(&analysis);
+        }
+        let restarted = self.to_restart(&analysis, acting);
+        if let Some((master, stale)) = &restarted {
+            if self.cluster.observe_only {
+                tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
+            } else {
+                restart_io_threads(&self.cluster, &view, stale).await;
+            }
+            self.history.note_restarted(master, stale);
+            if !self.cluster.observe_only {
+                view = after_restart(&self.cluster, view, stale).await;
+                (topology, analysis) = self.analyze(&view);
+                self.say(&analysis);
+            }
+        }
+        (view, topology, analysis, restarted)
+    }
+
+    /// The replicas that seem to still receive from a master that just
+    /// missed its first probe, when this manager acts on them.
+    fn moved_before_the_first_miss(
+        &self,
+        view: &ClusterView,
+        analysis: &Analysis,
+        acting: bool,
+    ) -> Option<Vec<String>> {
+        let Analysis::MasterUnreachable {
+            master,
+            still_receiving,
+            ..
+        } = analysis
+        else {
+            return None;
+        };
+        let first = self.history.misses_now(view, master) == 1;
+        (acting && first && !still_receiving.is_empty()).then(|| still_receiving.clone())
+    }
+
+    /// The master and its stale replicas whose IO threads this manager
+    /// restarts now (not yet in this outage), if any.
+    fn to_restart(&self, analysis: &Analysis, acting: bool) -> Option<(String, Vec<String>)> {
+        let Analysis::MasterUnreachable { master, stale, .. } = analysis else {
+            return None;
+        };
+        let stale = self.history.not_yet_restarted(master, stale);
+        (acting && !stale.is_empty()).then(|| (master.clone(), stale))
+    }
+}
 
 /// How often the restarted replicas are read during the grace.
 const EVERY: Duration = Duration::from_millis(50);
@@ -21,7 +105,7 @@ const EVERY: Duration = Duration::from_millis(50);
 /// same kind of connect, on the same network), and never less than
 /// `MIN_GRACE` — a connect, a login and a binlog request take milliseconds
 /// on a LAN, and a busy replica must not pass for one that cannot connect.
-pub fn grace(cluster: &ClusterConfig) -> Duration {
+fn grace(cluster: &ClusterConfig) -> Duration {
     (cluster.timing.connect_timeout / 2).max(MIN_GRACE)
 }
 
@@ -29,7 +113,7 @@ const MIN_GRACE: Duration = Duration::from_millis(500);
 
 /// `view` with `restarted` read again until one of them is connected to
 /// its master again (the master answers it) or the grace has passed.
-pub async fn after_restart(
+async fn after_restart(
     cluster: &ClusterConfig,
     mut view: ClusterView,
     restarted: &[String],
@@ -48,4 +132,19 @@ pub async fn after_restart(
             return view;
         }
     }
+}
+
+/// How long replicas get to show they still receive from a master the
+/// manager just lost (a busy master sends events every few milliseconds;
+/// an idle one is told apart by the IO-thread restart that follows).
+const A_MOMENT: Duration = Duration::from_millis(200);
+
+/// `view` with `replicas` read again `A_MOMENT` later.
+async fn a_moment_later(
+    cluster: &ClusterConfig,
+    view: ClusterView,
+    replicas: &[String],
+) -> ClusterView {
+    tokio::time::sleep(A_MOMENT).await;
+    reobserve(cluster, view, replicas).await
 }

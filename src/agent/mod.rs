@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
-use crate::execute::{restart_io_threads, Alone, Ledger, Outcome, Trigger};
+use crate::execute::{Alone, Ledger, Outcome, Trigger};
 use crate::failover::fail_over;
 use crate::plan::plan;
 use crate::state::ClusterState;
@@ -129,27 +129,11 @@ impl ClusterLoop {
     async fn tick(&mut self) -> Duration {
         let interval = self.cluster.timing.probe_interval;
         let view = observe(&self.cluster).await;
-        let (mut topology, mut analysis) = self.analyze(&view);
+        let (topology, analysis) = self.analyze(&view);
         self.say(&analysis);
         let acting = self.lead().await;
-        // Stale replicas of a silent master: their IO threads restarted at
-        // once, and read again within a short grace — fresh evidence in
-        // this round rather than after more probe timeouts.
-        let mut view = view;
-        let restarted = self.to_restart(&analysis, acting);
-        if let Some((master, stale)) = &restarted {
-            if self.cluster.observe_only {
-                tracing::info!(cluster = %self.cluster.name, "observe-only: would restart the IO threads of {} for fresh evidence", stale.join(", "));
-            } else {
-                restart_io_threads(&self.cluster, &view, stale).await;
-            }
-            self.history.note_restarted(master, stale);
-            if !self.cluster.observe_only {
-                view = evidence::after_restart(&self.cluster, view, stale).await;
-                (topology, analysis) = self.analyze(&view);
-                self.say(&analysis);
-            }
-        }
+        let (view, topology, analysis, restarted) =
+            self.gather_evidence(view, topology, analysis, acting).await;
         metrics::tick(&self.cluster, &view, &analysis);
         if let Some(coord) = &self.coord {
             let own = coordinated::view_of(coord.name(), &analysis);
@@ -200,28 +184,22 @@ impl ClusterLoop {
     }
 
     fn analyze(&self, view: &ClusterView) -> (Topology, Analysis) {
+        self.analyze_with(view, &self.history)
+    }
+
+    fn analyze_with(&self, view: &ClusterView, history: &History) -> (Topology, Analysis) {
         let topology = Topology::derive_with_ids(
             view,
             self.cluster.failover.max_lag.as_secs(),
-            &self.history.server_ids,
+            &history.server_ids,
         );
         let analysis = analyze(
             view,
             &topology,
-            &self.history,
+            history,
             self.cluster.timing.unreachable_after,
         );
         (topology, analysis)
-    }
-
-    /// The master and its stale replicas whose IO threads this manager
-    /// restarts now (not yet in this outage), if any.
-    fn to_restart(&self, analysis: &Analysis, acting: bool) -> Option<(String, Vec<String>)> {
-        let Analysis::MasterUnreachable { master, stale, .. } = analysis else {
-            return None;
-        };
-        let stale = self.history.not_yet_restarted(master, stale);
-        (acting && !stale.is_empty()).then(|| (master.clone(), stale))
     }
 
     /// With several managers: campaigns, logs a change of role, and says

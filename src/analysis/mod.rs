@@ -106,6 +106,18 @@ impl History {
         }
     }
 
+    /// A copy that compares the replicas' received positions with `view`'s
+    /// rather than the last tick's: whether they moved since a moment ago.
+    pub fn received_as_in(&self, view: &ClusterView) -> History {
+        let mut h = self.clone();
+        for n in &view.nodes {
+            if let Some(r) = n.state().and_then(|s| s.replica.as_ref()) {
+                h.received.insert(n.name.clone(), r.received.clone());
+            }
+        }
+        h
+    }
+
     /// The outage is over (the master answers).
     pub fn forget_restarts(&mut self) {
         self.io_restarted = None;
