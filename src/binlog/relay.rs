@@ -150,9 +150,10 @@ impl Walk {
                     continue;
                 }
             }
-            let (_, raw) = read_event(&mut f, at, len)
-                .map_err(io)?
-                .expect("the whole event is in the file");
+            // Checked above; a file cut meanwhile (purged) ends the tail.
+            let Some((_, raw)) = read_event(&mut f, at, len).map_err(io)? else {
+                return self.torn(name, at, "a torn event");
+            };
             at += h.size;
             if self.group.is_some() {
                 self.kept += raw.len();

@@ -4,9 +4,9 @@
 //! master's binlog — by replaying what lies between, read from the new
 //! master's relay log before it was detached (MHA's relay-log catch-up) or
 //! from the dead master's files, both through host agents — and then
-//! repointed at the new master's position of that moment. When that cannot be done the replica is
-//! left stopped and the step says why: a replica started at a guessed
-//! position would silently diverge.
+//! repointed at the new master's position of that moment. When that
+//! cannot be done the replica is left stopped and the step says why: a
+//! replica started at a guessed position would silently diverge.
 
 use std::cmp::Ordering;
 
@@ -40,11 +40,9 @@ impl Executor<'_> {
             .await?
             .executed
             .ok_or_else(|| format!("{node} has no position in {from}'s binlog"))?;
-        let mut count = 0;
-        let mut source = String::from("nothing to replay");
+        let mut replayed_what = format!("already at {until}, nothing to replay");
         if at != until {
-            let (mut tail, read) = self.lacking(node, &at, from, &cfg).await?;
-            source = read;
+            let (mut tail, source) = self.lacking(node, &at, from, &cfg).await?;
             tail.transactions.retain(|t| {
                 BinlogCoord::new(t.file.clone(), t.end).compare(&until) != Some(Ordering::Greater)
             });
@@ -72,7 +70,7 @@ impl Executor<'_> {
                 // Best kept even when the replay failed: clients stay out.
                 let _ = s.exec("SET GLOBAL super_read_only=ON").await;
             }
-            count = match replayed {
+            let count = match replayed {
                 Ok(Ok(done)) => done.applied.len(),
                 Ok(Err(e)) => {
                     return Err(format!(
@@ -91,11 +89,13 @@ impl Executor<'_> {
                     .into());
                 }
             };
+            replayed_what =
+                format!("{count} transaction(s) of {source} from {at} to {until} replayed");
         }
         self.leveled.push(node.to_string());
         let repointed = self.repoint(node, to).await?;
         Ok(Done::ok(format!(
-            "levelled with {to}: {count} transaction(s) of {source} from {at} to {until} replayed; {}",
+            "levelled with {to}: {replayed_what}; {}",
             repointed.detail
         )))
     }
