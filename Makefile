@@ -9,7 +9,7 @@
 FLAVOR ?= mariadb
 CARGO ?= cargo
 
-.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench races packages
+.PHONY: all build deps lint test unit demo sandbox sandbox-down clean bench races chaos packages
 
 all: build
 
@@ -65,6 +65,15 @@ bench: deps
 # `make test` runs them 3 times each.
 races: deps
 	VIPKEEPER_RACE_ROUNDS=$(or $(RACE_ROUNDS),20) $(CARGO) nextest run --test races --no-fail-fast
+
+# Faults drawn at random from a seed (kill -9, SIGSTOP, black hole, a
+# manager cut off, lagging or errant replicas, the candidate killed
+# mid-failover, a second failure...), each on a fresh cluster with a client
+# writing and a read_only checker; the figures go to docs/RELIABILITY.md.
+# SEED=N replays a run; FAULTS=N (default 30). `make test` runs a short one.
+chaos: deps
+	$(CARGO) build --release --bin vipkeeper --example chaos
+	$(CARGO) run --release --example chaos -- --faults $(or $(FAULTS),30) $(if $(SEED),--seed $(SEED))
 
 # The .deb and the .rpm, from the release binary, into target/packages/
 # (cargo-deb and cargo-generate-rpm: `make deps` installs them).

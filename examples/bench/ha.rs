@@ -145,7 +145,6 @@ async fn one_run(bin: &Path, managers: usize) -> Result<(f64, Option<f64>)> {
         .duration_since(fault_at)?
         .as_secs_f64()
         * 1000.0;
-    let first_write =
-        super::first_write_elsewhere(&writes, fault_instant - writer_started, old_port);
+    let first_write = writes.first_write_elsewhere(fault_instant - writer_started, old_port);
     Ok((writable, first_write))
 }

@@ -403,7 +403,7 @@ async fn one_run(
             .max()
             .and_then(|ms| since(started + Duration::from_millis(ms)))
     };
-    let first_write = first_write_elsewhere(&writes, fault_instant - writer_started, old_port);
+    let first_write = writes.first_write_elsewhere(fault_instant - writer_started, old_port);
     Ok([
         detected.and_then(since),
         confirmed.and_then(since),
@@ -412,21 +412,6 @@ async fn one_run(
         step_end(&["repoint"]),
         first_write,
     ])
-}
-
-/// Milliseconds from the fault (`fault`, since the writer started) to the
-/// client's first acknowledged write on another port than `old_port`.
-fn first_write_elsewhere(
-    writes: &support::writer::Writes,
-    fault: Duration,
-    old_port: u16,
-) -> Option<f64> {
-    writes
-        .ack_times
-        .iter()
-        .zip(&writes.ack_ports)
-        .find(|(t, port)| **t > fault && **port != old_port)
-        .map(|(t, _)| (*t - fault).as_secs_f64() * 1000.0)
 }
 
 fn first_line_after(log: &str, after: SystemTime, needles: &[&str]) -> Option<SystemTime> {

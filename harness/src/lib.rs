@@ -28,6 +28,7 @@ macro_rules! per_flavor {
 
 pub mod agent;
 pub mod aurora;
+pub mod chaos;
 pub mod cluster;
 pub mod etcd;
 pub mod fault_proxy;

@@ -43,6 +43,17 @@ impl Writes {
             .collect())
     }
 
+    /// Milliseconds from `fault` (counted from the writer's start) to the
+    /// first write acknowledged by another port than `old_port`: when the
+    /// client could write again, elsewhere.
+    pub fn first_write_elsewhere(&self, fault: Duration, old_port: u16) -> Option<f64> {
+        self.ack_times
+            .iter()
+            .zip(&self.ack_ports)
+            .find(|(t, port)| **t > fault && **port != old_port)
+            .map(|(t, _)| (*t - fault).as_secs_f64() * 1000.0)
+    }
+
     /// Fails the test if any acknowledged write is missing on `server`.
     pub async fn assert_none_lost(&self, server: &super::server::Server) {
         let missing = self.missing_on(server).await.unwrap();

@@ -1,0 +1,189 @@
+//! Each fault's three parts: what is arranged before it (a replica left
+//! behind, an errant transaction, a hook that kills the candidate), the
+//! fault itself, and the end the manager must bring it to — or must not.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::run::wait_writes;
+use super::setup::{until, wait_log, Stage, LONG};
+use super::tally::Outcome;
+use super::{Fault, Scenario};
+use crate::writer::Writer;
+use crate::Flavor;
+
+/// How long after the fault the manager has to replace the master.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn stop_io(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+        Flavor::Mysql => "STOP REPLICA IO_THREAD",
+    }
+}
+
+pub async fn prepare(stage: &mut Stage, sc: &Scenario, writer: &Writer) -> Result<()> {
+    let c = &stage.cluster;
+    match sc.fault {
+        Fault::LaggingReplica | Fault::PreferredBehind => {
+            let behind = if sc.fault == Fault::PreferredBehind {
+                "db2"
+            } else {
+                sc.replica
+            };
+            c.node(behind).exec(&[stop_io(sc.flavor)]).await?;
+            if !wait_writes(writer, 50, LONG).await {
+                anyhow::bail!("no writes while {behind} was left behind");
+            }
+        }
+        Fault::ErrantGtid => {
+            let writable = match sc.flavor {
+                Flavor::Mariadb => "SET GLOBAL read_only=OFF",
+                Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
+            };
+            c.node(sc.replica)
+                .exec(&[
+                    writable,
+                    "CREATE DATABASE errant_db",
+                    sc.flavor.read_only_sql(),
+                ])
+                .await?;
+        }
+        Fault::HeldBack => {
+            for node in ["db2", "db3"] {
+                c.node(node).exec(&[stop_io(sc.flavor)]).await?;
+            }
+            if !wait_writes(writer, 20, LONG).await {
+                anyhow::bail!("no writes while the replicas were held back");
+            }
+            // The manager probes db1 once more: it knows what they lack.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        Fault::CandidateKilled => candidate_killer(stage)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A VIP hook that kills -9 whichever node the failover is about to make
+/// the master (the VIP step runs after it was detached, before it is made
+/// writable), once, and notes its name.
+fn candidate_killer(stage: &Stage) -> Result<()> {
+    let c = &stage.cluster;
+    let pids: String = c
+        .servers
+        .iter()
+        .filter_map(|s| Some(format!("{} {} {}\n", s.port, s.pid()?, s.name)))
+        .collect();
+    let d = c.dir.display().to_string();
+    std::fs::write(format!("{d}/pids"), pids)?;
+    let hook = format!(
+        "#!/bin/sh\n[ -e {d}/hook-done ] && exit 0\n\
+         for a in \"$@\"; do case \"$a\" in --new_master_port=*) port=\"${{a#*=}}\";; esac; done\n\
+         awk -v p=\"$port\" '$1 == p {{print $3}}' {d}/pids > {d}/hook-done\n\
+         kill -9 $(awk -v p=\"$port\" '$1 == p {{print $2}}' {d}/pids)\n"
+    );
+    let path = format!("{d}/vip-hook");
+    std::fs::write(&path, hook)?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    Ok(())
+}
+
+pub fn inject(stage: &mut Stage, sc: &Scenario) {
+    match sc.fault {
+        Fault::Stop => stage.cluster.master().pause(),
+        Fault::BlackHole | Fault::ManagerCutOff => {
+            if let Some(p) = &stage.proxy {
+                p.partition()
+            }
+        }
+        _ => stage.cluster.node_mut("db1").kill9(),
+    }
+}
+
+/// Follows the manager to the end `sc` must come to; Err(what never came).
+/// A wrong action goes to `out.wrong_action`.
+pub async fn follow(stage: &mut Stage, sc: &Scenario, out: &mut Outcome) -> Result<(), String> {
+    let m = &stage.manager;
+    let hung = |e: anyhow::Error| format!("{e:#}");
+    match sc.fault {
+        Fault::ManagerCutOff => {
+            // Long enough for several rounds of detection.
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            let log = m.log_text();
+            if log.contains("replaced db1") || log.contains("FAILED at step") {
+                out.wrong_action = Some("failed over although only the manager was cut off".into());
+            }
+            if let Some(p) = &stage.proxy {
+                p.heal();
+            }
+            Ok(())
+        }
+        Fault::CandidateKilled => {
+            let failed = until(DEADLINE, || {
+                let l = m.log_text();
+                l.contains("FAILED at step") || l.contains("replaced db1")
+            })
+            .await;
+            if !failed {
+                return Err(format!("no failover ended within {DEADLINE:?} of the kill"));
+            }
+            if !m.log_text().contains("FAILED at step") {
+                out.notes
+                    .push("the failover got past the hook: the candidate survived".into());
+                return Ok(());
+            }
+            let killed = std::fs::read_to_string(stage.cluster.dir.join("hook-done"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if stage.cluster.servers.iter().any(|s| s.name == killed) {
+                stage.cluster.node_mut(&killed).kill9(); // reap it
+            }
+            out.notes.push(format!(
+                "the failover to {killed} failed when it was killed; acked, then done"
+            ));
+            ack(stage)?;
+            wait_log(&stage.manager, "replaced db1", DEADLINE)
+                .await
+                .map_err(hung)
+        }
+        Fault::SecondFailure => {
+            wait_log(m, "replaced db1", DEADLINE).await.map_err(hung)?;
+            let first = stage.cluster.vip_node();
+            wait_log(m, &format!("healthy: {first} is the master"), LONG)
+                .await
+                .map_err(hung)?;
+            stage.cluster.node_mut(&first).kill9();
+            let m = &stage.manager;
+            wait_log(m, "within the block period", DEADLINE)
+                .await
+                .map_err(hung)?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if m.log_text().contains(&format!("replaced {first}")) {
+                out.wrong_action = Some(format!(
+                    "failed over from {first} again within the block period"
+                ));
+                return Ok(());
+            }
+            out.notes.push(format!(
+                "{first} killed too: blocked until acked, then replaced"
+            ));
+            ack(stage)?;
+            wait_log(&stage.manager, &format!("replaced {first}"), DEADLINE)
+                .await
+                .map_err(hung)
+        }
+        _ => wait_log(m, "replaced db1", DEADLINE).await.map_err(hung),
+    }
+}
+
+/// `vipkeeper ack main`, as the operator would.
+fn ack(stage: &Stage) -> Result<(), String> {
+    let (code, said) = crate::vipkeeper_on(&stage.config, &["ack", "main"], &[]);
+    if code != 0 {
+        return Err(format!("vipkeeper ack failed ({code}): {said}"));
+    }
+    Ok(())
+}

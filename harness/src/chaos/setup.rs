@@ -1,0 +1,140 @@
+//! A chaos scenario's cluster: three fresh nodes, salvage configured with a
+//! host agent on every node (the dead master's only when its host is to
+//! stay alive), the VIP script the client follows, and the manager.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use super::{Fault, Scenario};
+use crate::agent::Agent;
+use crate::cluster::{free_port, write_secret};
+use crate::proxy::Proxy;
+use crate::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
+
+pub const LONG: Duration = Duration::from_secs(40);
+
+/// Fields drop in order: the agents stop before the servers go.
+pub struct Stage {
+    pub manager: Agent,
+    /// Held until the stage drops.
+    _host_agents: Vec<Agent>,
+    pub proxy: Option<Proxy>,
+    pub config: PathBuf,
+    pub cluster: TestCluster,
+}
+
+impl Stage {
+    pub async fn build(bin: &Path, sc: &Scenario) -> Result<Stage> {
+        let mut spec = ClusterSpec::new(sc.flavor);
+        spec.semi_sync = sc.semi_sync;
+        let cluster = TestCluster::start(spec).await?;
+        cluster.create_writer_table(LONG).await?;
+        let token = cluster.dir.join("secrets").join("salvage.token");
+        std::fs::create_dir_all(cluster.dir.join("secrets"))?;
+        write_secret(&token, "chaos-salvage-token-0123456789")?;
+        let mut extras = ConfigExtras {
+            cluster_toml: format!(
+                "{}\n[cluster.salvage]\ntoken_file = \"{}\"\n",
+                cluster.vip_script_toml()?,
+                token.display()
+            ),
+            agent_toml: cluster.notify_toml()?,
+            ..Default::default()
+        };
+        if sc.fault == Fault::PreferredBehind {
+            extras
+                .cluster_toml
+                .push_str("\n[cluster.failover]\nprefer = [\"db2\"]\n");
+        }
+        let mut host_ports = Vec::new();
+        for node in ["db1", "db2", "db3"] {
+            let port = free_port()?;
+            let mut toml = format!("host_agent = \"127.0.0.1:{port}\"\n");
+            // MySQL runs under its own root: the host's paths are configured.
+            if sc.flavor == Flavor::Mysql {
+                let data = cluster.dir.join(node).join("data");
+                toml.push_str(&format!(
+                    "binlog_index = \"{}\"\nrelay_log_index = \"{}\"\n",
+                    data.join("mysql-bin.index").display(),
+                    data.join("relay-bin.index").display()
+                ));
+            }
+            extras.node_toml.insert(node.into(), toml);
+            host_ports.push((node, port));
+        }
+        let proxy = match sc.fault {
+            Fault::BlackHole | Fault::ManagerCutOff => {
+                let p = Proxy::start(cluster.master().port).await;
+                extras.ports.insert("db1".into(), p.port);
+                Some(p)
+            }
+            _ => None,
+        };
+        if let (Fault::BlackHole, Some(p)) = (sc.fault, &proxy) {
+            // The replicas and the client reach db1 through it too.
+            for r in ["db2", "db3"] {
+                cluster.attach_via_port(cluster.node(r), p.port).await?;
+            }
+        }
+        let config = cluster.write_config_with("main", &extras)?;
+        if let (Fault::BlackHole, Some(p)) = (sc.fault, &proxy) {
+            std::fs::write(cluster.vip_target(), format!("{}\n", p.port))?;
+        }
+        let mut host_agents = Vec::new();
+        for (node, port) in host_ports {
+            if node == "db1" && !sc.host_alive {
+                continue;
+            }
+            let listen = format!("127.0.0.1:{port}");
+            let a = Agent::start_with(
+                bin,
+                &config,
+                &cluster.dir,
+                None,
+                &format!("host-{node}"),
+                &["--local-node", node, "--listen", &listen],
+                &[],
+            );
+            wait_log(&a, "the binlog index is", LONG).await?;
+            host_agents.push(a);
+        }
+        let manager = Agent::start(bin, &config, &cluster.dir);
+        wait_log(&manager, "healthy: db1 is the master", LONG).await?;
+        Ok(Stage {
+            manager,
+            _host_agents: host_agents,
+            proxy,
+            config,
+            cluster,
+        })
+    }
+}
+
+/// Waits for `needle` in the agent's log; an error naming it after `timeout`.
+pub async fn wait_log(agent: &Agent, needle: &str, timeout: Duration) -> Result<()> {
+    if until(timeout, || agent.log_text().contains(needle)).await {
+        return Ok(());
+    }
+    let log = agent.log_text();
+    let tail: Vec<&str> = log.lines().rev().take(12).collect();
+    bail!(
+        "no {needle:?} in the agent's log after {timeout:?}; its last lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    )
+}
+
+/// Polls `ok` every 20 ms until it holds (true) or `timeout` passes.
+pub async fn until(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ok() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
