@@ -53,10 +53,14 @@ pub enum Fault {
     /// writes on, then kill -9: what was written since lives only in the
     /// dead master's binlog.
     HeldBack,
+    /// The VIP is also a route in three VPC route tables (the EC2 emulator)
+    /// and the EC2 API throttles the failover's first route changes
+    /// (`RequestLimitExceeded`, HTTP 503), then kill -9.
+    AwsThrottled,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::Kill,
         Fault::Stop,
         Fault::BlackHole,
@@ -67,6 +71,7 @@ impl Fault {
         Fault::CandidateKilled,
         Fault::SecondFailure,
         Fault::HeldBack,
+        Fault::AwsThrottled,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -81,6 +86,7 @@ impl Fault {
             Fault::CandidateKilled => "candidate-killed",
             Fault::SecondFailure => "second-failure",
             Fault::HeldBack => "held-back",
+            Fault::AwsThrottled => "aws-throttled",
         }
     }
 

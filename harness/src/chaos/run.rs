@@ -9,9 +9,10 @@ use anyhow::{Context, Result};
 
 use super::checker::Checker;
 use super::flows;
-use super::setup::{until, Stage, LONG};
+use super::setup::{until, Aws, Stage, LONG, VIP};
 use super::tally::Outcome;
 use super::{Fault, Scenario};
+use crate::moto::vip_targets;
 use crate::writer::{Writer, Writes};
 use crate::TestCluster;
 
@@ -142,6 +143,9 @@ async fn count(
         .find(|s| s.port == target)
         .with_context(|| format!("the VIP names port {target}, no node"))?;
     out.new_master = Some(master.name.clone());
+    if let Some(aws) = &stage.aws {
+        vip_routes(aws, c, &master.name, out).await?;
+    }
     if !master.is_alive() {
         out.notes.push(format!(
             "the VIP still names {}, which is down: no master to count on",
@@ -213,6 +217,26 @@ async fn count(
                 .push(format!("{} left replicating from port {other:?}", s.name)),
         }
     }
+    Ok(())
+}
+
+/// Every route table must send the VIP to the ENI of the node the script
+/// named: anything else is two VIP targets (or none).
+async fn vip_routes(aws: &Aws, c: &TestCluster, master: &str, out: &mut Outcome) -> Result<()> {
+    let i = c.servers.iter().position(|s| s.name == master).unwrap_or(0);
+    let want = &aws.vpc.enis[i];
+    let targets = vip_targets(&aws.moto, &aws.vpc.route_tables, VIP).await?;
+    if targets.iter().any(|t| t.as_ref() != Some(want)) {
+        out.vip_split = Some(format!(
+            "the route tables send the VIP to {targets:?}, the script to {master} ({want})"
+        ));
+    }
+    out.notes.push(format!(
+        "the EC2 API throttled {} route change(s); every table routes the VIP to {master}",
+        aws.proxy
+            .throttled
+            .load(std::sync::atomic::Ordering::SeqCst)
+    ));
     Ok(())
 }
 

@@ -10,10 +10,25 @@ use anyhow::{bail, Result};
 use super::{Fault, Scenario};
 use crate::agent::Agent;
 use crate::cluster::{free_port, write_secret};
+use crate::fault_proxy::FaultProxy;
+use crate::moto::{seed, Moto, SeededVpc};
 use crate::proxy::Proxy;
 use crate::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 pub const LONG: Duration = Duration::from_secs(40);
+
+/// The VIP the harness's script backend is configured with.
+pub const VIP: &str = "10.254.0.10";
+
+/// The EC2 emulator, its route tables, and the throttling proxy in front.
+pub struct Aws {
+    pub proxy: FaultProxy,
+    pub vpc: SeededVpc,
+    pub moto: Moto,
+}
+
+/// How many of the failover's first route changes the API throttles.
+const THROTTLED: usize = 3;
 
 /// Fields drop in order: the agents stop before the servers go.
 pub struct Stage {
@@ -21,6 +36,7 @@ pub struct Stage {
     /// Held until the stage drops.
     _host_agents: Vec<Agent>,
     pub proxy: Option<Proxy>,
+    pub aws: Option<Aws>,
     pub config: PathBuf,
     pub cluster: TestCluster,
 }
@@ -48,10 +64,17 @@ impl Stage {
                 .cluster_toml
                 .push_str("\n[cluster.failover]\nprefer = [\"db2\"]\n");
         }
+        let aws = match sc.fault {
+            Fault::AwsThrottled => Some(aws(&mut extras).await?),
+            _ => None,
+        };
         let mut host_ports = Vec::new();
-        for node in ["db1", "db2", "db3"] {
+        for (i, node) in ["db1", "db2", "db3"].into_iter().enumerate() {
             let port = free_port()?;
             let mut toml = format!("host_agent = \"127.0.0.1:{port}\"\n");
+            if let Some(a) = &aws {
+                toml.push_str(&format!("eni_id = \"{}\"\n", a.vpc.enis[i]));
+            }
             // MySQL runs under its own root: the host's paths are configured.
             if sc.flavor == Flavor::Mysql {
                 let data = cluster.dir.join(node).join("data");
@@ -106,10 +129,36 @@ impl Stage {
             manager,
             _host_agents: host_agents,
             proxy,
+            aws,
             config,
             cluster,
         })
     }
+}
+
+/// The emulator with three route tables routing the VIP to db1's ENI, a
+/// proxy that throttles the first route changes, and the VIP config that
+/// moves the route beside the script the client follows.
+async fn aws(extras: &mut ConfigExtras) -> Result<Aws> {
+    let moto = Moto::start()?;
+    let vpc = seed(&moto, 3, VIP).await?;
+    let proxy = FaultProxy::start(moto.port, "ReplaceRoute", THROTTLED).await;
+    let tables: Vec<String> = vpc
+        .route_tables
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    extras.cluster_toml = extras.cluster_toml.replace(
+        "backends = [\"script\"]",
+        "backends = [\"script\", \"aws-route-table\"]",
+    );
+    extras.cluster_toml.push_str(&format!(
+        "\n[cluster.vip.aws-route-table]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\
+         deadline = \"15s\"\nroute_tables = [{}]\n",
+        proxy.endpoint(),
+        tables.join(", ")
+    ));
+    Ok(Aws { proxy, vpc, moto })
 }
 
 /// Waits for `needle` in the agent's log; an error naming it after `timeout`.

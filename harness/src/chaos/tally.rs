@@ -25,6 +25,8 @@ pub struct Outcome {
     /// Live replicas not replicating from the new master, and from where.
     pub not_repointed: Vec<String>,
     pub checked: Checked,
+    /// The VIP's targets disagree at the end (route tables vs the script).
+    pub vip_split: Option<String>,
     /// Fault → the client's first write acknowledged by the new master.
     pub writable_ms: Option<f64>,
     /// The nodes that acknowledged the lost writes.
@@ -51,6 +53,7 @@ impl Outcome {
             replicas_short: Vec::new(),
             not_repointed: Vec::new(),
             checked: Checked::default(),
+            vip_split: None,
             writable_ms: None,
             lost_by: Default::default(),
             loss_named: 0,
@@ -68,6 +71,7 @@ impl Outcome {
             && self.replicas_short.is_empty()
             && self.not_repointed.is_empty()
             && self.checked.two_writer_moments == 0
+            && self.vip_split.is_none()
     }
 
     /// One line for the console and the per-fault table.
@@ -105,6 +109,7 @@ impl Outcome {
         for (what, v) in [
             ("hung", &self.hung),
             ("wrong action", &self.wrong_action),
+            ("two VIP targets", &self.vip_split),
             ("error", &self.error),
         ] {
             if let Some(v) = v {
@@ -136,6 +141,7 @@ pub struct Totals {
     pub lost_async_host_dead: usize,
     pub lost_unnamed: usize,
     pub two_writer_moments: usize,
+    pub vip_splits: usize,
     pub hung: usize,
     pub wrong_actions: usize,
     pub replicas_short: usize,
@@ -160,6 +166,7 @@ impl Totals {
             }
             t.lost_unnamed += lost - o.loss_named.min(lost);
             t.two_writer_moments += o.checked.two_writer_moments;
+            t.vip_splits += o.vip_split.is_some() as usize;
             t.hung += o.hung.is_some() as usize;
             t.wrong_actions += o.wrong_action.is_some() as usize;
             t.replicas_short += o.replicas_short.len() + o.not_repointed.len();
@@ -175,9 +182,9 @@ impl Totals {
 
     pub fn markdown(&self) -> String {
         format!(
-            "| faults run | passed | acknowledged writes lost: semi-sync | async, savable (the host alive) | async, unsavable (host dead; named by the report) | lost and not named | two-writer moments | hangs | wrong actions | replicas short or not repointed | not run |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|\n\
-             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| faults run | passed | acknowledged writes lost: semi-sync | async, savable (the host alive) | async, unsavable (host dead; named by the report) | lost and not named | two-writer moments | two VIP targets | hangs | wrong actions | replicas short or not repointed | not run |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             self.run,
             self.passed,
             self.lost_semi_sync,
@@ -185,6 +192,7 @@ impl Totals {
             self.lost_async_host_dead,
             self.lost_unnamed,
             self.two_writer_moments,
+            self.vip_splits,
             self.hung,
             self.wrong_actions,
             self.replicas_short,
