@@ -46,14 +46,15 @@ async fn scenario(bin: &std::path::Path, out: &mut Outcome) -> Result<()> {
     let sc = out.scenario;
     let mut stage = Stage::build(bin, &sc).await?;
     let played = play(&mut stage, out).await;
-    if played.is_err() || !out.passed() {
+    if played.is_err() || !out.passed() || std::env::var_os("CHAOS_KEEP").is_some() {
         keep_evidence(&stage, &sc);
     }
     played
 }
 
-/// A failed scenario's manager log and failover reports, kept in
-/// target/chaos/ for a look after the run (the cluster is removed).
+/// A failed scenario's manager log and failover reports (every
+/// scenario's with CHAOS_KEEP=1), kept in target/chaos/ for a look after
+/// the run (the cluster is removed).
 fn keep_evidence(stage: &Stage, sc: &Scenario) {
     let to = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/chaos")
@@ -177,6 +178,18 @@ async fn count(
             out.unsavable += 1;
         }
         out.lost_by.insert(by);
+    }
+    // What the failovers salvaged or levelled, in short.
+    for r in &reports {
+        let salvaged = r["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["step"] == "salvage" || s["step"] == "level")
+            .filter_map(|s| s["detail"].as_str())
+            .filter(|d| !d.starts_with("nothing"))
+            .map(|d| d.chars().take(60).collect::<String>() + "…");
+        out.notes.extend(salvaged);
     }
     for s in &c.servers {
         if s.name == master.name || s.name == "db1" || !s.is_alive() {
