@@ -66,6 +66,7 @@ pub fn state(n: u32, writable: bool, source: Option<u32>) -> NodeState {
             position_mode: PositionMode::AutoPosition,
             retrieved_gtids: None,
             executed_gtids: None,
+            heard: None,
         }),
         replica_channels: usize::from(source.is_some()),
     }

@@ -18,8 +18,9 @@ per_flavor!(
     a_lagging_replica_is_not_chosen,
     a_preferred_replica_that_is_behind_is_caught_up_then_chosen,
     a_manager_cut_off_from_the_master_does_not_fail_over,
-    a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_fail_over,
+    a_manager_cut_off_from_an_idle_master_learns_the_replicas_still_hear_it_and_does_not_fail_over,
     a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes,
+    a_black_holed_master_is_confirmed_after_one_probe_timeout,
     a_replica_with_errant_transactions_is_excluded_and_named,
     a_second_failure_within_the_block_period_waits_for_ack,
     a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes,
@@ -349,27 +350,38 @@ async fn a_manager_cut_off_from_the_master_does_not_fail_over(flavor: Flavor) {
     writer.stop().await;
 }
 
-/// The same with no client writing: the replicas receive nothing either,
-/// so the agent restarts their IO threads for fresh evidence — they
-/// connect to db1 again at once, and that keeps the agent from acting.
-async fn a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_fail_over(
+/// The same with no client writing: the replicas receive no events either.
+/// MariaDB's replicas get their IO threads restarted for fresh evidence —
+/// they connect to db1 again at once; MySQL's say when they last heard
+/// from db1 (its heartbeats, every 0.5 s), so nothing is restarted. Either
+/// keeps the agent from acting.
+async fn a_manager_cut_off_from_an_idle_master_learns_the_replicas_still_hear_it_and_does_not_fail_over(
     flavor: Flavor,
 ) {
     let (s, proxy) = behind_a_proxy(flavor).await;
     let agent = start_agent(&s);
     let poller = support::poller::WritablePoller::start(&s.cluster);
     proxy.partition();
-    for replica in ["db2", "db3"] {
-        agent.wait_for_log(&format!("restarted the IO thread of {replica}"), LONG);
-    }
+    let evidence = match flavor {
+        Flavor::Mariadb => {
+            for replica in ["db2", "db3"] {
+                agent.wait_for_log(&format!("restarted the IO thread of {replica}"), LONG);
+            }
+            "still hold(s) a connection to it but receive(s) nothing"
+        }
+        Flavor::Mysql => {
+            agent.wait_for_log("the manager may be the one cut off", LONG);
+            "db2, db3 still receive(s) from it"
+        }
+    };
     // Several probe intervals and restart graces later: never acted.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let log = agent.log_text();
     assert!(!log.contains("failover plan"), "{log}");
-    assert!(
-        log.contains("still hold(s) a connection to it but receive(s) nothing"),
-        "{log}"
-    );
+    assert!(log.contains(evidence), "{log}");
+    if flavor == Flavor::Mysql {
+        assert!(!log.contains("restarted the IO thread"), "{log}");
+    }
     for replica in ["db2", "db3"] {
         assert_eq!(
             source_port(&s.cluster, replica).await,
@@ -380,6 +392,65 @@ async fn a_manager_cut_off_from_an_idle_master_restarts_io_threads_and_does_not_
     let polled = poller.stop().await;
     assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
     assert_eq!(polled.last_writable, ["db1".to_string()], "{polled:?}");
+    proxy.heal();
+}
+
+/// Everything reaches db1 through one proxy (manager, replicas, client),
+/// which stops forwarding: one failed probe and the replicas' fresh
+/// evidence confirm the death — on MySQL, that they have heard nothing
+/// from db1 for two heartbeat periods (no IO thread restarted); on MariaDB,
+/// that none could connect again after its IO thread was restarted.
+async fn a_black_holed_master_is_confirmed_after_one_probe_timeout(flavor: Flavor) {
+    let s = setup(flavor, true, "", &[]).await;
+    let proxy = Proxy::start(s.cluster.master().port).await;
+    for r in ["db2", "db3"] {
+        s.cluster
+            .attach_via_port(s.cluster.node(r), proxy.port)
+            .await
+            .unwrap();
+    }
+    let extras = ConfigExtras {
+        cluster_toml: s.cluster.vip_script_toml().unwrap(),
+        agent_toml: s.cluster.notify_toml().unwrap(),
+        ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
+        ..Default::default()
+    };
+    let config = s.cluster.write_config_with("main", &extras).unwrap();
+    std::fs::write(s.cluster.vip_target(), format!("{}\n", proxy.port)).unwrap();
+    let s = Setup {
+        cluster: s.cluster,
+        config,
+    };
+    let agent = start_agent(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+    s.cluster.wait_replicated(LONG).await.unwrap();
+
+    proxy.partition();
+    agent.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(20, LONG).await;
+    let log = agent.log_text();
+    let dead = log
+        .lines()
+        .find(|l| l.contains("master db1 is dead"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(dead.contains("1 failed probe(s)"), "{dead}");
+    match flavor {
+        Flavor::Mysql => {
+            assert!(
+                dead.contains("no replica has heard from it for two heartbeat periods"),
+                "{dead}"
+            );
+            assert!(!log.contains("restarted the IO thread"), "{log}");
+        }
+        Flavor::Mariadb => assert!(
+            dead.contains("no replica could connect to it again after its IO thread was restarted"),
+            "{dead}"
+        ),
+    }
+    let new_master = s.cluster.vip_node();
+    let writes = writer.stop().await;
+    writes.assert_none_lost(s.cluster.node(&new_master)).await;
     proxy.heal();
 }
 

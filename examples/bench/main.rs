@@ -203,38 +203,77 @@ async fn route_tables(runs: usize) -> Result<String> {
 }
 
 /// kill -9 of the master in the namespace VPC → the client's first write
-/// acknowledged through the VIP (MariaDB, default settings), with the VIP
-/// route in the router's table and in the emulator's route tables.
+/// acknowledged through the VIP (default settings), with the VIP route in
+/// the router's table and in the emulator's route tables; and the master's
+/// host black-holed in the VPC (every packet to it dropped, on both
+/// flavors).
 async fn vpc_failovers(bin: &Path, runs: usize) -> Result<String> {
     let mut out = String::new();
-    for (tables, slug, backend) in [
-        (RouteTables::Router, "router", "linux-route"),
+    for (flavor, tables, fault, slug, backend) in [
         (
+            Flavor::Mariadb,
+            RouteTables::Router,
+            Fault::Kill,
+            "router",
+            "linux-route",
+        ),
+        (
+            Flavor::Mariadb,
             RouteTables::Emulator,
+            Fault::Kill,
             "emulator",
             "aws-route-table, 3 tables in the emulator",
+        ),
+        (
+            Flavor::Mariadb,
+            RouteTables::Router,
+            Fault::Blackhole,
+            "router",
+            "linux-route",
+        ),
+        (
+            Flavor::Mysql,
+            RouteTables::Router,
+            Fault::Blackhole,
+            "router",
+            "linux-route",
         ),
     ] {
         let mut first_write = Vec::new();
         let mut route_moved = Vec::new();
+        let what = match fault {
+            Fault::Kill => "kill -9",
+            Fault::Blackhole => "the master's host black-holed in the VPC (its link down, the router still sending to it)",
+        };
         for run in 1..=runs {
-            let picture = pictures().join(format!("vpc-{slug}-kill-{run}.svg"));
-            match vpc_run(bin, tables, &picture).await {
+            let picture = pictures().join(format!(
+                "vpc-{}-{slug}-{}-{run}.svg",
+                flavor.name(),
+                fault.slug()
+            ));
+            match vpc_run(bin, flavor, tables, fault, &picture).await {
                 Ok((w, r)) => {
                     eprintln!(
-                        "vpc ({slug}) run {run}: first write through the VIP {w:.0} ms, route moved {r:.0} ms"
+                        "vpc {} ({slug}) {} run {run}: first write through the VIP {w:.0} ms, route moved {r:.0} ms",
+                        flavor.name(),
+                        fault.slug()
                     );
                     first_write.push(w);
                     route_moved.push(r);
                 }
-                Err(e) => eprintln!("vpc ({slug}) run {run} FAILED: {e:#}"),
+                Err(e) => eprintln!(
+                    "vpc {} ({slug}) {} run {run} FAILED: {e:#}",
+                    flavor.name(),
+                    fault.slug()
+                ),
             }
         }
         out.push_str(&format!(
-            "### mariadb in network namespaces, VIP by {backend} — kill -9, client writing through the VIP ({} of {runs} runs)\n\n\
-             | milestone (from the kill) | p50 | p95 |\n|---|---|---|\n\
+            "### {} in network namespaces, VIP by {backend} — {what}, client writing through the VIP ({} of {runs} runs)\n\n\
+             | milestone (from the fault) | p50 | p95 |\n|---|---|---|\n\
              | VIP route moved | {} | {} |\n\
              | first client write acknowledged through the VIP | {} | {} |\n\n",
+            flavor.name(),
             first_write.len(),
             fmt_ms(percentile(&mut route_moved.clone(), 50.0)),
             fmt_ms(percentile(&mut route_moved, 95.0)),
@@ -245,7 +284,13 @@ async fn vpc_failovers(bin: &Path, runs: usize) -> Result<String> {
     Ok(out.trim_end().to_string() + "\n")
 }
 
-async fn vpc_run(bin: &Path, tables: RouteTables, picture: &Path) -> Result<(f64, f64)> {
+async fn vpc_run(
+    bin: &Path,
+    flavor: Flavor,
+    tables: RouteTables,
+    fault: Fault,
+    picture: &Path,
+) -> Result<(f64, f64)> {
     // Bound in this order so that they drop in reverse: agents, servers, then the namespaces.
     let VpcCluster {
         vpc,
@@ -253,7 +298,7 @@ async fn vpc_run(bin: &Path, tables: RouteTables, picture: &Path) -> Result<(f64
         manager,
         hosts,
         ..
-    } = VpcCluster::start_with(Flavor::Mariadb, bin, "bench", tables).await?;
+    } = VpcCluster::start_with(flavor, bin, "bench", tables).await?;
     let writer = Writer::start_to(
         WriteTarget::Address(VIP.into(), 3306),
         Some(vpc.client.name.clone()),
@@ -262,9 +307,15 @@ async fn vpc_run(bin: &Path, tables: RouteTables, picture: &Path) -> Result<(f64
     let killed = Instant::now();
     let killed_at = SystemTime::now();
     let before = writer.snapshot().acknowledged.len();
-    cluster.node_mut("db1").kill9();
+    match fault {
+        Fault::Kill => cluster.node_mut("db1").kill9(),
+        Fault::Blackhole => vpc.black_hole(0)?,
+    }
     manager.wait_for_log("replaced db1", Duration::from_secs(60));
     writer.wait_for_more(20, Duration::from_secs(30)).await;
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        eprintln!("{}", manager.log_text());
+    }
     let started = writer.started;
     let writes = writer.stop().await;
     write_timeline(&cluster.dir.join("state/bench/journal"), picture, &writes)?;

@@ -136,6 +136,17 @@ impl TestCluster {
                     "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
                 ));
                 sql.push(format!("GRANT {grants} ON *.* TO '{user}'@'%'"));
+                // When a replica last heard from its source (docs/PRIVILEGES.md).
+                if f == Flavor::Mysql && *user != REPL_USER {
+                    for table in [
+                        "replication_connection_status",
+                        "replication_connection_configuration",
+                    ] {
+                        sql.push(format!(
+                            "GRANT SELECT ON performance_schema.{table} TO '{user}'@'%'"
+                        ));
+                    }
+                }
             }
             sql.push(format!(
                 "CREATE USER '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"

@@ -149,8 +149,7 @@ impl Flavor {
              binlog_format=ROW\n\
              sync_binlog=1\n\
              innodb_buffer_pool_size=32M\n\
-             max_connections=40\n\
-             performance_schema=OFF\n",
+             max_connections=40\n",
             bind = opts.bind_address,
         );
         if let Some((ca, cert, key)) = &opts.tls {
@@ -164,7 +163,8 @@ impl Flavor {
         match self {
             Flavor::Mariadb => {
                 cnf.push_str(
-                    "log_slave_updates=ON\n\
+                    "performance_schema=OFF\n\
+                     log_slave_updates=ON\n\
                      gtid_strict_mode=ON\n\
                      innodb_log_file_size=16M\n\
                      rpl_semi_sync_master_wait_point=AFTER_SYNC\n\
@@ -180,6 +180,7 @@ impl Flavor {
                 cnf.push_str(&format!(
                     "secure_file_priv={d}/tmp\n\
                      mysqlx=OFF\n\
+                     {ps}\
                      innodb_redo_log_capacity=32M\n\
                      log_replica_updates=ON\n\
                      enforce_gtid_consistency=ON\n\
@@ -188,7 +189,8 @@ impl Flavor {
                      plugin-load-add=semisync_replica.so\n\
                      loose-rpl_semi_sync_source_wait_point=AFTER_SYNC\n\
                      loose-rpl_semi_sync_source_timeout=1000\n",
-                    if opts.gtid { "ON" } else { "OFF" }
+                    if opts.gtid { "ON" } else { "OFF" },
+                    ps = Self::PERFORMANCE_SCHEMA,
                 ));
                 if opts.semi_sync {
                     cnf.push_str(
@@ -200,6 +202,20 @@ impl Flavor {
         }
         cnf
     }
+
+    /// MySQL's performance_schema on — as in production, where it is on by
+    /// default — for what a replica last heard from its source (the
+    /// replication_connection_* tables need no instruments); everything that
+    /// would cost memory or time off.
+    const PERFORMANCE_SCHEMA: &str = "performance_schema=ON\n\
+    performance_schema_instrument='%=OFF'\n\
+    performance_schema_consumer_events_statements_current=OFF\n\
+    performance_schema_consumer_events_transactions_current=OFF\n\
+    performance_schema_consumer_global_instrumentation=OFF\n\
+    performance_schema_consumer_thread_instrumentation=OFF\n\
+    performance_schema_consumer_statements_digest=OFF\n\
+    performance_schema_max_digest_length=0\n\
+    performance_schema_max_sql_text_length=0\n";
 
     /// SQL that points a replica at `host:port` and starts replication.
     pub fn change_source_sql(
@@ -247,7 +263,9 @@ impl Flavor {
                     format!(
                         "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{host}', SOURCE_PORT={port}, \
                          SOURCE_USER='{user}', SOURCE_PASSWORD='{password}', \
-                         SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}{}",
+                         SOURCE_CONNECT_RETRY=1, SOURCE_HEARTBEAT_PERIOD={}, \
+                         GET_SOURCE_PUBLIC_KEY=1, {position}{}",
+                        vipkeeper::mysql::admin::HEARTBEAT_PERIOD,
                         ssl("SOURCE_SSL")
                     ),
                     "START REPLICA".into(),

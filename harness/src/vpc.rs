@@ -90,6 +90,35 @@ impl Vpc {
             .output()?)
     }
 
+    /// Cuts database host `i` (0 for db1) off the network without a word:
+    /// its link goes down and the router keeps sending to its last known
+    /// MAC (a permanent neighbour entry), so every packet to it vanishes —
+    /// no RST, no ICMP, as when a host or its network dies in a VPC. Its
+    /// mysqld keeps running.
+    pub fn black_hole(&self, i: usize) -> Result<()> {
+        let (ns, ip) = &self.hosts[i];
+        let (r_end, h_end) = (format!("r{}", i + 1), format!("h{}", i + 1));
+        let link = ns.ip(&["-br", "link", "show", &h_end])?;
+        let mac = link
+            .split_whitespace()
+            .nth(2)
+            .ok_or_else(|| anyhow::anyhow!("no MAC address in {link:?}"))?
+            .to_string();
+        self.router.ip(&[
+            "neigh",
+            "replace",
+            ip,
+            "lladdr",
+            &mac,
+            "dev",
+            &r_end,
+            "nud",
+            "permanent",
+        ])?;
+        ns.ip(&["link", "set", &h_end, "down"])?;
+        Ok(())
+    }
+
     /// (namespace name, address) pairs for `ClusterSpec::hosts`.
     pub fn cluster_hosts(&self) -> Vec<(String, String)> {
         self.hosts

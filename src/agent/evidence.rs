@@ -1,7 +1,8 @@
 //! Fresh evidence from a silent master's replicas, gathered in the round
 //! that found the master silent. Replicas that moved since the last tick
 //! are read again a moment later: a master that went silent mid-tick left
-//! them with what it wrote before. Replicas connected but silent have
+//! them with what it wrote before (and replicas that heard from it within
+//! two heartbeat periods, once two periods have passed). Replicas connected but silent have
 //! their IO threads restarted: each tries to connect to the master afresh.
 //! A healthy master takes a replica back within milliseconds; one that
 //! none of them can reach within the grace is dead from where they stand
@@ -139,12 +140,24 @@ async fn after_restart(
 /// an idle one is told apart by the IO-thread restart that follows).
 const A_MOMENT: Duration = Duration::from_millis(200);
 
-/// `view` with `replicas` read again `A_MOMENT` later.
+/// The longest wait for a replica's heartbeats to tell: two periods of
+/// the longest period heartbeats are used for, and a little.
+const HEARD_WAIT: Duration = Duration::from_millis(2050);
+
+/// `view` with `replicas` read again `A_MOMENT` later — or, for a replica
+/// that says when it last heard from the master, once two heartbeat
+/// periods have passed since then (it has heard again by then if the
+/// master is up).
 async fn a_moment_later(
     cluster: &ClusterConfig,
     view: ClusterView,
     replicas: &[String],
 ) -> ClusterView {
-    tokio::time::sleep(A_MOMENT).await;
+    let heartbeats = replicas
+        .iter()
+        .filter_map(|r| view.node(r)?.state()?.replica.as_ref()?.heard)
+        .map(|h| h.silent_in() + Duration::from_millis(50));
+    let wait = heartbeats.fold(A_MOMENT, Duration::max).min(HEARD_WAIT);
+    tokio::time::sleep(wait).await;
     reobserve(cluster, view, replicas).await
 }

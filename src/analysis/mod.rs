@@ -17,6 +17,11 @@
 //!   when every reachable replica's IO thread was restarted in this outage
 //!   and none could connect again, the master is dead (a black hole is
 //!   confirmed in one probe timeout and a short grace, not three).
+//! * Where a replica says when it last heard from the master (MySQL's
+//!   performance_schema, with a heartbeat period of at most 1 s: vipkeeper
+//!   sets 0.5 s when it points a replica), that is the evidence instead of
+//!   a restart: heard within two heartbeat periods is still receiving;
+//!   silent for longer is cut off from the master too.
 
 use std::collections::BTreeMap;
 
@@ -247,31 +252,41 @@ pub fn analyze(
         .collect();
     let mut still_receiving = Vec::new();
     let mut stale = Vec::new();
+    let mut silent = Vec::new();
     for (n, r) in &reachable {
-        if r.io_thread == IoThread::Yes {
-            if history.moved(&n.name, &r.received) {
-                still_receiving.push(n.name.clone());
-            } else {
-                stale.push(n.name.clone());
-            }
+        if r.io_thread != IoThread::Yes {
+            continue;
+        }
+        match r.heard.filter(|h| h.heartbeat <= HEARD_AT_MOST) {
+            Some(h) if h.silent() => silent.push(n.name.clone()),
+            Some(_) => still_receiving.push(n.name.clone()),
+            None if history.moved(&n.name, &r.received) => still_receiving.push(n.name.clone()),
+            None => stale.push(n.name.clone()),
         }
     }
 
-    // Every reachable replica restarted in this outage and not connected
-    // again: each tried the master afresh and could not reach it.
+    // Every reachable replica cut off from the master by fresh evidence:
+    // silent for two heartbeat periods, or restarted in this outage and
+    // not connected again (it tried the master afresh and could not).
     let restarted = history.restarted_for(&master);
-    let all_failed_afresh = !reachable.is_empty()
-        && reachable
-            .iter()
-            .all(|(n, r)| restarted.contains(&n.name) && r.io_thread != IoThread::Yes);
+    let all_cut_off = !reachable.is_empty()
+        && reachable.iter().all(|(n, r)| {
+            silent.contains(&n.name)
+                || (restarted.contains(&n.name) && r.io_thread != IoThread::Yes)
+        });
+    let how = match (silent.is_empty(), silent.len() == reachable.len()) {
+        (true, _) => "no replica could connect to it again after its IO thread was restarted",
+        (false, true) => "no replica has heard from it for two heartbeat periods",
+        (false, false) => {
+            "no replica has heard from it for two heartbeat periods or could connect to it again after its IO thread was restarted"
+        }
+    };
     let manager_evidence = if error.kind == ErrorKind::Refused {
         format!("connection refused by {}", master_view.address())
     } else if misses >= unreachable_after {
         format!("{misses} consecutive failed probes ({error})")
-    } else if misses >= 1 && all_failed_afresh {
-        format!(
-            "{misses} failed probe(s) ({error}), and no replica could connect to it again after its IO thread was restarted"
-        )
+    } else if misses >= 1 && all_cut_off {
+        format!("{misses} failed probe(s) ({error}), and {how}")
     } else {
         return Analysis::MasterUnreachable {
             why: format!("{misses} of {unreachable_after} failed probes so far ({error})"),
@@ -320,6 +335,10 @@ pub fn analyze(
         replicas: names,
     }
 }
+
+/// The longest heartbeat period that makes a replica's silence evidence:
+/// with a longer one, restarting its IO thread tells sooner.
+const HEARD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests;

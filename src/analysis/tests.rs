@@ -13,6 +13,25 @@ fn run(history: &mut History, nodes: Vec<crate::topology::NodeView>) -> Analysis
     a
 }
 
+/// The analysis of `nodes` against `h`, which it leaves as it was.
+fn analyze_now(h: &History, nodes: Vec<crate::topology::NodeView>) -> Analysis {
+    let v = view(nodes);
+    let t = Topology::derive(&v, 30);
+    analyze(&v, &t, h, 3)
+}
+
+/// (stale, still receiving) of an unconfirmed analysis.
+fn unconfirmed(a: Analysis) -> (Vec<String>, Vec<String>) {
+    match a {
+        Analysis::MasterUnreachable {
+            stale,
+            still_receiving,
+            ..
+        } => (stale, still_receiving),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn healthy(h: &mut History) {
     let a = run(
         h,
@@ -122,17 +141,9 @@ fn a_connected_but_silent_replica_is_stale_not_proof() {
             node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
         ],
     );
-    match a {
-        Analysis::MasterUnreachable {
-            stale,
-            still_receiving,
-            ..
-        } => {
-            assert_eq!(stale, ["db2"]);
-            assert!(still_receiving.is_empty());
-        }
-        other => panic!("{other:?}"),
-    }
+    let (stale, still_receiving) = unconfirmed(a);
+    assert_eq!(stale, ["db2"]);
+    assert!(still_receiving.is_empty());
 }
 
 #[test]
@@ -217,11 +228,6 @@ fn silent_replicas_are_reported_from_the_first_timeout() {
 fn one_timeout_is_enough_when_every_restarted_replica_fails_to_reconnect() {
     let mut h = History::default();
     healthy(&mut h);
-    let analyze_now = |h: &History, nodes| {
-        let v = view(nodes);
-        let t = Topology::derive(&v, 30);
-        analyze(&v, &t, h, 3)
-    };
     let silent = vec![
         node(1, Err(timed_out())),
         node(2, Ok(at(state(2, false, Some(1)), 500, 500))),
@@ -272,4 +278,101 @@ fn one_timeout_is_enough_when_every_restarted_replica_fails_to_reconnect() {
     ));
     other.forget_restarts();
     assert!(other.restarted_for("db2").is_empty());
+}
+
+/// `s` as a replica that last heard from its source `silent_ms` ago, with
+/// a heartbeat period of `period_ms`.
+fn heard(
+    mut s: crate::mysql::NodeState,
+    silent_ms: u64,
+    period_ms: u64,
+) -> crate::mysql::NodeState {
+    replica(&mut s).heard = Some(crate::mysql::replica_status::Heard {
+        silent_for: std::time::Duration::from_millis(silent_ms),
+        heartbeat: std::time::Duration::from_millis(period_ms),
+    });
+    s
+}
+
+#[test]
+fn replicas_silent_for_two_heartbeat_periods_confirm_one_timeout_without_a_restart() {
+    let mut h = History::default();
+    healthy(&mut h);
+    let replicas = |db2_ms: u64, db3_ms: u64, period_ms: u64| {
+        vec![
+            node(1, Err(timed_out())),
+            node(
+                2,
+                Ok(heard(
+                    at(state(2, false, Some(1)), 500, 500),
+                    db2_ms,
+                    period_ms,
+                )),
+            ),
+            node(
+                3,
+                Ok(heard(
+                    at(state(3, false, Some(1)), 500, 500),
+                    db3_ms,
+                    period_ms,
+                )),
+            ),
+        ]
+    };
+    // Both silent for more than two 500 ms periods: dead after one miss.
+    match analyze_now(&h, replicas(1100, 1300, 500)) {
+        Analysis::DeadMaster {
+            evidence, replicas, ..
+        } => {
+            assert!(
+                evidence.starts_with("1 failed probe(s)")
+                    && evidence.contains("no replica has heard from it for two heartbeat periods"),
+                "{evidence}"
+            );
+            assert_eq!(replicas, ["db2", "db3"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // db3 heard from it 300 ms ago: it still receives; nothing to restart.
+    let (stale, still_receiving) = unconfirmed(analyze_now(&h, replicas(1100, 300, 500)));
+    assert_eq!(still_receiving, ["db3"]);
+    assert!(stale.is_empty());
+    // A 30 s period (MySQL's default) tells nothing soon: restart instead.
+    match analyze_now(&h, replicas(1100, 1300, 30_000)) {
+        Analysis::MasterUnreachable { stale, .. } => assert_eq!(stale, ["db2", "db3"]),
+        other => panic!("{other:?}"),
+    }
+    // One silent, one restarted and not connected again: dead too.
+    let mut restarted = h.clone();
+    restarted.note_restarted("db1", &["db3".into()]);
+    let mixed = vec![
+        node(1, Err(timed_out())),
+        node(
+            2,
+            Ok(heard(at(state(2, false, Some(1)), 500, 500), 1100, 500)),
+        ),
+        node(3, Ok(lost_source(at(state(3, false, Some(1)), 500, 500)))),
+    ];
+    assert!(matches!(
+        analyze_now(&restarted, mixed),
+        Analysis::DeadMaster { .. }
+    ));
+}
+
+#[test]
+fn heard_tells_when_the_silence_is_long_enough() {
+    let h = crate::mysql::replica_status::Heard {
+        silent_for: std::time::Duration::from_millis(700),
+        heartbeat: std::time::Duration::from_millis(500),
+    };
+    assert!(!h.silent());
+    assert_eq!(h.silent_in(), std::time::Duration::from_millis(300));
+    let zero = crate::mysql::replica_status::Heard {
+        heartbeat: std::time::Duration::ZERO,
+        ..h
+    };
+    assert!(
+        !zero.silent(),
+        "no heartbeats asked for: silence means nothing"
+    );
 }

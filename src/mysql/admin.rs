@@ -79,6 +79,14 @@ pub async fn reset_replication(s: &mut Session, v: &ServerVersion) -> Result<(),
     .await
 }
 
+/// The heartbeat period (seconds) vipkeeper asks of a MySQL source when it
+/// points a replica: a source idle for this long sends a heartbeat, so a
+/// replica that heard nothing for two periods (1 s, the default probe
+/// timeout) is cut off from it — evidence of a silent master that needs no
+/// IO-thread restart (see `replica_status::Heard`). MySQL's default is half
+/// `replica_net_timeout`, 30 s.
+pub const HEARTBEAT_PERIOD: &str = "0.5";
+
 /// `CHANGE REPLICATION SOURCE TO` / `CHANGE MASTER TO`. Replication must be stopped.
 pub async fn change_source(
     s: &mut Session,
@@ -132,7 +140,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE REPLICATION SOURCE TO SOURCE_HOST={host}, SOURCE_PORT={port}, SOURCE_USER={user}, \
-                 SOURCE_PASSWORD={password}, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, {position}{}",
+                 SOURCE_PASSWORD={password}, SOURCE_CONNECT_RETRY=1, \
+                 SOURCE_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD}, GET_SOURCE_PUBLIC_KEY=1, {position}{}",
                 ssl("SOURCE_SSL")
             )
         }
@@ -149,7 +158,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
-                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, GET_MASTER_PUBLIC_KEY=1, {position}{}",
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, \
+                 MASTER_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD}, GET_MASTER_PUBLIC_KEY=1, {position}{}",
                 ssl("MASTER_SSL")
             )
         }
@@ -366,7 +376,7 @@ mod tests {
         assert_eq!(
             mysql,
             "CHANGE REPLICATION SOURCE TO SOURCE_HOST='10.0.0.2', SOURCE_PORT=3306, SOURCE_USER='repl', \
-             SOURCE_PASSWORD='p''w\\\\x', SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1"
+             SOURCE_PASSWORD='p''w\\\\x', SOURCE_CONNECT_RETRY=1, SOURCE_HEARTBEAT_PERIOD=0.5, GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1"
         );
         let legacy = change_source_sql(
             &v("8.0.20"),

@@ -12,7 +12,7 @@ use super::error::{DbError, ErrorKind, Phase};
 use super::flavor::{Flavor, ServerVersion};
 use super::gtid::{GtidSet, MariadbGtidPos, MysqlGtidSet};
 use super::node_state::{GtidState, MariadbPositions, NodeState, SemiSync};
-use super::replica_status::{ReplicaStatus, Row};
+use super::replica_status::{Heard, IoThread, ReplicaStatus, Row};
 
 const VARIABLES_SQL: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN (\
     'version', 'version_comment', 'server_id', 'server_uuid', 'read_only', \
@@ -98,6 +98,12 @@ pub async fn read_state(s: &mut Session) -> Result<NodeState, DbError> {
         ),
         None => None,
     };
+    if let Some(r) = replica
+        .as_mut()
+        .filter(|r| version.flavor == Flavor::Mysql && r.io_thread == IoThread::Yes)
+    {
+        r.heard = heard(s).await;
+    }
     if let (Some(r), Some(m)) = (replica.as_mut(), gtid.mariadb.as_ref()) {
         r.executed_gtids = MariadbGtidPos::parse(&m.slave_pos)
             .ok()
@@ -176,6 +182,31 @@ fn gtid_state(version: &ServerVersion, vars: &Row) -> GtidState {
         }
     }
 }
+
+/// When the replica last heard from its source (an event or a heartbeat,
+/// by the replica's clock), and its heartbeat period: MySQL's
+/// performance_schema. None when that cannot be read (performance_schema
+/// off, no SELECT on the two tables, nothing heard yet): detection then
+/// restarts the IO thread for its evidence instead.
+async fn heard(s: &mut Session) -> Option<Heard> {
+    let row = s.first(HEARD_SQL).await.ok()??;
+    let value = |name: &str| row.get(name)?.as_deref()?.parse::<f64>().ok();
+    let silent_us = value("silent_us")?;
+    let heartbeat = value("heartbeat")?;
+    (silent_us >= 0.0 && heartbeat >= 0.0).then(|| Heard {
+        silent_for: Duration::from_micros(silent_us as u64),
+        heartbeat: Duration::from_secs_f64(heartbeat),
+    })
+}
+
+const HEARD_SQL: &str = "SELECT TIMESTAMPDIFF(MICROSECOND, GREATEST(\
+     s.LAST_HEARTBEAT_TIMESTAMP, s.LAST_QUEUED_TRANSACTION_START_QUEUE_TIMESTAMP, \
+     s.LAST_QUEUED_TRANSACTION_END_QUEUE_TIMESTAMP), NOW(6)) AS silent_us, \
+     c.HEARTBEAT_INTERVAL AS heartbeat \
+     FROM performance_schema.replication_connection_status s \
+     JOIN performance_schema.replication_connection_configuration c \
+     ON c.CHANNEL_NAME = s.CHANNEL_NAME \
+     WHERE s.CHANNEL_NAME = '' AND s.SERVICE_STATE = 'ON'";
 
 fn is_default_channel(row: &Row) -> bool {
     ["Channel_Name", "Connection_name"]

@@ -91,6 +91,35 @@ pub struct ReplicaStatus {
     /// GTIDs applied as this status reports them (MySQL `Executed_Gtid_Set`;
     /// MariaDB has no such column: the probe fills in `gtid_slave_pos`).
     pub executed_gtids: Option<GtidSet>,
+    /// When the replica last heard from its source, where the server says
+    /// (MySQL with performance_schema on); None elsewhere. Detection's
+    /// input only: not part of `status --json`.
+    #[serde(skip)]
+    pub heard: Option<Heard>,
+}
+
+/// When a connected replica last heard from its source — an event or a
+/// heartbeat — by its own clock, and the heartbeat period it asked for. A
+/// source that is up sends one at least every period; one silent for two
+/// periods is silent to that replica too, with no need to restart its IO
+/// thread to find out (a restart leaves MySQL's IO thread connecting to a
+/// dead source, and stopping it then takes 2 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heard {
+    pub silent_for: std::time::Duration,
+    pub heartbeat: std::time::Duration,
+}
+
+impl Heard {
+    /// Silent for longer than two heartbeat periods.
+    pub fn silent(&self) -> bool {
+        !self.heartbeat.is_zero() && self.silent_for > 2 * self.heartbeat
+    }
+
+    /// How much longer the source must stay silent before `silent` holds.
+    pub fn silent_in(&self) -> std::time::Duration {
+        (2 * self.heartbeat).saturating_sub(self.silent_for)
+    }
 }
 
 /// A replica status row that lacks a column we cannot do without.
@@ -205,6 +234,7 @@ impl ReplicaStatus {
             position_mode,
             retrieved_gtids,
             executed_gtids,
+            heard: None,
         })
     }
 
