@@ -257,10 +257,13 @@ pub fn analyze(
         if r.io_thread != IoThread::Yes {
             continue;
         }
+        // A position that moved is receiving whatever the timestamps say
+        // (a big transaction's events arrive with no new timestamp).
+        let moved = history.moved(&n.name, &r.received);
         match r.heard.filter(|h| h.heartbeat <= HEARD_AT_MOST) {
-            Some(h) if h.silent() => silent.push(n.name.clone()),
+            Some(h) if h.silent() && !moved => silent.push(n.name.clone()),
             Some(_) => still_receiving.push(n.name.clone()),
-            None if history.moved(&n.name, &r.received) => still_receiving.push(n.name.clone()),
+            None if moved => still_receiving.push(n.name.clone()),
             None => stale.push(n.name.clone()),
         }
     }

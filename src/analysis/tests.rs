@@ -337,6 +337,15 @@ fn replicas_silent_for_two_heartbeat_periods_confirm_one_timeout_without_a_resta
     let (stale, still_receiving) = unconfirmed(analyze_now(&h, replicas(1100, 300, 500)));
     assert_eq!(still_receiving, ["db3"]);
     assert!(stale.is_empty());
+    // Silent by the timestamps, but db3's received position moved (a big
+    // transaction arriving): it still receives.
+    let mut moving = replicas(1100, 1300, 500);
+    moving[2] = node(
+        3,
+        Ok(heard(at(state(3, false, Some(1)), 900, 500), 1300, 500)),
+    );
+    let (_, still_receiving) = unconfirmed(analyze_now(&h, moving));
+    assert_eq!(still_receiving, ["db3"]);
     // A 30 s period (MySQL's default) tells nothing soon: restart instead.
     match analyze_now(&h, replicas(1100, 1300, 30_000)) {
         Analysis::MasterUnreachable { stale, .. } => assert_eq!(stale, ["db2", "db3"]),
