@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::mysql::binlog::BinlogCoord;
-use crate::mysql::replica_status::IoThread;
+use crate::mysql::replica_status::{Heard, IoThread};
 use crate::mysql::ErrorKind;
 use crate::topology::{ClusterView, Topology};
 
@@ -260,7 +260,7 @@ pub fn analyze(
         // A position that moved is receiving whatever the timestamps say
         // (a big transaction's events arrive with no new timestamp).
         let moved = history.moved(&n.name, &r.received);
-        match r.heard.filter(|h| h.heartbeat <= HEARD_AT_MOST) {
+        match r.heard.filter(Heard::tells) {
             Some(h) if h.silent() && !moved => silent.push(n.name.clone()),
             Some(_) => still_receiving.push(n.name.clone()),
             None if moved => still_receiving.push(n.name.clone()),
@@ -338,10 +338,6 @@ pub fn analyze(
         replicas: names,
     }
 }
-
-/// The longest heartbeat period that makes a replica's silence evidence:
-/// with a longer one, restarting its IO thread tells sooner.
-const HEARD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests;

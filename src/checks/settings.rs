@@ -52,6 +52,9 @@ pub fn settings(view: &ClusterView) -> Vec<Finding> {
         if let Some(f) = positioning(name, s) {
             out.push(f);
         }
+        if let Some(f) = heard(name, s) {
+            out.push(f);
+        }
         if s.replica.is_some() && s.writable() {
             out.push(Finding::warning(
                 node,
@@ -189,4 +192,76 @@ fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
         }
     }
     out
+}
+
+/// A MySQL replica connected to its source that cannot say when it last
+/// heard from it (or whose heartbeats are too rare to tell): a silent
+/// master is then confirmed by restarting IO threads, and the failover
+/// waits about 2 s more to stop a replica connecting to a dead source.
+fn heard(name: &str, s: &crate::mysql::NodeState) -> Option<Finding> {
+    use crate::mysql::replica_status::IoThread;
+    let r = s.replica.as_ref()?;
+    if s.version.flavor != Flavor::Mysql || r.io_thread != IoThread::Yes {
+        return None;
+    }
+    let slower = "a silent (black-holed) master takes about 2 s longer to replace";
+    match r.heard {
+        None => Some(Finding::warning(
+            Some(name),
+            format!("cannot read when it last heard from its source: {slower}"),
+            "turn performance_schema on and GRANT SELECT ON performance_schema.replication_connection_status and performance_schema.replication_connection_configuration TO the monitor user (docs/PRIVILEGES.md)",
+        )),
+        Some(h) if !h.tells() => {
+            Some(Finding::warning(
+                Some(name),
+                format!(
+                    "its source sends heartbeats every {:.1} s: {slower}",
+                    h.heartbeat.as_secs_f64()
+                ),
+                format!(
+                    "vipkeeper sets SOURCE_HEARTBEAT_PERIOD = {} when it points a replica; for one pointed by hand: STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = {}; START REPLICA",
+                    crate::mysql::admin::HEARTBEAT_PERIOD,
+                    crate::mysql::admin::HEARTBEAT_PERIOD
+                ),
+            ))
+        }
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mysql::replica_status::Heard;
+    use crate::testkit::{replica, state};
+    use std::time::Duration;
+
+    fn with(heard: Option<Heard>) -> Option<Finding> {
+        let mut s = state(2, false, Some(1));
+        replica(&mut s).heard = heard;
+        super::heard("db2", &s)
+    }
+
+    #[test]
+    fn a_mysql_replica_that_cannot_tell_when_it_heard_from_its_source_is_named() {
+        let unreadable = with(None).expect("a warning");
+        assert!(unreadable
+            .message
+            .contains("cannot read when it last heard"));
+        assert!(unreadable
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("performance_schema.replication_connection_status")));
+        let every = |ms| Heard {
+            silent_for: Duration::from_millis(100),
+            heartbeat: Duration::from_millis(ms),
+        };
+        let rare = with(Some(every(30_000))).expect("a warning");
+        assert!(rare.message.contains("every 30.0 s"), "{}", rare.message);
+        assert!(rare
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("SOURCE_HEARTBEAT_PERIOD = 0.5")));
+        assert!(with(Some(every(500))).is_none());
+    }
 }

@@ -110,7 +110,16 @@ pub struct Heard {
     pub heartbeat: std::time::Duration,
 }
 
+/// The longest heartbeat period that makes a replica's silence evidence:
+/// with a longer one, restarting its IO thread tells sooner.
+pub const HEARD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Heard {
+    /// Whether the heartbeats are frequent enough to tell anything.
+    pub fn tells(&self) -> bool {
+        !self.heartbeat.is_zero() && self.heartbeat <= HEARD_AT_MOST
+    }
+
     /// Silent for longer than two heartbeat periods.
     pub fn silent(&self) -> bool {
         !self.heartbeat.is_zero() && self.silent_for > 2 * self.heartbeat
