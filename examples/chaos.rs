@@ -111,12 +111,17 @@ fn write_results(seed: u64, outcomes: &[Outcome], totals: &Totals) -> Result<()>
         .context("docs/RELIABILITY.md")?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = humantime::format_rfc3339_seconds(SystemTime::now());
+    let args = format!("--seed {seed} --faults {}", outcomes.len());
+    let command = if cfg!(debug_assertions) {
+        format!("`cargo run --example chaos -- {args}` (a dev build of the example; the vipkeeper binary beside it)")
+    } else {
+        format!("`make chaos` (`cargo run --release --example chaos -- {args}`)")
+    };
     let mut body = format!(
         "{marker}\n\n## Latest run ({date}, seed {seed}, {cores} cores)\n\n\
-         Command: `make chaos` (`cargo run --release --example chaos -- --seed {seed} --faults {}`).\n\n{}\n\
+         Command: {command}.\n\n{}\n\
          ### Time to writable (fault → the client's first write acknowledged by the new master)\n\n\
          | fault | runs | p50 | max |\n|---|---|---|---|\n",
-        outcomes.len(),
         totals.markdown()
     );
     for (f, n, p50, max) in tally::writable_by_fault(outcomes) {
