@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::analysis::Analysis;
 use crate::config::ClusterConfig;
 use crate::execute::restart_io_threads;
-use crate::mysql::replica_status::IoThread;
+use crate::mysql::replica_status::{Heard, IoThread};
 use crate::topology::observe::reobserve;
 use crate::topology::{ClusterView, Topology};
 
@@ -156,6 +156,7 @@ async fn a_moment_later(
     let heartbeats = replicas
         .iter()
         .filter_map(|r| view.node(r)?.state()?.replica.as_ref()?.heard)
+        .filter(Heard::tells)
         .map(|h| h.silent_in() + Duration::from_millis(50));
     let wait = heartbeats.fold(A_MOMENT, Duration::max).min(HEARD_WAIT);
     tokio::time::sleep(wait).await;
