@@ -2,8 +2,9 @@
 //! that found the master silent. Replicas that moved since the last tick
 //! are read again a moment later: a master that went silent mid-tick left
 //! them with what it wrote before (and replicas that heard from it within
-//! two heartbeat periods, once two periods have passed). Replicas connected but silent have
-//! their IO threads restarted: each tries to connect to the master afresh.
+//! two heartbeat periods, once two periods have passed). Replicas connected
+//! but silent, with no heartbeats to tell, have their IO threads restarted:
+//! each tries to connect to the master afresh.
 //! A healthy master takes a replica back within milliseconds; one that
 //! none of them can reach within the grace is dead from where they stand
 //! too (the analysis then confirms the death after a single failed probe).
