@@ -145,21 +145,46 @@ const A_MOMENT: Duration = Duration::from_millis(200);
 /// the longest period heartbeats are used for, and a little.
 const HEARD_WAIT: Duration = Duration::from_millis(2050);
 
-/// `view` with `replicas` read again `A_MOMENT` later — or, for a replica
-/// that says when it last heard from the master, once two heartbeat
+/// `view` with `replicas` read again `A_MOMENT` later — or, when every one
+/// of them says when it last heard from the master, once two heartbeat
 /// periods have passed since then (it has heard again by then if the
-/// master is up).
+/// master is up). Those are read again at once first: the round read
+/// them before the master's probe timed out, so their silence is a probe
+/// timeout longer than that reading says.
 async fn a_moment_later(
     cluster: &ClusterConfig,
     view: ClusterView,
     replicas: &[String],
 ) -> ClusterView {
-    let heartbeats = replicas
-        .iter()
-        .filter_map(|r| view.node(r)?.state()?.replica.as_ref()?.heard)
-        .filter(Heard::tells)
-        .map(|h| h.silent_in() + Duration::from_millis(50));
-    let wait = heartbeats.fold(A_MOMENT, Duration::max).min(HEARD_WAIT);
-    tokio::time::sleep(wait).await;
+    let heard = |view: &ClusterView| -> Option<Vec<Heard>> {
+        replicas
+            .iter()
+            .map(|r| {
+                view.node(r)?
+                    .state()?
+                    .replica
+                    .as_ref()?
+                    .heard
+                    .filter(Heard::tells)
+            })
+            .collect()
+    };
+    let (view, wait) = match heard(&view) {
+        Some(_) => {
+            let view = reobserve(cluster, view, replicas).await;
+            let wait = heard(&view).map(|all| {
+                all.iter()
+                    .filter(|h| !h.silent())
+                    .map(|h| h.silent_in() + Duration::from_millis(50))
+                    .fold(Duration::ZERO, Duration::max)
+            });
+            (view, wait.unwrap_or(A_MOMENT))
+        }
+        None => (view, A_MOMENT),
+    };
+    if wait.is_zero() {
+        return view;
+    }
+    tokio::time::sleep(wait.min(HEARD_WAIT)).await;
     reobserve(cluster, view, replicas).await
 }
