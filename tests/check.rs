@@ -22,10 +22,7 @@ async fn check_names_file_position_replicas_and_writable_replicas_with_the_fix(f
     let cluster = TestCluster::start(spec).await.unwrap();
     let config = cluster.write_config("main").unwrap();
     let config = config.to_str().unwrap();
-    let writable = match flavor {
-        Flavor::Mariadb => "SET GLOBAL read_only=OFF",
-        Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
-    };
+    let writable = flavor.writable_sql();
     cluster.node("db3").exec(&[writable]).await.unwrap();
 
     let (code, out, err) = vipkeeper(&["-c", config, "check"]);

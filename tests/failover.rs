@@ -97,15 +97,7 @@ async fn checksum(c: &TestCluster, node: &str) -> String {
 
 /// Who `node` replicates from, by port.
 async fn source_port(c: &TestCluster, node: &str) -> Option<u16> {
-    let col = match c.spec.flavor {
-        Flavor::Mariadb => "Master_Port",
-        Flavor::Mysql => "Source_Port",
-    };
-    c.node(node)
-        .query_value(c.spec.flavor.replica_status_sql(), col)
-        .await
-        .unwrap()
-        .map(|p| p.parse().unwrap())
+    c.source_port(node).await.unwrap()
 }
 
 /// The report the notify command received, for a failover.
@@ -205,11 +197,10 @@ async fn crash_with_semi_sync_loses_no_acknowledged_write(flavor: Flavor) {
 
 /// Stops `node`'s IO thread and lets the master write on without it.
 async fn leave_behind(c: &TestCluster, node: &str) {
-    let stop_io = match c.spec.flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    };
-    c.node(node).exec(&[stop_io]).await.unwrap();
+    c.node(node)
+        .exec(&[c.spec.flavor.stop_io_thread_sql()])
+        .await
+        .unwrap();
     for i in 0..30 {
         c.master()
             .exec(&[&format!("INSERT INTO app.w VALUES ({}, 0)", 1_000_000 + i)])
@@ -403,20 +394,16 @@ async fn a_manager_cut_off_from_an_idle_master_learns_the_replicas_still_hear_it
 async fn a_black_holed_master_is_confirmed_after_one_probe_timeout(flavor: Flavor) {
     let s = setup(flavor, true, "", &[]).await;
     let proxy = Proxy::start(s.cluster.master().port).await;
-    for r in ["db2", "db3"] {
-        s.cluster
-            .attach_via_port(s.cluster.node(r), proxy.port)
-            .await
-            .unwrap();
-    }
-    let extras = ConfigExtras {
+    let mut extras = ConfigExtras {
         cluster_toml: s.cluster.vip_script_toml().unwrap(),
         agent_toml: s.cluster.notify_toml().unwrap(),
-        ports: [("db1".to_string(), proxy.port)].into_iter().collect(),
         ..Default::default()
     };
+    s.cluster
+        .master_through(proxy.port, &mut extras)
+        .await
+        .unwrap();
     let config = s.cluster.write_config_with("main", &extras).unwrap();
-    std::fs::write(s.cluster.vip_target(), format!("{}\n", proxy.port)).unwrap();
     let s = Setup {
         cluster: s.cluster,
         config,
@@ -481,10 +468,7 @@ async fn a_sigstopped_master_is_failed_over_and_fenced_when_it_resumes(flavor: F
 
 async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor) {
     let mut s = setup(flavor, false, "", &[]).await;
-    let writable = match flavor {
-        Flavor::Mariadb => "SET GLOBAL read_only=OFF",
-        Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
-    };
+    let writable = flavor.writable_sql();
     s.cluster
         .node("db2")
         .exec(&[

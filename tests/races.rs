@@ -367,13 +367,7 @@ async fn the_agent_fences_nothing_while_another_actor_holds_the_cluster_lock(fla
     let (c, agent) = cluster_with_agent(flavor, "probe_interval = \"50ms\"\n").await;
     // Another actor holds the cluster lock on db3 and has made db3 writable.
     let mut holder = hold_cluster_lock(&c, "db3").await;
-    holder
-        .query_drop(match flavor {
-            Flavor::Mariadb => "SET GLOBAL read_only=OFF",
-            Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
-        })
-        .await
-        .unwrap();
+    holder.query_drop(flavor.writable_sql()).await.unwrap();
     agent.wait_for_log(
         "not fencing now: another vipkeeper holds the lock vipkeeper-main on db3",
         LONG,

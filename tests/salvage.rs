@@ -116,7 +116,7 @@ fn start_manager(s: &Setup) -> Agent {
 /// lives only in its binlog; returns once the writer has had `n` more
 /// writes acknowledged.
 async fn hold_back(c: &TestCluster, writer: &Writer, n: usize) {
-    let stop_io = stop_io_sql(c.spec.flavor);
+    let stop_io = c.spec.flavor.stop_io_thread_sql();
     for node in ["db2", "db3"] {
         c.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -152,13 +152,6 @@ async fn file_position_cluster(flavor: Flavor) -> (Setup, Agent, Agent) {
     let manager = start_manager(&s);
     s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
     (s, host, manager)
-}
-
-fn stop_io_sql(flavor: Flavor) -> &'static str {
-    match flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    }
 }
 
 /// The ids of app.w from `from` on, in order.
@@ -212,7 +205,7 @@ async fn db2_and_db3_hold(c: &TestCluster, from: u64, until: u64) {
 /// the salvaged writes too.
 async fn a_file_position_cluster_gets_the_salvaged_writes_on_every_replica(flavor: Flavor) {
     let (mut s, _host, manager) = file_position_cluster(flavor).await;
-    let stop_io = stop_io_sql(flavor);
+    let stop_io = flavor.stop_io_thread_sql();
     for node in ["db2", "db3"] {
         s.cluster.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -325,7 +318,7 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
     let manager = start_manager(&s);
     let writer = Writer::start(s.cluster.vip_target());
     writer.wait_for_more(50, LONG).await;
-    let stop_io = stop_io_sql(flavor);
+    let stop_io = flavor.stop_io_thread_sql();
     for node in ["db2", "db3"] {
         s.cluster.node(node).exec(&[stop_io]).await.unwrap();
     }
@@ -368,7 +361,7 @@ async fn with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_l
 /// whatever the replication mode), and ends with the same rows.
 async fn a_file_position_replica_that_received_less_ends_level_with_the_new_master(flavor: Flavor) {
     let (mut s, _host, manager) = file_position_cluster(flavor).await;
-    let stop_io = stop_io_sql(flavor);
+    let stop_io = flavor.stop_io_thread_sql();
     s.cluster.node("db3").exec(&[stop_io]).await.unwrap();
     insert_on_master(&s.cluster, 3_000_000, 20).await;
     wait_rows(&s.cluster, "db2", 3_000_000, 20).await;
@@ -429,7 +422,7 @@ async fn with_the_dead_masters_host_gone_a_lagging_replica_is_levelled_from_the_
     s.cluster.wait_replicated_from("db1", LONG).await.unwrap();
     s.cluster
         .node("db3")
-        .exec(&[stop_io_sql(flavor)])
+        .exec(&[flavor.stop_io_thread_sql()])
         .await
         .unwrap();
     insert_on_master(&s.cluster, 4_000_000, 20).await;

@@ -42,14 +42,6 @@ fn warnings(doc: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Makes `name` accept a write of its own (replicas are read-only).
-fn writable_sql(flavor: Flavor) -> &'static str {
-    match flavor {
-        Flavor::Mariadb => "SET GLOBAL read_only=OFF",
-        Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
-    }
-}
-
 async fn healthy_cluster_tree_and_json(flavor: Flavor) {
     let cluster = TestCluster::start(ClusterSpec::new(flavor)).await.unwrap();
     let config = cluster.write_config("main").unwrap();
@@ -151,7 +143,7 @@ async fn faults_are_reported(flavor: Flavor) {
     cluster
         .node("db2")
         .exec(&[
-            writable_sql(flavor),
+            flavor.writable_sql(),
             "SET sql_log_bin=0",
             "INSERT INTO app.t VALUES (3)",
             "SET sql_log_bin=1",
@@ -179,7 +171,7 @@ async fn faults_are_reported(flavor: Flavor) {
     // 2. An errant transaction on db3 (written there with binary logging on).
     cluster
         .node("db3")
-        .exec(&[writable_sql(flavor), "CREATE DATABASE errant_db", ro])
+        .exec(&[flavor.writable_sql(), "CREATE DATABASE errant_db", ro])
         .await
         .unwrap();
 

@@ -382,13 +382,7 @@ async fn one_run(
 
     // For the black hole, everything reaches db1 through one proxy.
     let proxy = match fault {
-        Fault::Blackhole => {
-            let p = Proxy::start(cluster.master().port).await;
-            for r in ["db2", "db3"] {
-                cluster.attach_via_port(cluster.node(r), p.port).await?;
-            }
-            Some(p)
-        }
+        Fault::Blackhole => Some(Proxy::start(cluster.master().port).await),
         Fault::Kill => None,
     };
     let mut extras = ConfigExtras {
@@ -396,8 +390,7 @@ async fn one_run(
         ..Default::default()
     };
     if let Some(p) = &proxy {
-        extras.ports.insert("db1".into(), p.port);
-        std::fs::write(cluster.vip_target(), format!("{}\n", p.port))?;
+        cluster.master_through(p.port, &mut extras).await?;
     }
     let config = cluster.write_config_with("bench", &extras)?;
     let agent = Agent::start(bin, &config, &cluster.dir);

@@ -333,6 +333,32 @@ impl TestCluster {
         Ok(())
     }
 
+    /// Everything reaches the master through the proxy on `port`: the
+    /// replicas (re-pointed by GTID), the manager (the config's port for
+    /// it, in `extras`) and the client (the VIP script's target: call this
+    /// after `vip_script_toml`).
+    pub async fn master_through(&self, port: u16, extras: &mut ConfigExtras) -> Result<()> {
+        for replica in &self.servers[1..] {
+            self.attach_via_port(replica, port).await?;
+        }
+        extras.ports.insert(self.master().name.clone(), port);
+        fs::write(self.vip_target(), format!("{port}\n"))?;
+        Ok(())
+    }
+
+    /// The port `node` replicates from; None when it does not replicate.
+    pub async fn source_port(&self, node: &str) -> Result<Option<u16>> {
+        let col = match self.spec.flavor {
+            Flavor::Mariadb => "Master_Port",
+            Flavor::Mysql => "Source_Port",
+        };
+        let port = self
+            .node(node)
+            .query_value(self.spec.flavor.replica_status_sql(), col)
+            .await?;
+        Ok(port.and_then(|p| p.parse().ok()))
+    }
+
     /// Writes a vipkeeper config for this cluster (passwords in 0600 files)
     /// and returns its path.
     pub fn write_config(&self, cluster_name: &str) -> Result<PathBuf> {

@@ -310,6 +310,22 @@ impl Flavor {
         }
     }
 
+    /// Makes a node accept writes (replicas are read-only).
+    pub fn writable_sql(self) -> &'static str {
+        match self {
+            Flavor::Mariadb => "SET GLOBAL read_only=OFF",
+            Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
+        }
+    }
+
+    /// Stops a replica's IO thread only: it receives nothing more.
+    pub fn stop_io_thread_sql(self) -> &'static str {
+        match self {
+            Flavor::Mariadb => "STOP SLAVE IO_THREAD",
+            Flavor::Mysql => "STOP REPLICA IO_THREAD",
+        }
+    }
+
     /// GRANTs for the users the harness creates on every node. These are the
     /// minimal grants documented in docs/PRIVILEGES.md: `vipkeeper check`
     /// would complain if they were short.

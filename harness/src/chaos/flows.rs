@@ -11,17 +11,9 @@ use super::setup::{until, wait_log, Stage, LONG};
 use super::tally::Outcome;
 use super::{Fault, Scenario};
 use crate::writer::Writer;
-use crate::Flavor;
 
 /// How long after the fault the manager has to replace the master.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn stop_io(flavor: Flavor) -> &'static str {
-    match flavor {
-        Flavor::Mariadb => "STOP SLAVE IO_THREAD",
-        Flavor::Mysql => "STOP REPLICA IO_THREAD",
-    }
-}
 
 pub async fn prepare(stage: &mut Stage, sc: &Scenario, writer: &Writer) -> Result<()> {
     let c = &stage.cluster;
@@ -32,19 +24,17 @@ pub async fn prepare(stage: &mut Stage, sc: &Scenario, writer: &Writer) -> Resul
             } else {
                 sc.replica
             };
-            c.node(behind).exec(&[stop_io(sc.flavor)]).await?;
+            c.node(behind)
+                .exec(&[sc.flavor.stop_io_thread_sql()])
+                .await?;
             if !wait_writes(writer, 50, LONG).await {
                 anyhow::bail!("no writes while {behind} was left behind");
             }
         }
         Fault::ErrantGtid => {
-            let writable = match sc.flavor {
-                Flavor::Mariadb => "SET GLOBAL read_only=OFF",
-                Flavor::Mysql => "SET GLOBAL super_read_only=OFF, GLOBAL read_only=OFF",
-            };
             c.node(sc.replica)
                 .exec(&[
-                    writable,
+                    sc.flavor.writable_sql(),
                     "CREATE DATABASE errant_db",
                     sc.flavor.read_only_sql(),
                 ])
@@ -52,7 +42,7 @@ pub async fn prepare(stage: &mut Stage, sc: &Scenario, writer: &Writer) -> Resul
         }
         Fault::HeldBack => {
             for node in ["db2", "db3"] {
-                c.node(node).exec(&[stop_io(sc.flavor)]).await?;
+                c.node(node).exec(&[sc.flavor.stop_io_thread_sql()]).await?;
             }
             if !wait_writes(writer, 20, LONG).await {
                 anyhow::bail!("no writes while the replicas were held back");

@@ -218,7 +218,7 @@ async fn count(
             ));
             continue;
         }
-        match source_port(c, &s.name).await {
+        match c.source_port(&s.name).await.ok().flatten() {
             Some(p) if p == master.port => {
                 let short = caught_up(s, writes, &out.lost).await?;
                 if short > 0 {
@@ -245,7 +245,7 @@ async fn vip_routes(aws: &Aws, c: &TestCluster, master: &str, out: &mut Outcome)
         ));
     }
     out.notes.push(format!(
-        "the EC2 API throttled {} route change(s); every table routes the VIP to {master}",
+        "the EC2 API throttled {} route change(s)",
         aws.proxy
             .throttled
             .load(std::sync::atomic::Ordering::SeqCst)
@@ -287,18 +287,6 @@ async fn caught_up(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(short)
-}
-
-/// The port `node` replicates from, if it replicates.
-async fn source_port(c: &TestCluster, node: &str) -> Option<u16> {
-    let row = c
-        .node(node)
-        .query_row(c.spec.flavor.replica_status_sql())
-        .await
-        .ok()??;
-    row.iter()
-        .find(|(k, _)| k == "Master_Port" || k == "Source_Port")
-        .and_then(|(_, v)| v.as_deref()?.parse().ok())
 }
 
 /// The old master back after the failover: how long until it is read-only

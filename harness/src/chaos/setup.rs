@@ -89,22 +89,20 @@ impl Stage {
         }
         let proxy = match sc.fault {
             Fault::BlackHole | Fault::ManagerCutOff => {
-                let p = Proxy::start(cluster.master().port).await;
-                extras.ports.insert("db1".into(), p.port);
-                Some(p)
+                Some(Proxy::start(cluster.master().port).await)
             }
             _ => None,
         };
-        if let (Fault::BlackHole, Some(p)) = (sc.fault, &proxy) {
+        match (sc.fault, &proxy) {
             // The replicas and the client reach db1 through it too.
-            for r in ["db2", "db3"] {
-                cluster.attach_via_port(cluster.node(r), p.port).await?;
+            (Fault::BlackHole, Some(p)) => cluster.master_through(p.port, &mut extras).await?,
+            // Only the manager does.
+            (_, Some(p)) => {
+                extras.ports.insert("db1".into(), p.port);
             }
+            _ => {}
         }
         let config = cluster.write_config_with("main", &extras)?;
-        if let (Fault::BlackHole, Some(p)) = (sc.fault, &proxy) {
-            std::fs::write(cluster.vip_target(), format!("{}\n", p.port))?;
-        }
         let mut host_agents = Vec::new();
         for (node, port) in host_ports {
             if node == "db1" && !sc.host_alive {
