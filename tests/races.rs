@@ -396,11 +396,23 @@ async fn the_agent_restarts_no_io_thread_and_fails_nothing_over_while_another_ac
         "probe_interval = \"300ms\"\nconnect_timeout = \"300ms\"\nquery_timeout = \"300ms\"\n",
     )
     .await;
+    // MariaDB's replicas as if pointed by hand, with the server's default
+    // heartbeat period (30 s), too rare to tell a silence: theirs would
+    // have their IO threads restarted for evidence. MySQL's keep 0.5 s and
+    // say they have heard nothing for two periods; the failover that
+    // follows must not start either.
+    if flavor == Flavor::Mariadb {
+        for replica in ["db2", "db3"] {
+            let sql = [
+                "STOP SLAVE",
+                "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30",
+                "START SLAVE",
+            ];
+            c.node(replica).exec(&sql).await.unwrap();
+        }
+    }
     let holder = hold_cluster_lock(&c, "db2").await;
-    // The master hangs: its replicas hold silent connections ("stale").
-    // MariaDB's would have their IO threads restarted for evidence; MySQL's
-    // say they have heard nothing for two heartbeat periods, and the
-    // failover that follows must not start either.
+    // The master hangs: its replicas hold silent connections.
     c.master().pause();
     let refused = match flavor {
         Flavor::Mariadb => {

@@ -246,7 +246,8 @@ impl Flavor {
                     format!(
                         "CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, \
                          MASTER_USER='{user}', MASTER_PASSWORD='{password}', \
-                         MASTER_CONNECT_RETRY=1, {position}{}",
+                         MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD={}, {position}{}",
+                        vipkeeper::mysql::admin::HEARTBEAT_PERIOD,
                         ssl("MASTER_SSL")
                     ),
                     "START SLAVE".into(),

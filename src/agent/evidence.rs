@@ -18,6 +18,7 @@ use crate::analysis::Analysis;
 use crate::config::ClusterConfig;
 use crate::execute::restart_io_threads;
 use crate::mysql::replica_status::{Heard, IoThread};
+use crate::topology::hearing::Hearing;
 use crate::topology::observe::reobserve;
 use crate::topology::{ClusterView, Topology};
 
@@ -47,7 +48,7 @@ impl super::ClusterLoop {
         let (mut view, mut topology, mut analysis): Looked = (view, topology, analysis);
         if let Some(receiving) = self.moved_before_the_first_miss(&view, &analysis, acting) {
             let before = self.history.received_as_in(&view);
-            view = a_moment_later(&self.cluster, view, &receiving).await;
+            view = a_moment_later(&self.cluster, &mut self.hearing, view, &receiving).await;
             (topology, analysis) = self.analyze_with(&view, &before);
             self.say(&analysis);
         }
@@ -60,7 +61,7 @@ impl super::ClusterLoop {
             }
             self.history.note_restarted(master, stale);
             if !self.cluster.observe_only {
-                view = after_restart(&self.cluster, view, stale).await;
+                view = after_restart(&self.cluster, &mut self.hearing, view, stale).await;
                 (topology, analysis) = self.analyze(&view);
                 self.say(&analysis);
             }
@@ -117,6 +118,7 @@ const MIN_GRACE: Duration = Duration::from_millis(500);
 /// its master again (the master answers it) or the grace has passed.
 async fn after_restart(
     cluster: &ClusterConfig,
+    hearing: &mut Hearing,
     mut view: ClusterView,
     restarted: &[String],
 ) -> ClusterView {
@@ -124,6 +126,7 @@ async fn after_restart(
     loop {
         tokio::time::sleep(EVERY).await;
         view = reobserve(cluster, view, restarted).await;
+        hearing.annotate(&mut view);
         let reconnected = restarted.iter().any(|r| {
             view.node(r)
                 .and_then(|n| n.state())
@@ -153,6 +156,7 @@ const HEARD_WAIT: Duration = Duration::from_millis(2050);
 /// timeout longer than that reading says.
 async fn a_moment_later(
     cluster: &ClusterConfig,
+    hearing: &mut Hearing,
     view: ClusterView,
     replicas: &[String],
 ) -> ClusterView {
@@ -171,7 +175,8 @@ async fn a_moment_later(
     };
     let (view, wait) = match heard(&view) {
         Some(_) => {
-            let view = reobserve(cluster, view, replicas).await;
+            let mut view = reobserve(cluster, view, replicas).await;
+            hearing.annotate(&mut view);
             let wait = heard(&view).map(|all| {
                 all.iter()
                     .filter(|h| !h.silent())
@@ -186,5 +191,7 @@ async fn a_moment_later(
         return view;
     }
     tokio::time::sleep(wait.min(HEARD_WAIT)).await;
-    reobserve(cluster, view, replicas).await
+    let mut view = reobserve(cluster, view, replicas).await;
+    hearing.annotate(&mut view);
+    view
 }

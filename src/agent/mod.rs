@@ -24,6 +24,7 @@ use crate::execute::{Alone, Ledger, Outcome, Trigger};
 use crate::failover::fail_over;
 use crate::plan::plan;
 use crate::state::ClusterState;
+use crate::topology::hearing::Hearing;
 use crate::topology::observe::target;
 use crate::topology::{observe, ClusterView, Topology};
 
@@ -54,6 +55,7 @@ pub async fn run_cluster(
         agent,
         cluster,
         history: History::default(),
+        hearing: Hearing::default(),
         watcher: MasterWatcher::spawn(),
         last_said: String::new(),
         refused_with: None,
@@ -112,6 +114,8 @@ struct ClusterLoop {
     cluster: ClusterConfig,
     state: ClusterState,
     history: History,
+    /// Each replica's heartbeat count across looks (MariaDB's silence).
+    hearing: Hearing,
     watcher: MasterWatcher,
     /// The last analysis sentence logged, to log changes once.
     last_said: String,
@@ -128,7 +132,8 @@ impl ClusterLoop {
     /// One round; returns how long to wait before the next.
     async fn tick(&mut self) -> Duration {
         let interval = self.cluster.timing.probe_interval;
-        let view = observe(&self.cluster).await;
+        let mut view = observe(&self.cluster).await;
+        self.hearing.annotate(&mut view);
         let (topology, analysis) = self.analyze(&view);
         self.say(&analysis);
         let acting = self.lead().await;
@@ -170,6 +175,7 @@ impl ClusterLoop {
                 if failed_over {
                     // The topology changed: start detection afresh.
                     self.history = History::default();
+                    self.hearing = Hearing::default();
                     return QUICK;
                 }
             }
@@ -400,6 +406,7 @@ impl ClusterLoop {
             ledger::InFlight::Finished(report) => {
                 self.unfinished = matches!(report.outcome, Outcome::Interrupted { .. });
                 self.history = History::default();
+                self.hearing = Hearing::default();
                 self.watcher.follow(None);
                 Some(QUICK)
             }

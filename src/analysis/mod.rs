@@ -17,8 +17,9 @@
 //!   when every reachable replica's IO thread was restarted in this outage
 //!   and none could connect again, the master is dead (a black hole is
 //!   confirmed in one probe timeout and a short grace, not three).
-//! * Where a replica says when it last heard from the master (MySQL's
-//!   performance_schema, with a heartbeat period of at most 1 s: vipkeeper
+//! * Where a replica tells when it last heard from the master (MySQL's
+//!   performance_schema; MariaDB's heartbeat count, as `topology::hearing`
+//!   saw it stand still), with a heartbeat period of at most 1 s (vipkeeper
 //!   sets 0.5 s when it points a replica), that is the evidence instead of
 //!   a restart: heard within two heartbeat periods is still receiving;
 //!   silent for longer is cut off from the master too.

@@ -194,39 +194,53 @@ fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
     out
 }
 
-/// A MySQL replica connected to its source that cannot say when it last
-/// heard from it (or whose heartbeats are too rare to tell): a silent
-/// master is then confirmed by restarting IO threads, and the failover
-/// waits about 2 s more to stop a replica connecting to a dead source.
+/// A replica connected to its source that cannot say when it last heard
+/// from it (MySQL without the performance_schema tables), or whose
+/// heartbeats are too rare to tell: a silent master is then confirmed by
+/// restarting IO threads, and the failover waits about 2 s more to stop a
+/// replica connecting to a dead source.
 fn heard(name: &str, s: &crate::mysql::NodeState) -> Option<Finding> {
-    use crate::mysql::replica_status::IoThread;
+    use crate::mysql::replica_status::{IoThread, HEARD_AT_MOST};
     let r = s.replica.as_ref()?;
-    if s.version.flavor != Flavor::Mysql || r.io_thread != IoThread::Yes {
+    if r.io_thread != IoThread::Yes {
         return None;
     }
     let slower = "a silent (black-holed) master takes about 2 s longer to replace";
-    match r.heard {
-        None => Some(Finding::warning(
-            Some(name),
-            format!("cannot read when it last heard from its source: {slower}"),
-            "turn performance_schema on and GRANT SELECT ON performance_schema.replication_connection_status and performance_schema.replication_connection_configuration TO the monitor user (docs/PRIVILEGES.md)",
-        )),
-        Some(h) if !h.tells() => {
-            Some(Finding::warning(
-                Some(name),
-                format!(
-                    "its source sends heartbeats every {:.1} s: {slower}",
-                    h.heartbeat.as_secs_f64()
-                ),
-                format!(
-                    "vipkeeper sets SOURCE_HEARTBEAT_PERIOD = {} when it points a replica; for one pointed by hand: STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = {}; START REPLICA",
-                    crate::mysql::admin::HEARTBEAT_PERIOD,
-                    crate::mysql::admin::HEARTBEAT_PERIOD
-                ),
-            ))
-        }
-        Some(_) => None,
+    let period = match s.version.flavor {
+        Flavor::Mysql => match r.heard {
+            Some(h) => h.heartbeat,
+            None => {
+                return Some(Finding::warning(
+                    Some(name),
+                    format!("cannot read when it last heard from its source: {slower}"),
+                    "turn performance_schema on and GRANT SELECT ON performance_schema.replication_connection_status and performance_schema.replication_connection_configuration TO the monitor user (docs/PRIVILEGES.md)",
+                ))
+            }
+        },
+        // Every supported MariaDB counts its heartbeats in its status.
+        Flavor::Mariadb => r.heartbeats?.period,
+    };
+    if !period.is_zero() && period <= HEARD_AT_MOST {
+        return None;
     }
+    let hb = crate::mysql::admin::HEARTBEAT_PERIOD;
+    let fix = match s.version.flavor {
+        Flavor::Mysql => format!("STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = {hb}; START REPLICA"),
+        Flavor::Mariadb => format!("STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = {hb}; START SLAVE"),
+    };
+    let every = if period.is_zero() {
+        "its source sends no heartbeats".to_string()
+    } else {
+        format!(
+            "its source sends heartbeats every {:.1} s",
+            period.as_secs_f64()
+        )
+    };
+    Some(Finding::warning(
+        Some(name),
+        format!("{every}: {slower}"),
+        format!("vipkeeper sets a heartbeat period of {hb} s when it points a replica; for one pointed by hand: {fix}"),
+    ))
 }
 
 #[cfg(test)]
@@ -263,5 +277,33 @@ mod tests {
             .as_deref()
             .is_some_and(|h| h.contains("SOURCE_HEARTBEAT_PERIOD = 0.5")));
         assert!(with(Some(every(500))).is_none());
+    }
+
+    fn mariadb_with(period_ms: u64) -> Option<Finding> {
+        let mut s = state(2, false, Some(1));
+        s.version = crate::mysql::flavor::ServerVersion::parse("10.11.6-MariaDB", "").unwrap();
+        replica(&mut s).heartbeats = Some(crate::mysql::replica_status::Heartbeats {
+            received: 3,
+            period: Duration::from_millis(period_ms),
+            read_at: std::time::Instant::now(),
+        });
+        super::heard("db2", &s)
+    }
+
+    #[test]
+    fn a_mariadb_replica_with_rare_heartbeats_is_named_with_its_own_fix() {
+        let rare = mariadb_with(30_000).expect("a warning");
+        assert!(rare.message.contains("every 30.0 s"), "{}", rare.message);
+        assert!(rare
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 0.5")));
+        let none = mariadb_with(0).expect("a warning");
+        assert!(
+            none.message.contains("sends no heartbeats"),
+            "{}",
+            none.message
+        );
+        assert!(mariadb_with(500).is_none());
     }
 }

@@ -32,12 +32,58 @@ pub struct SourceLogin<'a> {
     pub tls: bool,
 }
 
+/// Stops both replication threads. A MariaDB semi-sync replica's IO
+/// thread, as it stops, connects to its source to kill the dump thread
+/// there, for up to `rpl_semi_sync_slave_kill_conn_timeout` (5 s by
+/// default; 0 is no limit), and the server signals a stopping thread again
+/// only every 2 s: against a dead or black-holed source `STOP SLAVE` took
+/// 2.0 s (24 s with 0). Around the stop that timeout is lowered to
+/// `KILL_CONN_TIMEOUT_S` — a live source answers a connect on a LAN in
+/// milliseconds — and then put back.
 pub async fn stop_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
-    s.exec(match v.syntax() {
-        Syntax::MysqlModern => "STOP REPLICA",
-        Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE",
-    })
-    .await
+    let lowered = match v.syntax() {
+        Syntax::Mariadb => lower_kill_conn_timeout(s).await,
+        Syntax::MysqlModern | Syntax::MysqlLegacy => None,
+    };
+    let stopped = s
+        .exec(match v.syntax() {
+            Syntax::MysqlModern => "STOP REPLICA",
+            Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE",
+        })
+        .await;
+    if let Some(before) = lowered {
+        let restore = format!("SET GLOBAL rpl_semi_sync_slave_kill_conn_timeout = {before}");
+        if let Err(e) = s.exec(&restore).await {
+            tracing::warn!("could not put rpl_semi_sync_slave_kill_conn_timeout back to {before} after stopping replication (it stays {KILL_CONN_TIMEOUT_S}): {e}");
+        }
+    }
+    stopped
+}
+
+/// How long (seconds) a stopping MariaDB semi-sync replica tries to reach
+/// its source to kill its dump thread, while vipkeeper stops it.
+pub const KILL_CONN_TIMEOUT_S: u32 = 1;
+
+/// On a MariaDB semi-sync replica whose kill-connection timeout is longer
+/// than `KILL_CONN_TIMEOUT_S` (or unlimited), lowers it; returns the value
+/// to put back. None when nothing was changed (not semi-sync, already
+/// short, a server without the variable, or no privilege: the stop then
+/// simply takes as long as it takes).
+async fn lower_kill_conn_timeout(s: &mut Session) -> Option<u32> {
+    let row = s
+        .first(
+            "SELECT @@GLOBAL.rpl_semi_sync_slave_enabled AS enabled, \
+             @@GLOBAL.rpl_semi_sync_slave_kill_conn_timeout AS timeout",
+        )
+        .await
+        .ok()??;
+    let value = |name: &str| row.get(name)?.as_deref()?.parse::<u32>().ok();
+    let (enabled, before) = (value("enabled")?, value("timeout")?);
+    if enabled == 0 || (1..=KILL_CONN_TIMEOUT_S).contains(&before) {
+        return None;
+    }
+    let lower = format!("SET GLOBAL rpl_semi_sync_slave_kill_conn_timeout = {KILL_CONN_TIMEOUT_S}");
+    s.exec(&lower).await.ok().map(|()| before)
 }
 
 /// Stops only the applier: the executed position stops moving (and is
@@ -79,12 +125,13 @@ pub async fn reset_replication(s: &mut Session, v: &ServerVersion) -> Result<(),
     .await
 }
 
-/// The heartbeat period (seconds) vipkeeper asks of a MySQL source when it
+/// The heartbeat period (seconds) vipkeeper asks of a source when it
 /// points a replica: a source idle for this long sends a heartbeat, so a
 /// replica that heard nothing for two periods (1 s, the default probe
 /// timeout) is cut off from it — evidence of a silent master that needs no
-/// IO-thread restart (see `replica_status::Heard`). MySQL's default is half
-/// `replica_net_timeout`, 30 s.
+/// IO-thread restart (see `replica_status::Heard`; MariaDB's count of them,
+/// `topology::hearing`). The servers' default is half
+/// `replica_net_timeout` / `slave_net_timeout`, 30 s.
 pub const HEARTBEAT_PERIOD: &str = "0.5";
 
 /// `CHANGE REPLICATION SOURCE TO` / `CHANGE MASTER TO`. Replication must be stopped.
@@ -175,7 +222,8 @@ pub fn change_source_sql(
             };
             format!(
                 "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
-                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, {position}{}",
+                 MASTER_PASSWORD={password}, MASTER_CONNECT_RETRY=1, \
+                 MASTER_HEARTBEAT_PERIOD={HEARTBEAT_PERIOD}, {position}{}",
                 ssl("MASTER_SSL")
             )
         }
@@ -402,7 +450,9 @@ mod tests {
         );
         assert!(maria.contains("MASTER_PASSWORD='p''w\\x'"), "{maria}");
         assert!(
-            maria.ends_with("MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos"),
+            maria.ends_with(
+                "MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=0.5, MASTER_USE_GTID=slave_pos"
+            ),
             "{maria}"
         );
 

@@ -12,7 +12,7 @@ use super::error::{DbError, ErrorKind, Phase};
 use super::flavor::{Flavor, ServerVersion};
 use super::gtid::{GtidSet, MariadbGtidPos, MysqlGtidSet};
 use super::node_state::{GtidState, MariadbPositions, NodeState, SemiSync};
-use super::replica_status::{Heard, IoThread, ReplicaStatus, Row};
+use super::replica_status::{Heard, Heartbeats, IoThread, ReplicaStatus, Row};
 
 const VARIABLES_SQL: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN (\
     'version', 'version_comment', 'server_id', 'server_uuid', 'read_only', \
@@ -26,7 +26,8 @@ const VARIABLES_SQL: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN (\
 const STATUS_SQL: &str = "SHOW GLOBAL STATUS WHERE Variable_name IN (\
     'Rpl_semi_sync_master_status', 'Rpl_semi_sync_source_status', \
     'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_replica_status', \
-    'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_source_clients')";
+    'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_source_clients', \
+    'Slave_received_heartbeats', 'Slave_heartbeat_period')";
 
 /// The outcome of one probe and how long it took.
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +79,8 @@ pub async fn read_state(s: &mut Session) -> Result<NodeState, DbError> {
     };
     let replica_rows = s.rows(version.replica_status_sql()).await?;
     let status = s.variables(STATUS_SQL).await?;
+    // When the heartbeat count was read, to within the query's round trip.
+    let read_at = Instant::now();
     let stat = |a: &str, b: &str| {
         status
             .get(a)
@@ -103,6 +106,12 @@ pub async fn read_state(s: &mut Session) -> Result<NodeState, DbError> {
         .filter(|r| version.flavor == Flavor::Mysql && r.io_thread == IoThread::Yes)
     {
         r.heard = heard(s).await;
+    }
+    if let Some(r) = replica
+        .as_mut()
+        .filter(|r| version.flavor == Flavor::Mariadb && r.io_thread == IoThread::Yes)
+    {
+        r.heartbeats = heartbeats(&status, read_at);
     }
     if let (Some(r), Some(m)) = (replica.as_mut(), gtid.mariadb.as_ref()) {
         r.executed_gtids = MariadbGtidPos::parse(&m.slave_pos)
@@ -196,6 +205,20 @@ async fn heard(s: &mut Session) -> Option<Heard> {
     (silent_us >= 0.0 && heartbeat >= 0.0).then(|| Heard {
         silent_for: Duration::from_micros(silent_us as u64),
         heartbeat: Duration::from_secs_f64(heartbeat),
+    })
+}
+
+/// MariaDB's count of heartbeats from the default connection's source and
+/// their period (`SHOW GLOBAL STATUS`: no privilege needed). None when the
+/// server does not say.
+fn heartbeats(status: &Row, read_at: Instant) -> Option<Heartbeats> {
+    let value = |name: &str| status.get(name)?.as_deref()?.parse::<f64>().ok();
+    let received = value("slave_received_heartbeats")?;
+    let period = value("slave_heartbeat_period")?;
+    (received >= 0.0 && period >= 0.0).then(|| Heartbeats {
+        received: received as u64,
+        period: Duration::from_secs_f64(period),
+        read_at,
     })
 }
 

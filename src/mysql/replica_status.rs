@@ -92,10 +92,28 @@ pub struct ReplicaStatus {
     /// MariaDB has no such column: the probe fills in `gtid_slave_pos`).
     pub executed_gtids: Option<GtidSet>,
     /// When the replica last heard from its source, where the server says
-    /// (MySQL with performance_schema on); None elsewhere. Detection's
-    /// input only: not part of `status --json`.
+    /// (MySQL with performance_schema on) or the manager could tell from a
+    /// count of heartbeats (MariaDB, `topology::hearing`); None elsewhere.
+    /// Detection's input only: not part of `status --json`.
     #[serde(skip)]
     pub heard: Option<Heard>,
+    /// The heartbeats received and their period, where the server counts
+    /// them but does not say when the last came (MariaDB): the manager
+    /// tells the silence from a count that stops moving
+    /// (`topology::hearing`) and fills in `heard`. Detection's input only.
+    #[serde(skip)]
+    pub heartbeats: Option<Heartbeats>,
+}
+
+/// A replica's count of heartbeats from its source, as read at `read_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeats {
+    pub received: u64,
+    pub period: std::time::Duration,
+    /// When the count was read: the silence is measured between readings,
+    /// not between the manager's looks (a look waits for its slowest node,
+    /// a dead master, after the replicas were read).
+    pub read_at: std::time::Instant,
 }
 
 /// When a connected replica last heard from its source — an event or a
@@ -244,6 +262,7 @@ impl ReplicaStatus {
             retrieved_gtids,
             executed_gtids,
             heard: None,
+            heartbeats: None,
         })
     }
 

@@ -3,6 +3,7 @@
 //! `observe` touches the network.
 
 mod derive;
+pub mod hearing;
 pub mod observe;
 pub mod render;
 
