@@ -116,7 +116,7 @@ pub async fn resume(
     ledger: &mut dyn Ledger,
 ) -> Option<Report> {
     let progress = ledger.resumed()?.clone();
-    tracing::warn!(cluster = %cluster.name, "finishing {} from the journal in etcd; the plan:\n{}", progress.describe(), progress.plan.describe());
+    tracing::warn!(cluster = %cluster.name, "finishing {} from its record; the plan:\n{}", progress.describe(), progress.plan.describe());
     let master = progress.plan.old_master.clone();
     Some(
         fail_over(

@@ -5,6 +5,7 @@
 //!   <state_dir>/<cluster>/lock
 //!   <state_dir>/<cluster>/last-failover.json
 //!   <state_dir>/<cluster>/master.json      the master the last change made
+//!   <state_dir>/<cluster>/in-flight.json   a lone manager's failover, step by step
 //!   <state_dir>/<cluster>/journal/<id>.jsonl
 //!   <state_dir>/<cluster>/reports/<id>.json
 
@@ -19,6 +20,8 @@ use serde::{Deserialize, Serialize};
 pub struct ClusterState {
     dir: PathBuf,
 }
+
+const IN_FLIGHT: &str = "in-flight.json";
 
 /// Held while a failover or switchover of the cluster runs; released when dropped.
 pub struct FailoverLock {
@@ -128,6 +131,24 @@ impl ClusterState {
             &dir.join(name),
             &serde_json::to_vec_pretty(value).expect("serializable"),
         )
+    }
+
+    /// The failover a lone manager recorded step by step (`execute::Progress`
+    /// as JSON), if any: Ok(None) when there is none.
+    pub fn in_flight(&self) -> Result<Option<String>, String> {
+        let path = self.dir.join(IN_FLIGHT);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Replaces the failover record at once: a manager killed while writing
+    /// leaves the previous step's record, never half of one.
+    pub fn record_in_flight(&self, json: &[u8]) -> io::Result<()> {
+        let dir = self.ensure("")?;
+        write_private(&dir.join(IN_FLIGHT), json)
     }
 
     pub fn master_record(&self) -> Option<MasterRecord> {

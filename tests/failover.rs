@@ -31,6 +31,7 @@ per_flavor!(
     a_replica_in_no_backslash_escapes_mode_is_repointed_with_a_backslash_password,
     a_replica_that_becomes_unreachable_is_logged_once,
     an_observe_only_agent_says_what_it_would_do_and_changes_nothing,
+    a_lone_manager_killed_in_the_middle_of_a_failover_finishes_it_when_restarted,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -970,4 +971,81 @@ async fn an_observe_only_agent_says_what_it_would_do_and_changes_nothing(flavor:
     }
     assert_eq!(s.cluster.vip_node(), "db1", "the VIP was moved");
     assert!(!agent.log_text().contains("replaced db1"));
+}
+
+/// A lone manager (no etcd) records its failover step by step in its state
+/// directory. Killed right after detaching the candidate (a test hook
+/// pauses it there) and started again, as systemd would, it finishes that
+/// failover from its record: the same candidate, the detachment not done
+/// again, exactly one promotion, the VIP on the new master, no
+/// acknowledged (semi-sync) write lost, never two writable nodes.
+async fn a_lone_manager_killed_in_the_middle_of_a_failover_finishes_it_when_restarted(
+    flavor: Flavor,
+) {
+    let mut s = setup(flavor, true, "", &[]).await;
+    let bin: &std::path::Path = env!("CARGO_BIN_EXE_vipkeeper").as_ref();
+    let pause = [("VIPKEEPER_TEST_PAUSE_AFTER_STEP", "detach")];
+    let first = Agent::start_with(bin, &s.config, &s.cluster.dir, None, "agent", &[], &pause);
+    first.wait_for_log("healthy: db1 is the master", LONG);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(100, LONG).await;
+    let poller = support::poller::WritablePoller::start(&s.cluster);
+
+    s.cluster.node_mut("db1").kill9();
+    first.wait_for_log("test hook: pausing after step detach", LONG);
+    let record_path = s.cluster.dir.join("state/main/in-flight.json");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert!(record.get("outcome").is_none(), "{record}");
+    let done: Vec<&str> = record["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(done.last(), Some(&"detach"), "{record}");
+    let mode = std::fs::metadata(&record_path).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077,
+        0,
+        "private"
+    );
+    let candidate = record["plan"]["candidate"].as_str().unwrap().to_string();
+    assert!(s.cluster.read_only(&candidate).await, "promoted already");
+
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    let next = Agent::start_in(bin, &s.config, &s.cluster.dir, None, "agent-2", &[]);
+    next.wait_for_log("finishing failover", LONG);
+    next.wait_for_log("replaced db1", LONG);
+    writer.wait_for_more(100, LONG).await;
+    let log = next.log_text();
+    assert!(
+        log.contains("stop and reset replication") && log.contains("done by"),
+        "the detachment is not done again: {log}"
+    );
+    let ended: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert_eq!(ended["outcome"]["outcome"], "success", "{ended}");
+    assert_eq!(ended["plan"]["candidate"], candidate.as_str(), "{ended}");
+    let promoted = ended["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["step"] == "make-writable")
+        .count();
+    assert_eq!(promoted, 1, "{ended}");
+
+    let (writes, polled) = (writer.stop().await, poller.stop().await);
+    assert_eq!(polled.two_writer_rounds, 0, "{polled:?}");
+    assert_eq!(
+        polled.last_writable,
+        std::slice::from_ref(&candidate),
+        "{polled:?}"
+    );
+    assert_eq!(s.cluster.vip_node(), candidate);
+    writes.assert_none_lost(s.cluster.node(&candidate)).await;
+    s.cluster
+        .wait_replicated_from(&candidate, LONG)
+        .await
+        .unwrap();
 }

@@ -1,7 +1,8 @@
-//! With several managers, a failover's steps are checked against this
-//! manager's lease and recorded in etcd one by one (`execute::Ledger`), so
-//! that the cluster's next leader can finish a failover this manager could
-//! not (docs/HA.md).
+//! A failover's steps are recorded one by one (`execute::Ledger`) so that
+//! a failover a manager could not finish is finished by the next: with
+//! several managers, in etcd and checked against this manager's lease (the
+//! cluster's next leader finishes it, docs/HA.md); a lone manager, in its
+//! state directory (the same manager, restarted, finishes it).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use futures::future::BoxFuture;
 
 use crate::coord::Coordinator;
 use crate::execute::{Ledger, Progress};
+use crate::state::ClusterState;
 
 pub struct EtcdLedger<'a> {
     coord: &'a Coordinator,
@@ -66,14 +68,64 @@ impl Ledger for EtcdLedger<'_> {
     }
 }
 
+/// A lone manager's record of its failover, in the cluster's state
+/// directory: what etcd holds with several managers.
+pub struct FileLedger<'a> {
+    state: &'a ClusterState,
+    /// Finishing the failover this manager was killed in: what it recorded.
+    resumed: Option<Progress>,
+}
+
+impl<'a> FileLedger<'a> {
+    pub fn new(state: &'a ClusterState, resumed: Option<Progress>) -> Self {
+        Self { state, resumed }
+    }
+}
+
+impl Ledger for FileLedger<'_> {
+    fn resumed(&self) -> Option<&Progress> {
+        self.resumed.as_ref()
+    }
+
+    fn record<'b>(&'b mut self, progress: &'b Progress) -> BoxFuture<'b, Result<(), String>> {
+        Box::pin(async move {
+            let json = serde_json::to_vec_pretty(progress).expect("progress serializes");
+            self.state.record_in_flight(&json).map_err(|e| {
+                format!(
+                    "cannot record the failover in {}: {e}",
+                    self.state.dir().display()
+                )
+            })
+        })
+    }
+}
+
 /// The cluster's change record in etcd, read back.
 pub async fn read(coord: &Coordinator, cluster: &str) -> Result<Option<Progress>, String> {
     match coord.failover_record(cluster).await? {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            format!("the failover record of cluster {cluster} in etcd cannot be read: {e}")
-        }),
+        Some(text) => parse(
+            &text,
+            &format!("the failover record of cluster {cluster} in etcd"),
+        ),
     }
+}
+
+/// A lone manager's record of its last failover, read back.
+fn read_local(state: &ClusterState) -> Result<Option<Progress>, String> {
+    match state.in_flight()? {
+        None => Ok(None),
+        Some(text) => parse(
+            &text,
+            &format!("the failover record in {}", state.dir().display()),
+        ),
+    }
+}
+
+fn parse(text: &str, what: &str) -> Result<Option<Progress>, String> {
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| format!("{what} cannot be read: {e}"))
 }
 
 /// What a new leader found of the cluster's last change.
@@ -86,24 +138,39 @@ pub enum InFlight {
     Finished(Box<crate::execute::Report>),
 }
 
-/// Finishes the failover an earlier leader (or this manager, cut short)
-/// left in flight, if any.
+/// Finishes the failover an earlier leader (or this manager, cut short or
+/// killed and restarted) left in flight, if any: read from etcd with
+/// several managers, else from the state directory.
 pub async fn finish_in_flight(
     agent: &crate::config::AgentConfig,
     cluster: &crate::config::ClusterConfig,
     view: &crate::topology::ClusterView,
-    coord: &Coordinator,
+    coord: Option<&Coordinator>,
+    state: &ClusterState,
 ) -> InFlight {
-    match read(coord, &cluster.name).await {
-        Err(why) => InFlight::Unknown(why),
-        Ok(Some(p)) if p.in_flight() => {
-            let mut ledger = EtcdLedger::new(coord, &cluster.name, Some(p));
-            match crate::failover::resume(agent, cluster, view, &mut ledger).await {
-                Some(report) => InFlight::Finished(Box::new(report)),
-                None => InFlight::Nothing,
-            }
+    let record = match coord {
+        Some(c) => read(c, &cluster.name).await,
+        None => read_local(state),
+    };
+    let p = match record {
+        Err(why) => return InFlight::Unknown(why),
+        Ok(Some(p)) if p.in_flight() => p,
+        Ok(_) => return InFlight::Nothing,
+    };
+    let (mut in_etcd, mut in_file);
+    let ledger: &mut dyn Ledger = match coord {
+        Some(c) => {
+            in_etcd = EtcdLedger::new(c, &cluster.name, Some(p));
+            &mut in_etcd
         }
-        Ok(_) => InFlight::Nothing,
+        None => {
+            in_file = FileLedger::new(state, Some(p));
+            &mut in_file
+        }
+    };
+    match crate::failover::resume(agent, cluster, view, ledger).await {
+        Some(report) => InFlight::Finished(Box::new(report)),
+        None => InFlight::Nothing,
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
-use crate::execute::{Alone, Ledger, Outcome, Trigger};
+use crate::execute::{Ledger, Outcome, Trigger};
 use crate::failover::fail_over;
 use crate::plan::plan;
 use crate::state::ClusterState;
@@ -104,8 +104,9 @@ struct ClusterLoop {
     coord: Option<Coordinator>,
     /// This manager's role at the last tick (with `coord`).
     role: Option<Role>,
-    /// Whether etcd may hold a failover left in flight, for this manager
-    /// to finish when it leads (with `coord`).
+    /// Whether a failover may be left in flight (in etcd, or this lone
+    /// manager's state directory), for this manager to finish when it
+    /// acts.
     unfinished: bool,
     /// This manager's view, as last published (with `coord`).
     published: coordinated::Published,
@@ -352,15 +353,15 @@ impl ClusterLoop {
             }
             self.refused_with = Some(refusal.why.clone());
         }
-        let (mut alone, mut in_etcd);
+        let (mut in_file, mut in_etcd);
         let ledger: &mut dyn Ledger = match &self.coord {
             Some(c) => {
                 in_etcd = ledger::EtcdLedger::new(c, &self.cluster.name, None);
                 &mut in_etcd
             }
             None => {
-                alone = Alone;
-                &mut alone
+                in_file = ledger::FileLedger::new(&self.state, None);
+                &mut in_file
             }
         };
         let report = fail_over(
@@ -385,12 +386,21 @@ impl ClusterLoop {
         }
     }
 
-    /// Leading with several managers: finishes a failover left in flight
-    /// in etcd. Some(when to look again) when this tick is done (finished,
-    /// or the record cannot be read: act on nothing then).
+    /// Acting (alone, or leading several managers): finishes a failover
+    /// left in flight — in etcd, or by this manager before it was killed
+    /// and restarted. Some(when to look again) when this tick is done
+    /// (finished, or the record cannot be read: act on nothing then).
     async fn finish_in_flight(&mut self, view: &ClusterView) -> Option<Duration> {
-        let coord = self.coord.clone()?;
-        match ledger::finish_in_flight(&self.agent, &self.cluster, view, &coord).await {
+        let coord = self.coord.clone();
+        match ledger::finish_in_flight(
+            &self.agent,
+            &self.cluster,
+            view,
+            coord.as_ref(),
+            &self.state,
+        )
+        .await
+        {
             ledger::InFlight::Nothing => {
                 self.unfinished = false;
                 None
