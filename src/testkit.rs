@@ -159,6 +159,7 @@ pub fn cluster_config(n: u32, vip: bool) -> crate::config::ClusterConfig {
                     timeout: Duration::from_secs(5),
                 },
             )],
+            retry_for: crate::config::vip::RETRY_FOR,
         }),
         tls: Default::default(),
         aurora: None,

@@ -205,6 +205,7 @@ fn vip(endpoint: String, tables: Vec<String>, deadline: Duration) -> VipConfig {
             deadline,
             concurrency: None,
         })],
+        retry_for: vipkeeper::config::vip::RETRY_FOR,
     }
 }
 

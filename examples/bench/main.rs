@@ -183,6 +183,7 @@ async fn route_tables(runs: usize) -> Result<String> {
                     deadline: Duration::from_secs(30),
                     concurrency,
                 })],
+                retry_for: vipkeeper::config::vip::RETRY_FOR,
             };
             let mut ms = Vec::new();
             for run in 0..runs {

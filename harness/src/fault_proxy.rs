@@ -1,10 +1,11 @@
 //! A small HTTP proxy in front of the AWS emulator that answers chosen EC2
 //! actions with `RequestLimitExceeded` (HTTP 503) a given number of times,
 //! then lets them through — throttling on demand; or, switched at any
-//! time, answers every request 503 or never answers (an API that is down).
+//! time, answers every request 503 or never answers (an API that is down),
+//! or refuses only the requests that name one resource.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +29,10 @@ pub struct FaultProxy {
     pub port: u16,
     /// How many requests were answered with throttling.
     pub throttled: Arc<AtomicUsize>,
+    /// How many requests were refused for naming `refused`'s text.
+    pub refusals: Arc<AtomicUsize>,
     fault: Arc<AtomicU8>,
+    refused: Arc<Mutex<Option<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -40,6 +44,8 @@ struct Rules {
     times: usize,
     count: Arc<AtomicUsize>,
     fault: Arc<AtomicU8>,
+    refused: Arc<Mutex<Option<String>>>,
+    refusals: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -66,6 +72,8 @@ impl FaultProxy {
             times,
             count: Arc::new(AtomicUsize::new(0)),
             fault: Arc::new(AtomicU8::new(Fault::None as u8)),
+            refused: Arc::new(Mutex::new(None)),
+            refusals: Arc::new(AtomicUsize::new(0)),
         };
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -104,7 +112,9 @@ impl FaultProxy {
         Ok(Self {
             port,
             throttled: rules.count,
+            refusals: rules.refusals,
             fault: rules.fault,
+            refused: rules.refused,
             stop: Some(stop),
         })
     }
@@ -112,6 +122,13 @@ impl FaultProxy {
     /// From now on, every request meets `fault`.
     pub fn set(&self, fault: Fault) {
         self.fault.store(fault as u8, Ordering::SeqCst);
+    }
+
+    /// From now on (until None), every request whose body contains
+    /// `text` — a route table's id, say — is answered 503: one resource
+    /// that fails while the rest of the API works.
+    pub fn refuse_containing(&self, text: Option<String>) {
+        *self.refused.lock().expect("not poisoned") = text;
     }
 
     pub fn endpoint(&self) -> String {
@@ -134,9 +151,7 @@ async fn serve(mut client: TcpStream, rules: Rules) -> std::io::Result<()> {
         };
         match rules.fault.load(Ordering::SeqCst) {
             f if f == Fault::Unavailable as u8 => {
-                let xml = "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>\
-                           <Message>Service unavailable.</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>";
-                answer(&mut client, "503 Service Unavailable", xml).await?;
+                answer(&mut client, "503 Service Unavailable", UNAVAILABLE).await?;
                 continue;
             }
             f if f == Fault::Drop as u8 => {
@@ -146,6 +161,12 @@ async fn serve(mut client: TcpStream, rules: Rules) -> std::io::Result<()> {
             _ => {}
         }
         let body = String::from_utf8_lossy(&request);
+        let refused = rules.refused.lock().expect("not poisoned").clone();
+        if refused.is_some_and(|text| body.contains(&text)) {
+            rules.refusals.fetch_add(1, Ordering::SeqCst);
+            answer(&mut client, "503 Service Unavailable", UNAVAILABLE).await?;
+            continue;
+        }
         let chosen =
             !rules.action.is_empty() && body.contains(&format!("Action={}&", rules.action));
         if chosen && rules.count.fetch_add(1, Ordering::SeqCst) < rules.times {
@@ -165,6 +186,9 @@ async fn serve(mut client: TcpStream, rules: Rules) -> std::io::Result<()> {
         client.write_all(&strip_connection_close(&response)).await?;
     }
 }
+
+const UNAVAILABLE: &str = "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>\
+     <Message>Service unavailable.</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>";
 
 async fn answer(client: &mut TcpStream, status: &str, xml: &str) -> std::io::Result<()> {
     let head = format!(

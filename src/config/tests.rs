@@ -257,6 +257,33 @@ fn policy_and_vip_mistakes() {
 }
 
 #[test]
+fn vip_retry_for_defaults_to_five_minutes_and_must_be_a_duration() {
+    let f = Fixture::new();
+    let secret = f.secret("pw", 0o600);
+    let base = good_config(&secret);
+    let vip = |c: &Config| c.clusters[0].vip.clone().unwrap();
+    let c = load(&f.config(&base, 0o600)).unwrap().config;
+    assert_eq!(vip(&c).retry_for, std::time::Duration::from_secs(300));
+    let with = |value: &str| {
+        base.replace(
+            "backends = [\"aws-route-table\", \"local-address\"]",
+            &format!(
+                "backends = [\"aws-route-table\", \"local-address\"]\nretry_for = \"{value}\""
+            ),
+        )
+    };
+    let c = load(&f.config(&with("90s"), 0o600)).unwrap().config;
+    assert_eq!(vip(&c).retry_for, std::time::Duration::from_secs(90));
+    for bad in ["0s", "soon"] {
+        let problems = load(&f.config(&with(bad), 0o600)).unwrap_err().problems;
+        assert!(
+            problems.iter().any(|p| p.message.contains("vip.retry_for")),
+            "{bad}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
 fn password_from_environment() {
     let f = Fixture::new();
     let secret = f.secret("pw", 0o600);

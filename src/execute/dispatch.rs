@@ -1,7 +1,7 @@
 //! One step of a plan, carried out: the dispatch from `Step` to what
 //! the executor does on which node.
 
-use super::{record_vip_moves, Done, Executor, StepError, FENCE_CONNECT_TIMEOUT};
+use super::{Done, Executor, StepError, FENCE_CONNECT_TIMEOUT};
 use crate::mysql::admin;
 use crate::mysql::probe::read_state;
 use crate::plan::Step;
@@ -54,33 +54,7 @@ impl Executor<'_> {
                 self.candidate_state = Some(state);
                 Ok(Done::ok(detail))
             }
-            Step::MoveVip { from, to } => {
-                let Some(vip) = &self.cluster.vip else {
-                    return Ok(Done::skipped("no VIP configured"));
-                };
-                let moved = crate::vip::move_vip(
-                    vip,
-                    &self.cluster.nodes,
-                    Some(self.node(from)?),
-                    self.node(to)?,
-                )
-                .await;
-                record_vip_moves(&self.cluster.name, &moved);
-                let moved = moved?;
-                let detail = moved
-                    .iter()
-                    .map(|(backend, m)| format!("{backend}: {}", m.detail()))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if moved
-                    .iter()
-                    .any(|(_, m)| matches!(m, crate::vip::Moved::FailedProceed(_)))
-                {
-                    Ok(Done::skipped(detail))
-                } else {
-                    Ok(Done::ok(detail))
-                }
-            }
+            Step::MoveVip { from, to } => self.move_vip(from, to).await,
             Step::MakeWritable { node } => {
                 self.guard_writable(node).await?;
                 let s = self.session(node).await?;

@@ -21,6 +21,7 @@ pub mod report;
 mod run;
 mod salvage;
 mod switch_steps;
+mod vip_step;
 
 pub use cluster_lock::ClusterLock;
 pub use error::StepError;
@@ -30,7 +31,7 @@ pub use progress::{Alone, Ledger, Progress};
 pub use report::{Outcome, Report, StepOutcome, Trigger};
 pub use run::{finish, locked_execute};
 
-use record::{record_step, record_vip_moves};
+use record::record_step;
 use remedy::remedy;
 
 use std::collections::HashMap;
@@ -248,9 +249,13 @@ pub async fn execute(
         if i < resumed {
             // Done by the manager that started the change: not again.
             let earlier = &progress.done[i];
+            let by = match progress.manager.as_str() {
+                "" => "this manager before it was restarted",
+                name => name,
+            };
             let record = StepRecord {
                 outcome: StepOutcome::Skipped,
-                detail: format!("done by {}: {}", progress.manager, earlier.detail),
+                detail: format!("done by {by}: {}", earlier.detail),
                 at_ms: started.elapsed().as_millis() as u64,
                 elapsed_ms: 0,
                 ..earlier.clone()

@@ -109,6 +109,7 @@ pub fn cluster_from(flags: &VipFlags, call: &Call) -> Result<ClusterConfig, Stri
         vip: Some(VipConfig {
             address,
             backends: vec![backend],
+            retry_for: crate::config::vip::RETRY_FOR,
         }),
         tls: Default::default(),
         aurora: None,

@@ -82,3 +82,12 @@ pub struct MoveFailed {
     pub backend: &'static str,
     pub error: VipError,
 }
+
+impl MoveFailed {
+    /// Whether trying the move again may succeed: not after a script (what
+    /// it did is its own, and need not be repeatable), and not when AWS
+    /// refused a permission (that takes an operator).
+    pub fn may_pass(&self) -> bool {
+        self.backend != crate::config::ScriptConfig::NAME && !self.error.is_aws_permission()
+    }
+}

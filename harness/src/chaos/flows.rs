@@ -7,12 +7,15 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::run::wait_writes;
-use super::setup::{until, wait_log, Stage, LONG};
+use super::setup::{until, wait_log, Stage, KILLED_AFTER, LONG};
 use super::tally::Outcome;
 use super::{Fault, Scenario};
+use crate::agent::Agent;
+use crate::fault_proxy::Fault as FaultKind;
 use crate::writer::Writer;
 
-/// How long after the fault the manager has to replace the master.
+/// How long after the fault (or after the API is back) the manager has to
+/// replace the master.
 const DEADLINE: Duration = Duration::from_secs(30);
 
 pub async fn prepare(stage: &mut Stage, sc: &Scenario, writer: &Writer) -> Result<()> {
@@ -81,6 +84,13 @@ fn candidate_killer(stage: &Stage) -> Result<()> {
 }
 
 pub fn inject(stage: &mut Stage, sc: &Scenario) {
+    match (sc.fault, &stage.aws) {
+        (Fault::AwsDown, Some(aws)) => aws.proxy.set(FaultKind::Unavailable),
+        (Fault::RouteTableFails, Some(aws)) => aws
+            .proxy
+            .refuse_containing(Some(aws.vpc.route_tables[REFUSING].clone())),
+        _ => {}
+    }
     match sc.fault {
         Fault::Stop => stage.cluster.master().pause(),
         Fault::BlackHole | Fault::ManagerCutOff => {
@@ -92,12 +102,79 @@ pub fn inject(stage: &mut Stage, sc: &Scenario) {
     }
 }
 
+/// Which of the three route tables refuses (`Fault::RouteTableFails`).
+const REFUSING: usize = 1;
+
+/// How long the EC2 API stays down, or the table refuses: past the
+/// backend's deadline (15 s), so that the VIP move fails more than once.
+const OUTAGE: Duration = Duration::from_secs(18);
+
+/// The EC2 API (or one route table) fails from the kill on: the failover
+/// must keep trying the VIP and make nothing writable meanwhile; once the
+/// API is back it must end by itself.
+async fn aws_outage(stage: &mut Stage, out: &mut Outcome) -> Result<(), String> {
+    let m = &stage.manager;
+    wait_log(m, "trying again in", DEADLINE)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    tokio::time::sleep(OUTAGE.saturating_sub(Duration::from_secs(3))).await;
+    for node in ["db2", "db3"] {
+        if !stage.cluster.read_only(node).await {
+            out.wrong_action = Some(format!(
+                "{node} was made writable while the VIP's routes could not be moved to it"
+            ));
+        }
+    }
+    let tries = m.count_in_log("trying again in");
+    if let Some(aws) = &stage.aws {
+        aws.proxy.set(FaultKind::None);
+        aws.proxy.refuse_containing(None);
+    }
+    out.notes.push(format!(
+        "the VIP move failed {tries} time(s) while the API failed; nothing writable until the routes moved"
+    ));
+    wait_log(&stage.manager, "replaced db1", DEADLINE)
+        .await
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// The manager, paused by the test hook after detaching the candidate, is
+/// killed and started again: it must finish that failover from its record.
+async fn manager_killed(stage: &mut Stage, out: &mut Outcome) -> Result<(), String> {
+    let hung = |e: anyhow::Error| format!("{e:#}");
+    let paused = format!("test hook: pausing after step {KILLED_AFTER}");
+    wait_log(&stage.manager, &paused, DEADLINE)
+        .await
+        .map_err(hung)?;
+    stage.manager.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = stage.manager.wait_exit(Duration::from_secs(10));
+    stage.manager = Agent::start_in(
+        &stage.bin,
+        &stage.config,
+        &stage.cluster.dir,
+        None,
+        "agent-restarted",
+        &[],
+    );
+    wait_log(&stage.manager, "finishing failover", DEADLINE)
+        .await
+        .map_err(hung)?;
+    out.notes.push(format!(
+        "killed after step {KILLED_AFTER}; restarted, it finished the failover"
+    ));
+    wait_log(&stage.manager, "replaced db1", DEADLINE)
+        .await
+        .map_err(hung)
+}
+
 /// Follows the manager to the end `sc` must come to; Err(what never came).
 /// A wrong action goes to `out.wrong_action`.
 pub async fn follow(stage: &mut Stage, sc: &Scenario, out: &mut Outcome) -> Result<(), String> {
     let m = &stage.manager;
     let hung = |e: anyhow::Error| format!("{e:#}");
     match sc.fault {
+        Fault::AwsDown | Fault::RouteTableFails => aws_outage(stage, out).await,
+        Fault::ManagerKilled => manager_killed(stage, out).await,
         Fault::ManagerCutOff => {
             // Long enough for several rounds of detection.
             tokio::time::sleep(Duration::from_secs(8)).await;

@@ -57,10 +57,22 @@ pub enum Fault {
     /// and the EC2 API throttles the failover's first route changes
     /// (`RequestLimitExceeded`, HTTP 503), then kill -9.
     AwsThrottled,
+    /// The same route tables, and the EC2 API down (every call answered
+    /// 503) from the kill -9 until well past the backend's deadline: the
+    /// failover keeps trying, makes nothing writable while the routes
+    /// point elsewhere, and ends by itself once the API is back.
+    AwsDown,
+    /// The same route tables, and one of the three refusing its route
+    /// change for a while: the same end.
+    RouteTableFails,
+    /// kill -9, and the manager killed right after it detached the
+    /// candidate (a test hook pauses it there); started again, as systemd
+    /// would, it finishes the failover from its record.
+    ManagerKilled,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 14] = [
         Fault::Kill,
         Fault::Stop,
         Fault::BlackHole,
@@ -72,6 +84,9 @@ impl Fault {
         Fault::SecondFailure,
         Fault::HeldBack,
         Fault::AwsThrottled,
+        Fault::AwsDown,
+        Fault::RouteTableFails,
+        Fault::ManagerKilled,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -87,12 +102,23 @@ impl Fault {
             Fault::SecondFailure => "second-failure",
             Fault::HeldBack => "held-back",
             Fault::AwsThrottled => "aws-throttled",
+            Fault::AwsDown => "aws-down",
+            Fault::RouteTableFails => "route-table-fails",
+            Fault::ManagerKilled => "manager-killed",
         }
     }
 
     /// Whether the manager is expected to replace the master.
     pub fn fails_over(self) -> bool {
         self != Fault::ManagerCutOff
+    }
+
+    /// Whether the VIP is also a route in the emulated VPC's tables.
+    pub fn in_aws(self) -> bool {
+        matches!(
+            self,
+            Fault::AwsThrottled | Fault::AwsDown | Fault::RouteTableFails
+        )
     }
 }
 

@@ -244,12 +244,14 @@ async fn vip_routes(aws: &Aws, c: &TestCluster, master: &str, out: &mut Outcome)
             "the route tables send the VIP to {targets:?}, the script to {master} ({want})"
         ));
     }
-    out.notes.push(format!(
-        "the EC2 API throttled {} route change(s)",
-        aws.proxy
-            .throttled
-            .load(std::sync::atomic::Ordering::SeqCst)
-    ));
+    let throttled = aws
+        .proxy
+        .throttled
+        .load(std::sync::atomic::Ordering::SeqCst);
+    if throttled > 0 {
+        out.notes
+            .push(format!("the EC2 API throttled {throttled} route change(s)"));
+    }
     Ok(())
 }
 

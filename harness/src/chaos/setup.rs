@@ -30,9 +30,15 @@ pub struct Aws {
 /// How many of the failover's first route changes the API throttles.
 const THROTTLED: usize = 3;
 
+/// The step after which the manager of `Fault::ManagerKilled` pauses
+/// (`VIPKEEPER_TEST_PAUSE_AFTER_STEP`) to be killed.
+pub const KILLED_AFTER: &str = "detach";
+
 /// Fields drop in order: the agents stop before the servers go.
 pub struct Stage {
     pub manager: Agent,
+    /// The vipkeeper binary, to start the manager again.
+    pub bin: PathBuf,
     /// Held until the stage drops.
     _host_agents: Vec<Agent>,
     pub proxy: Option<Proxy>,
@@ -65,7 +71,8 @@ impl Stage {
                 .push_str("\n[cluster.failover]\nprefer = [\"db2\"]\n");
         }
         let aws = match sc.fault {
-            Fault::AwsThrottled => Some(aws(&mut extras).await?),
+            Fault::AwsThrottled => Some(aws(&mut extras, THROTTLED).await?),
+            f if f.in_aws() => Some(aws(&mut extras, 0).await?),
             _ => None,
         };
         let mut host_ports = Vec::new();
@@ -121,10 +128,16 @@ impl Stage {
             wait_log(&a, "the binlog index is", LONG).await?;
             host_agents.push(a);
         }
-        let manager = Agent::start(bin, &config, &cluster.dir);
+        let pause = [("VIPKEEPER_TEST_PAUSE_AFTER_STEP", KILLED_AFTER)];
+        let env: &[(&str, &str)] = match sc.fault {
+            Fault::ManagerKilled => &pause,
+            _ => &[],
+        };
+        let manager = Agent::start_with(bin, &config, &cluster.dir, None, "agent", &[], env);
         wait_log(&manager, "healthy: db1 is the master", LONG).await?;
         Ok(Stage {
             manager,
+            bin: bin.to_path_buf(),
             _host_agents: host_agents,
             proxy,
             aws,
@@ -135,12 +148,13 @@ impl Stage {
 }
 
 /// The emulator with three route tables routing the VIP to db1's ENI, a
-/// proxy that throttles the first route changes, and the VIP config that
-/// moves the route beside the script the client follows.
-async fn aws(extras: &mut ConfigExtras) -> Result<Aws> {
+/// proxy that throttles the first `throttled` route changes (and fails
+/// what it is told to), and the VIP config that moves the route beside
+/// the script the client follows.
+async fn aws(extras: &mut ConfigExtras, throttled: usize) -> Result<Aws> {
     let moto = Moto::start()?;
     let vpc = seed(&moto, 3, VIP).await?;
-    let proxy = FaultProxy::start(moto.port, "ReplaceRoute", THROTTLED).await;
+    let proxy = FaultProxy::start(moto.port, "ReplaceRoute", throttled).await;
     let tables: Vec<String> = vpc
         .route_tables
         .iter()

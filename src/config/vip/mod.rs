@@ -31,7 +31,16 @@ type S<T> = Spanned<T>;
 pub struct VipConfig {
     pub address: Ipv4Addr,
     pub backends: Vec<BackendConfig>,
+    /// How long a failover keeps trying to move the VIP when a backend
+    /// fails (an API down or throttling, a route table that refuses), each
+    /// attempt within the backend's own deadline. The candidate is made
+    /// writable only once the VIP points at it.
+    pub retry_for: std::time::Duration,
 }
+
+/// `retry_for` when the config does not say: AWS API brownouts last
+/// minutes; past this an operator is better placed than a loop.
+pub const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One backend's validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +95,7 @@ impl BackendConfig {
 pub struct RawVip {
     pub address: S<String>,
     pub backends: S<Vec<S<String>>>,
+    pub retry_for: Option<S<String>>,
     #[serde(rename = "aws-route-table")]
     pub aws_route_table: Option<S<RawAwsRouteTable>>,
     #[serde(rename = "local-address")]
@@ -213,8 +223,14 @@ pub fn validate(raw: &S<RawVip>, nodes: &[S<RawNode>], p: &mut Problems) -> Opti
             }
         }
     }
+    let retry_for = super::fields::duration(&v.retry_for, RETRY_FOR, "vip.retry_for", p);
     let ok = backends.len() == listed.len() && !listed.is_empty();
     ok.then_some(())
         .and(address)
-        .map(|address| VipConfig { address, backends })
+        .zip(retry_for)
+        .map(|(address, retry_for)| VipConfig {
+            address,
+            backends,
+            retry_for,
+        })
 }
