@@ -23,6 +23,7 @@ per_flavor!(
     a_black_holed_master_is_confirmed_after_one_probe_timeout,
     a_black_holed_master_of_replicas_with_rare_heartbeats_is_confirmed_by_restarting_them,
     a_replica_with_errant_transactions_is_excluded_and_named,
+    an_errant_replica_that_received_the_most_serves_the_catch_up_or_the_failover_is_refused,
     a_second_failure_within_the_block_period_waits_for_ack,
     a_candidate_killed_mid_recovery_fails_that_step_then_a_manual_failover_completes,
     dry_run_prints_the_plan_and_changes_nothing,
@@ -541,6 +542,69 @@ async fn a_replica_with_errant_transactions_is_excluded_and_named(flavor: Flavor
         source_port(&s.cluster, "db2").await,
         Some(s.cluster.node("db1").port)
     );
+}
+
+/// The errant replica is also the one that received the most (the other's
+/// IO thread stopped while the client wrote, under semi-sync). MySQL: db3
+/// is caught up from db2 — db2's errant transaction marked done (empty) on
+/// db3 first, so it is not copied — and promoted: every acknowledged
+/// write is on it, the errant database nowhere new. MariaDB cannot mark
+/// another server's transaction done (and its strict GTID mode has
+/// stopped db2's SQL thread): the failover is refused, and says why,
+/// rather than promote a replica that lacks acknowledged writes.
+async fn an_errant_replica_that_received_the_most_serves_the_catch_up_or_the_failover_is_refused(
+    flavor: Flavor,
+) {
+    let mut s = setup(flavor, true, "", &[]).await;
+    let db2 = s.cluster.node("db2");
+    db2.exec(&[
+        flavor.writable_sql(),
+        "CREATE DATABASE errant_db",
+        flavor.read_only_sql(),
+    ])
+    .await
+    .unwrap();
+    s.cluster
+        .node("db3")
+        .exec(&[flavor.stop_io_thread_sql()])
+        .await
+        .unwrap();
+    let agent = start_agent(&s);
+    let writer = Writer::start(s.cluster.vip_target());
+    writer.wait_for_more(50, LONG).await;
+    s.cluster.node_mut("db1").kill9();
+    match flavor {
+        Flavor::Mysql => {
+            agent.wait_for_log("replaced db1", LONG);
+            assert_eq!(s.cluster.vip_node(), "db3");
+            writer.wait_for_more(20, LONG).await;
+            let writes = writer.stop().await;
+            writes.assert_none_lost(s.cluster.node("db3")).await;
+            let log = agent.log_text();
+            assert!(
+                log.contains("errant transactions")
+                    && log.contains("marked done (empty) on db3 first"),
+                "{log}"
+            );
+            let errant = s
+                .cluster
+                .node("db3")
+                .query_column("SHOW DATABASES LIKE 'errant_db'")
+                .await
+                .unwrap();
+            assert!(errant.is_empty(), "the errant database was copied to db3");
+        }
+        Flavor::Mariadb => {
+            agent.wait_for_log(
+                "db2 received the most but cannot be promoted nor serve as catch-up source",
+                LONG,
+            );
+            let _ = writer.stop().await;
+            for node in ["db2", "db3"] {
+                assert!(s.cluster.read_only(node).await, "{node} made writable");
+            }
+        }
+    }
 }
 
 async fn a_second_failure_within_the_block_period_waits_for_ack(flavor: Flavor) {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::History;
 use crate::config::FailoverPolicy;
 use crate::mysql::binlog::BinlogCoord;
+use crate::mysql::flavor::Flavor;
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::replica_status::{PositionMode, ReplicaStatus};
 use crate::mysql::NodeState;
@@ -117,6 +118,9 @@ pub struct Choice {
     pub why: String,
     /// Replicate the candidate from this node first: it received more.
     pub catch_up_from: Option<String>,
+    /// That node's own errant transactions (a MySQL GTID set), to be marked
+    /// done on the candidate first rather than copied.
+    pub skip_errant: Option<String>,
     /// The nodes that received the most.
     pub most_advanced: Vec<String>,
     pub considered: Vec<Considered>,
@@ -275,6 +279,7 @@ pub fn choose(
             candidate: facts[c].name.to_string(),
             why,
             catch_up_from: src.map(|s| facts[s].name.to_string()),
+            skip_errant: src.and_then(|s| errant(&facts[s], &facts, history)),
             most_advanced,
             considered,
         }),
@@ -442,12 +447,17 @@ fn errant(f: &Facts, all: &[Facts], history: &History) -> Option<String> {
 }
 
 /// Can `f` feed the candidate its missing transactions (from its own binlog)?
+/// A MySQL replica with errant transactions can: they are marked done
+/// (empty) on the candidate first, so that catching up copies only what
+/// came from the master — the errant replica is never promoted, and its
+/// transactions spread nowhere, but what it received is not lost. MariaDB
+/// has no such marking of another server's transaction.
 fn can_serve(f: &Facts, all: &[Facts], history: &History) -> bool {
     f.replica.sql_running
         && f.state.log_bin
         && f.state.log_replica_updates
         && f.gtid_positioning()
-        && errant(f, all, history).is_none()
+        && (f.state.version.flavor == Flavor::Mysql || errant(f, all, history).is_none())
 }
 
 #[cfg(test)]

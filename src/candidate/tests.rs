@@ -166,6 +166,29 @@ fn broken_and_errant_replicas_are_excluded_with_reasons() {
 }
 
 #[test]
+fn an_errant_mysql_replica_that_received_the_most_serves_the_catch_up_without_its_own_transactions()
+{
+    // db3 received the most, but has transactions of its own: it is not
+    // promoted; db2 catches up from it, its errant set marked done first.
+    let mut errant = at(state(3, false, Some(1)), 900, 900);
+    errant.gtid.executed = Some(GtidSet::Mysql(
+        MysqlGtidSet::parse(&format!("{}:1-10,{}:1-3", UUIDS[1], UUIDS[3])).unwrap(),
+    ));
+    let v = dead_master_view(vec![
+        (2, at(state(2, false, Some(1)), 600, 600)),
+        (3, errant),
+    ]);
+    let c = choose_in(&v, &[2, 3], &policy()).unwrap();
+    assert_eq!(c.candidate, "db2");
+    assert_eq!(c.catch_up_from.as_deref(), Some("db3"));
+    assert_eq!(c.skip_errant, Some(format!("{}:1-3", UUIDS[3])));
+    assert_eq!(
+        reason(&verdict(&c.considered, "db3")),
+        format!("has errant transactions {}:1-3", UUIDS[3])
+    );
+}
+
+#[test]
 fn lag_and_version_exclusions() {
     let mut old = at(state(3, false, Some(1)), 900, 900);
     old.version = crate::mysql::flavor::ServerVersion::parse("8.4.3", "").unwrap();

@@ -28,7 +28,7 @@ impl Executor<'_> {
                 )))
             }
             Step::WaitApplied { node } => self.wait_applied(node).await,
-            Step::CatchUp { node, from } => self.catch_up(node, from).await,
+            Step::CatchUp { node, from, skip } => self.catch_up(node, from, skip.as_deref()).await,
             Step::Salvage {
                 node,
                 from,

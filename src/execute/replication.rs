@@ -78,13 +78,22 @@ impl Executor<'_> {
         .into())
     }
 
-    pub(super) async fn catch_up(&mut self, node: &str, from: &str) -> Result<Done, StepError> {
+    pub(super) async fn catch_up(
+        &mut self,
+        node: &str,
+        from: &str,
+        skip: Option<&str>,
+    ) -> Result<Done, StepError> {
         let v = self.version.clone();
         let target_gtids = {
             let s = self.session(from).await?;
             read_state(s).await?.gtid.executed
         }
         .ok_or_else(|| format!("{from} reports no GTIDs to catch up to"))?;
+        let skipped = match skip {
+            Some(set) => self.skip_errant(node, from, set).await?,
+            None => String::new(),
+        };
         self.replicate_from(node, from, &StartFrom::Gtid).await?;
         let limit = self.cluster.failover.apply_timeout;
         let mut polling = Polling::until(Instant::now() + limit, POLL);
@@ -99,7 +108,7 @@ impl Executor<'_> {
             {
                 admin::stop_replication(s, &v).await?;
                 return Ok(Done::ok(format!(
-                    "has all of {from}'s transactions ({target_gtids})"
+                    "has all of {from}'s transactions ({target_gtids}){skipped}"
                 )));
             }
             if let Some(problem) = state.replica.as_ref().and_then(|r| {
@@ -308,5 +317,36 @@ fn applied(r: &ReplicaStatus) -> bool {
     match (&r.retrieved_gtids, &r.executed_gtids) {
         (Some(GtidSet::Mysql(got)), Some(GtidSet::Mysql(done))) => done.contains(got),
         _ => false,
+    }
+}
+
+impl Executor<'_> {
+    /// Marks `from`'s errant transactions (`set`, a MySQL GTID set) done on
+    /// `node`, empty, before it catches up from `from`: the errant replica
+    /// is not promoted, and what was written on it by hand spreads to no
+    /// other server. Returns the words for the step's detail.
+    async fn skip_errant(
+        &mut self,
+        node: &str,
+        from: &str,
+        set: &str,
+    ) -> Result<String, StepError> {
+        use crate::mysql::gtid::MysqlGtidSet;
+        use crate::mysql::skip_gtids;
+        let gtids = MysqlGtidSet::parse(set)
+            .map_err(|e| format!("{from}'s errant transactions {set:?} cannot be read: {e}"))?;
+        let n = skip_gtids::count(&gtids);
+        if n > skip_gtids::MOST {
+            return Err(format!(
+                "{from} holds {n} errant transactions ({set}): too many to mark done on {node} (at most {}); look at {from} before promoting anything",
+                skip_gtids::MOST
+            )
+            .into());
+        }
+        let s = self.session(node).await?;
+        skip_gtids::mark_done(s, &gtids).await?;
+        Ok(format!(
+            "; {from}'s errant transactions {set} were marked done (empty) on {node} first, not copied"
+        ))
     }
 }

@@ -10,6 +10,7 @@ pub mod gtid;
 pub mod node_state;
 pub mod probe;
 pub mod replica_status;
+pub mod skip_gtids;
 
 pub use conn::{install_crypto_provider, Session, Target};
 pub use error::{DbError, ErrorKind, Phase};

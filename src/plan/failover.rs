@@ -133,6 +133,7 @@ pub fn plan(
             steps.push(Step::CatchUp {
                 node: candidate.clone(),
                 from: from.clone(),
+                skip: choice.skip_errant.clone(),
             });
         }
         None => steps.push(Step::WaitApplied {
@@ -264,7 +265,8 @@ mod tests {
             p.steps[2],
             Step::CatchUp {
                 node: "db2".into(),
-                from: "db3".into()
+                from: "db3".into(),
+                skip: None
             }
         );
         assert_eq!(p.steps[3], Step::Detach { node: "db2".into() });

@@ -12,8 +12,15 @@ pub enum Step {
     FenceOldMaster { node: String },
     /// Wait until `node` has applied everything it received.
     WaitApplied { node: String },
-    /// Replicate `node` from `from` until it has all `from` has.
-    CatchUp { node: String, from: String },
+    /// Replicate `node` from `from` until it has all `from` has. `skip`:
+    /// `from`'s own errant transactions (a MySQL GTID set), marked done
+    /// (empty) on `node` first so that they are not copied.
+    CatchUp {
+        node: String,
+        from: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skip: Option<String>,
+    },
     /// Replay on `node` what the dead master `from`'s binlog holds beyond
     /// what `position_of` (still replicating from it) executed, fetched
     /// from `from`'s host agent.
@@ -70,7 +77,19 @@ impl fmt::Display for Step {
             Step::WaitApplied { node } => {
                 write!(f, "wait until {node} has applied all it received")
             }
-            Step::CatchUp { node, from } => write!(f, "catch {node} up from {from}"),
+            Step::CatchUp {
+                node,
+                from,
+                skip: None,
+            } => write!(f, "catch {node} up from {from}"),
+            Step::CatchUp {
+                node,
+                from,
+                skip: Some(skip),
+            } => write!(
+                f,
+                "catch {node} up from {from}, without {from}'s errant transactions {skip}"
+            ),
             Step::Salvage {
                 node,
                 from,

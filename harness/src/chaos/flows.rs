@@ -86,6 +86,7 @@ fn candidate_killer(stage: &Stage) -> Result<()> {
 pub fn inject(stage: &mut Stage, sc: &Scenario) {
     match (sc.fault, &stage.aws) {
         (Fault::AwsDown, Some(aws)) => aws.proxy.set(FaultKind::Unavailable),
+        (Fault::AwsUnreachable, Some(aws)) => aws.proxy.set(FaultKind::Drop),
         (Fault::RouteTableFails, Some(aws)) => aws
             .proxy
             .refuse_containing(Some(aws.vpc.route_tables[REFUSING].clone())),
@@ -105,19 +106,21 @@ pub fn inject(stage: &mut Stage, sc: &Scenario) {
 /// Which of the three route tables refuses (`Fault::RouteTableFails`).
 const REFUSING: usize = 1;
 
-/// How long the EC2 API stays down, or the table refuses: past the
-/// backend's deadline (15 s), so that the VIP move fails more than once.
+/// How long the EC2 API stays down, or the table refuses, from the kill
+/// (at least until the move has failed once): past the backend's deadline
+/// (15 s).
 const OUTAGE: Duration = Duration::from_secs(18);
 
 /// The EC2 API (or one route table) fails from the kill on: the failover
 /// must keep trying the VIP and make nothing writable meanwhile; once the
 /// API is back it must end by itself.
 async fn aws_outage(stage: &mut Stage, out: &mut Outcome) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let m = &stage.manager;
     wait_log(m, "trying again in", DEADLINE)
         .await
         .map_err(|e| format!("{e:#}"))?;
-    tokio::time::sleep(OUTAGE.saturating_sub(Duration::from_secs(3))).await;
+    tokio::time::sleep(OUTAGE.saturating_sub(started.elapsed())).await;
     for node in ["db2", "db3"] {
         if !stage.cluster.read_only(node).await {
             out.wrong_action = Some(format!(
@@ -173,8 +176,11 @@ pub async fn follow(stage: &mut Stage, sc: &Scenario, out: &mut Outcome) -> Resu
     let m = &stage.manager;
     let hung = |e: anyhow::Error| format!("{e:#}");
     match sc.fault {
-        Fault::AwsDown | Fault::RouteTableFails => aws_outage(stage, out).await,
+        Fault::AwsDown | Fault::AwsUnreachable | Fault::RouteTableFails => {
+            aws_outage(stage, out).await
+        }
         Fault::ManagerKilled => manager_killed(stage, out).await,
+        Fault::ErrantGtid => errant(stage, sc, out).await,
         Fault::ManagerCutOff => {
             // Long enough for several rounds of detection.
             tokio::time::sleep(Duration::from_secs(8)).await;
@@ -244,6 +250,37 @@ pub async fn follow(stage: &mut Stage, sc: &Scenario, out: &mut Outcome) -> Resu
         }
         _ => wait_log(m, "replaced db1", DEADLINE).await.map_err(hung),
     }
+}
+
+/// The errant replica is excluded; the other is promoted — caught up from
+/// the errant one first if it received less (MySQL marks the errant
+/// transactions done first). Where that cannot be done (MariaDB), the
+/// failover must be refused rather than lose what only the errant replica
+/// received.
+async fn errant(stage: &mut Stage, sc: &Scenario, out: &mut Outcome) -> Result<(), String> {
+    let m = &stage.manager;
+    let refusal = format!(
+        "{} received the most but cannot be promoted nor serve as catch-up source",
+        sc.replica
+    );
+    let ended = until(DEADLINE, || {
+        let l = m.log_text();
+        l.contains("replaced db1") || l.contains(&refusal)
+    })
+    .await;
+    if !ended {
+        return Err(format!(
+            "no failover nor refusal within {DEADLINE:?} of the kill"
+        ));
+    }
+    if !m.log_text().contains("replaced db1") {
+        out.no_master = Some(format!(
+            "refused, rightly: the errant {} received the most, and promoting the other would lose what only it holds",
+            sc.replica
+        ));
+        out.notes.push(out.no_master.clone().unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// `vipkeeper ack main`, as the operator would.

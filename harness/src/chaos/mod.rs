@@ -62,6 +62,9 @@ pub enum Fault {
     /// failover keeps trying, makes nothing writable while the routes
     /// point elsewhere, and ends by itself once the API is back.
     AwsDown,
+    /// The same, with the EC2 API unreachable instead: every call read and
+    /// never answered, so each attempt ends at its deadline.
+    AwsUnreachable,
     /// The same route tables, and one of the three refusing its route
     /// change for a while: the same end.
     RouteTableFails,
@@ -72,7 +75,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 15] = [
         Fault::Kill,
         Fault::Stop,
         Fault::BlackHole,
@@ -85,6 +88,7 @@ impl Fault {
         Fault::HeldBack,
         Fault::AwsThrottled,
         Fault::AwsDown,
+        Fault::AwsUnreachable,
         Fault::RouteTableFails,
         Fault::ManagerKilled,
     ];
@@ -103,6 +107,7 @@ impl Fault {
             Fault::HeldBack => "held-back",
             Fault::AwsThrottled => "aws-throttled",
             Fault::AwsDown => "aws-down",
+            Fault::AwsUnreachable => "aws-unreachable",
             Fault::RouteTableFails => "route-table-fails",
             Fault::ManagerKilled => "manager-killed",
         }
@@ -117,7 +122,7 @@ impl Fault {
     pub fn in_aws(self) -> bool {
         matches!(
             self,
-            Fault::AwsThrottled | Fault::AwsDown | Fault::RouteTableFails
+            Fault::AwsThrottled | Fault::AwsDown | Fault::AwsUnreachable | Fault::RouteTableFails
         )
     }
 }

@@ -37,6 +37,10 @@ pub struct Outcome {
     /// dead master alone, its host gone — and named by the report.
     pub unsavable: usize,
     pub notes: Vec<String>,
+    /// The manager refused to fail over, and that was the right end (the
+    /// errant replica received the most: promoting the other would lose
+    /// what only it holds): no master, and no client write, by design.
+    pub no_master: Option<String>,
 }
 
 impl Outcome {
@@ -59,6 +63,7 @@ impl Outcome {
             loss_named: 0,
             unsavable: 0,
             notes: Vec::new(),
+            no_master: None,
         }
     }
 
