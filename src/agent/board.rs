@@ -50,6 +50,12 @@ pub struct Entry {
     pub ticked: Instant,
     #[serde(skip)]
     pub interval: Duration,
+    /// The loop is running a failover that must end by then: it is not
+    /// stuck until then, though no round finishes (the watchdog stays fed;
+    /// a catch-up or a VIP retried through an API outage takes longer
+    /// than `WatchdogSec`).
+    #[serde(skip)]
+    pub busy_until: Option<Instant>,
 }
 
 impl Entry {
@@ -94,6 +100,7 @@ impl Entry {
             observe_only: false,
             coordination: None,
             ticked: Instant::now(),
+            busy_until: None,
             interval,
         }
     }
@@ -111,6 +118,7 @@ impl Entry {
             observe_only: false,
             coordination: None,
             ticked: Instant::now(),
+            busy_until: None,
             interval,
         }
     }
@@ -128,6 +136,7 @@ impl Entry {
             observe_only: false,
             coordination: None,
             ticked: Instant::now(),
+            busy_until: None,
             interval,
         }
     }
@@ -135,6 +144,7 @@ impl Entry {
     /// Whether the loop has ticked recently enough.
     pub fn fresh(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.ticked) <= self.interval * STALE_AFTER_INTERVALS
+            || self.busy_until.is_some_and(|until| now <= until)
     }
 }
 
@@ -169,6 +179,13 @@ impl Board {
         self.map().insert(cluster.to_string(), Some(entry));
     }
 
+    /// The loop of `cluster` starts a failover that must end by `until`.
+    pub fn busy(&self, cluster: &str, until: Instant) {
+        if let Some(Some(entry)) = self.map().get_mut(cluster) {
+            entry.busy_until = Some(until);
+        }
+    }
+
     /// A loop stopped: no longer expected.
     pub fn remove(&self, cluster: &str) {
         self.map().remove(cluster);
@@ -189,5 +206,32 @@ impl Board {
             .filter(|(_, e)| e.as_ref().is_none_or(|e| !e.fresh(now)))
             .map(|(n, _)| n.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_in_a_failover_is_fresh_until_the_failover_must_end() {
+        let interval = Duration::from_secs(1);
+        let now = Instant::now() + Duration::from_secs(60);
+        let mut entry = Entry::host("db1", interval);
+        assert!(!entry.fresh(now), "a minute without a round is stale");
+        entry.busy_until = Some(now + Duration::from_secs(5));
+        assert!(entry.fresh(now), "failing over, bounded");
+        assert!(!entry.fresh(now + Duration::from_secs(6)), "past its bound");
+
+        let board = Board::default();
+        board.register("main");
+        board.busy("main", now);
+        assert!(
+            board.stale(now).contains(&"main".to_string()),
+            "no round yet"
+        );
+        board.put("main", Entry::host("db1", interval));
+        board.busy("main", now + Duration::from_secs(5));
+        assert!(board.stale(now).is_empty());
     }
 }

@@ -16,7 +16,7 @@ mod metrics;
 pub mod service;
 mod watcher;
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::analysis::{analyze, Analysis, History};
 use crate::config::{AgentConfig, ClusterConfig};
@@ -364,6 +364,10 @@ impl ClusterLoop {
                 &mut in_file
             }
         };
+        self.board.busy(
+            &self.cluster.name,
+            Instant::now() + failover_bound(&self.cluster),
+        );
         let report = fail_over(
             &self.agent,
             &self.cluster,
@@ -392,6 +396,10 @@ impl ClusterLoop {
     /// (finished, or the record cannot be read: act on nothing then).
     async fn finish_in_flight(&mut self, view: &ClusterView) -> Option<Duration> {
         let coord = self.coord.clone();
+        self.board.busy(
+            &self.cluster.name,
+            Instant::now() + failover_bound(&self.cluster),
+        );
         match ledger::finish_in_flight(
             &self.agent,
             &self.cluster,
@@ -474,4 +482,18 @@ fn host_answers(view: &ClusterView, master: &str) -> bool {
     view.node(master)
         .and_then(|n| n.error())
         .is_some_and(|e| matches!(e.kind, ErrorKind::Refused | ErrorKind::ConnectionLost))
+}
+
+/// The longest a failover of `cluster` can take: its waits (catching up and
+/// waiting for the candidate to apply, each `apply_timeout`; the salvage's
+/// deadline; the VIP's retries, `vip.retry_for`, and one more attempt) and
+/// a minute for its statements. While one runs the loop finishes no round,
+/// and is not stuck (`Board::busy`).
+fn failover_bound(cluster: &ClusterConfig) -> Duration {
+    let salvage = cluster
+        .salvage
+        .as_ref()
+        .map_or(Duration::ZERO, |s| s.deadline);
+    let vip = cluster.vip.as_ref().map_or(Duration::ZERO, |v| v.retry_for);
+    2 * cluster.failover.apply_timeout + salvage + vip + Duration::from_secs(60)
 }
