@@ -67,6 +67,7 @@ pub fn state(n: u32, writable: bool, source: Option<u32>) -> NodeState {
             retrieved_gtids: None,
             executed_gtids: None,
             heard: None,
+            heard_readable: false,
             heartbeats: None,
         }),
         replica_channels: usize::from(source.is_some()),

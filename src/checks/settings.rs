@@ -209,6 +209,8 @@ fn heard(name: &str, s: &crate::mysql::NodeState) -> Option<Finding> {
     let period = match s.version.flavor {
         Flavor::Mysql => match r.heard {
             Some(h) => h.heartbeat,
+            // Readable, but nothing heard yet since the IO thread started.
+            None if r.heard_readable => return None,
             None => {
                 return Some(Finding::warning(
                     Some(name),
@@ -277,6 +279,11 @@ mod tests {
             .as_deref()
             .is_some_and(|h| h.contains("SOURCE_HEARTBEAT_PERIOD = 0.5")));
         assert!(with(Some(every(500))).is_none());
+        // performance_schema answered, but the IO thread has heard nothing
+        // yet since it started: nothing to warn about.
+        let mut s = state(2, false, Some(1));
+        replica(&mut s).heard_readable = true;
+        assert!(super::heard("db2", &s).is_none());
     }
 
     fn mariadb_with(period_ms: u64) -> Option<Finding> {

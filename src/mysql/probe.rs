@@ -105,7 +105,7 @@ pub async fn read_state(s: &mut Session) -> Result<NodeState, DbError> {
         .as_mut()
         .filter(|r| version.flavor == Flavor::Mysql && r.io_thread == IoThread::Yes)
     {
-        r.heard = heard(s).await;
+        (r.heard_readable, r.heard) = heard(s).await;
     }
     if let Some(r) = replica
         .as_mut()
@@ -192,20 +192,26 @@ fn gtid_state(version: &ServerVersion, vars: &Row) -> GtidState {
     }
 }
 
-/// When the replica last heard from its source (an event or a heartbeat,
-/// by the replica's clock), and its heartbeat period: MySQL's
-/// performance_schema. None when that cannot be read (performance_schema
-/// off, no SELECT on the two tables, nothing heard yet): detection then
-/// restarts the IO thread for its evidence instead.
-async fn heard(s: &mut Session) -> Option<Heard> {
-    let row = s.first(HEARD_SQL).await.ok()??;
+/// Whether performance_schema answered, and when the replica last heard
+/// from its source (an event or a heartbeat, by the replica's clock) with
+/// its heartbeat period. The time is None when it cannot be read
+/// (performance_schema off, no SELECT on the two tables) or when nothing
+/// was heard yet since the IO thread started (the timestamps are zero):
+/// detection then restarts the IO thread for its evidence instead.
+async fn heard(s: &mut Session) -> (bool, Option<Heard>) {
+    let Ok(Some(row)) = s.first(HEARD_SQL).await else {
+        return (false, None);
+    };
     let value = |name: &str| row.get(name)?.as_deref()?.parse::<f64>().ok();
-    let silent_us = value("silent_us")?;
-    let heartbeat = value("heartbeat")?;
-    (silent_us >= 0.0 && heartbeat >= 0.0).then(|| Heard {
-        silent_for: Duration::from_micros(silent_us as u64),
-        heartbeat: Duration::from_secs_f64(heartbeat),
-    })
+    let heard = value("silent_us")
+        .zip(value("heartbeat"))
+        .and_then(|(silent_us, heartbeat)| {
+            (silent_us >= 0.0 && heartbeat >= 0.0).then(|| Heard {
+                silent_for: Duration::from_micros(silent_us as u64),
+                heartbeat: Duration::from_secs_f64(heartbeat),
+            })
+        });
+    (true, heard)
 }
 
 /// MariaDB's count of heartbeats from the default connection's source and

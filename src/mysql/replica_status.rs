@@ -97,6 +97,12 @@ pub struct ReplicaStatus {
     /// Detection's input only: not part of `status --json`.
     #[serde(skip)]
     pub heard: Option<Heard>,
+    /// Whether the server could be asked when the replica last heard from
+    /// its source (MySQL's performance_schema answered), even when it has
+    /// heard nothing yet since its IO thread started — which `heard`
+    /// leaves unknown. `vipkeeper check` warns only when it could not.
+    #[serde(skip)]
+    pub heard_readable: bool,
     /// The heartbeats received and their period, where the server counts
     /// them but does not say when the last came (MariaDB): the manager
     /// tells the silence from a count that stops moving
@@ -262,6 +268,7 @@ impl ReplicaStatus {
             retrieved_gtids,
             executed_gtids,
             heard: None,
+            heard_readable: false,
             heartbeats: None,
         })
     }
