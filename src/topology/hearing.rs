@@ -42,11 +42,10 @@ impl Hearing {
                 .as_mut()
                 .ok()
                 .and_then(|s| s.replica.as_mut());
-            let Some(r) = replica.filter(|r| r.heartbeats.is_some()) else {
+            let Some((beats, r)) = replica.and_then(|r| r.heartbeats.map(|b| (b, r))) else {
                 self.seen.remove(&n.name);
                 continue;
             };
-            let Some(beats) = r.heartbeats else { continue };
             let now = Seen {
                 received: beats.received,
                 position: r.received.clone(),
