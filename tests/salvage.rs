@@ -18,6 +18,7 @@ per_flavor!(
     a_file_position_replica_that_received_less_ends_level_with_the_new_master,
     with_the_dead_masters_host_gone_a_lagging_replica_is_levelled_from_the_new_masters_relay_log,
     with_the_host_agent_gone_too_the_report_says_from_where_writes_may_be_lost,
+    a_transaction_the_replicas_received_only_part_of_is_salvaged_whole,
 );
 
 const LONG: Duration = Duration::from_secs(40);
@@ -471,4 +472,130 @@ async fn with_the_dead_masters_host_gone_a_lagging_replica_is_levelled_from_the_
         .await
         .unwrap();
     db2_and_db3_hold(&s.cluster, 4_000_000, 4_000_021).await;
+}
+
+/// Rows in the one large transaction of the test below (about 7 MB of
+/// binlog: long enough in transit to be caught in the middle).
+const BIG_ROWS: u64 = 32_768;
+
+/// The master dies after its replicas stopped receiving in the middle of
+/// one large, acknowledged transaction: each holds a part of it. MySQL's multi-threaded applier then waits
+/// inside that transaction and `STOP REPLICA` would wait 60 s for its end
+/// (a CI run saw the failover time out there); the failover instead stops
+/// it at once, and the salvage replays the whole transaction from the dead
+/// master's binlog: every row of it on the new master and the other
+/// replica.
+async fn a_transaction_the_replicas_received_only_part_of_is_salvaged_whole(flavor: Flavor) {
+    let mut s = setup(flavor).await;
+    let c = &s.cluster;
+    c.master()
+        .exec(&[
+            "CREATE TABLE app.seed (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(255))",
+            "CREATE TABLE app.big (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(255))",
+            "INSERT INTO app.seed (pad) VALUES (REPEAT(SHA2('seed', 256), 3))",
+        ])
+        .await
+        .unwrap();
+    while c.row_count_of("db1", "app.seed").await < BIG_ROWS {
+        c.master()
+            .exec(&["INSERT INTO app.seed (pad) SELECT REPEAT(SHA2(RAND(), 256), 3) FROM app.seed"])
+            .await
+            .unwrap();
+    }
+    c.wait_replicated(LONG).await.unwrap();
+    // Each relay-log event synced on its own: the transfer of the large
+    // transaction takes long enough to stop the master in its middle.
+    for node in ["db2", "db3"] {
+        c.node(node)
+            .exec(&["SET GLOBAL sync_relay_log = 1"])
+            .await
+            .unwrap();
+    }
+    let _host = start_host_agent(&s);
+    let manager = start_manager(&s);
+    caught_in_the_middle(c).await;
+    // Every acknowledged row is in db1's binlog only, the replicas each
+    // inside the transaction; then db1 dies with its host up.
+
+    s.cluster.node_mut("db1").kill9();
+    manager.wait_for_log("replaced db1", LONG);
+    let c = &s.cluster;
+    let new_master = c.vip_node();
+    assert_ne!(new_master, "db1");
+    let r = c.notified_report(LONG);
+    for step in r["steps"].as_array().unwrap() {
+        eprintln!(
+            "{} ({} ms): {}",
+            step["step"], step["elapsed_ms"], step["detail"]
+        );
+    }
+    assert_eq!(r["outcome"], "success", "{r:#}");
+    let detail = salvage_detail(&r);
+    assert!(detail.contains("salvaged"), "{detail}");
+    c.wait_replicated_from(&new_master, LONG).await.unwrap();
+    for node in ["db2", "db3"] {
+        assert_eq!(
+            c.row_count_of(node, "app.big").await,
+            BIG_ROWS,
+            "{node} should hold the whole transaction (report: {r:#})"
+        );
+    }
+}
+
+/// Inserts `BIG_ROWS` rows on db1 in one transaction and stops each
+/// replica's IO thread while it holds only a part of it (what the kernel
+/// buffered for it is dropped with the connection); tries again (the
+/// replicas restarted and caught up) when a replica got it whole first.
+async fn caught_in_the_middle(c: &TestCluster) {
+    let stop_io = c.spec.flavor.stop_io_thread_sql();
+    for attempt in 1..=5 {
+        let (_, start) = c.binlog_position(c.master()).await.unwrap();
+        let mut conn = c.master().root().await.unwrap();
+        let insert = tokio::spawn(async move {
+            use mysql_async::prelude::Queryable;
+            conn.query_drop("INSERT INTO app.big (pad) SELECT pad FROM app.seed LIMIT 32768")
+                .await
+        });
+        let mut stopped = Vec::new();
+        let watch = async {
+            let (_, end) = loop {
+                let at = c.binlog_position(c.master()).await.unwrap();
+                if at.1 > start {
+                    break at;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            };
+            while stopped.len() < 2 {
+                for node in ["db2", "db3"] {
+                    let got = c.received_position(c.node(node)).await.unwrap();
+                    if !stopped.contains(&node) && got.is_some_and(|p| p > start) {
+                        c.node(node).exec(&[stop_io]).await.unwrap();
+                        stopped.push(node);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            end
+        };
+        let end = tokio::time::timeout(LONG, watch)
+            .await
+            .expect("the large transaction never reached the replicas");
+        insert.await.unwrap().unwrap();
+        let mut partial = true;
+        for node in ["db2", "db3"] {
+            let got = c.received_position(c.node(node)).await.unwrap();
+            eprintln!("attempt {attempt}: {node} received {got:?} of {start}..{end}");
+            partial &= got.is_some_and(|p| p > start && p < end);
+        }
+        if partial {
+            return;
+        }
+        let start_io = c.spec.flavor.start_replica_sql();
+        for node in ["db2", "db3"] {
+            c.node(node).exec(&[start_io]).await.unwrap();
+        }
+        c.master().exec(&["DELETE FROM app.big"]).await.unwrap();
+        c.wait_replicated(LONG).await.unwrap();
+    }
+    panic!("could not stop the replicas in the middle of receiving the large transaction in 5 attempts");
 }

@@ -147,6 +147,15 @@ impl TestCluster {
                         ));
                     }
                 }
+                // Whether an applier waits inside a transaction that will
+                // not arrive whole (docs/PRIVILEGES.md).
+                if f == Flavor::Mysql && *user == ADMIN_USER {
+                    for table in vipkeeper::mysql::unfinished_group::TABLES {
+                        sql.push(format!(
+                            "GRANT SELECT ON performance_schema.{table} TO '{user}'@'%'"
+                        ));
+                    }
+                }
             }
             sql.push(format!(
                 "CREATE USER '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"
@@ -265,6 +274,24 @@ impl TestCluster {
         Ok(Some((get(file_col), get(pos_col).parse().unwrap_or(0))))
     }
 
+    /// Position in its source's binlog up to which `replica` has received.
+    pub async fn received_position(&self, replica: &Server) -> Result<Option<u64>> {
+        let column = match self.spec.flavor {
+            Flavor::Mariadb => "Read_Master_Log_Pos",
+            Flavor::Mysql => "Read_Source_Log_Pos",
+        };
+        let Some(row) = replica
+            .query_row(self.spec.flavor.replica_status_sql())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(row
+            .into_iter()
+            .find(|(n, _)| n == column)
+            .and_then(|(_, v)| v?.parse().ok()))
+    }
+
     /// Creates the table the test writer fills (`app.w`) on the master and
     /// waits until every replica has it.
     pub async fn create_writer_table(&self, timeout: Duration) -> Result<()> {
@@ -288,6 +315,17 @@ impl TestCluster {
     pub async fn row_count(&self, node: &str) -> usize {
         self.node(node)
             .query_value("SELECT COUNT(*) AS n FROM app.w", "n")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Rows in `table` on `node`.
+    pub async fn row_count_of(&self, node: &str, table: &str) -> u64 {
+        self.node(node)
+            .query_value(&format!("SELECT COUNT(*) AS n FROM {table}"), "n")
             .await
             .unwrap()
             .unwrap()

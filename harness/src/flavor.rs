@@ -342,8 +342,8 @@ impl Flavor {
             Flavor::Mysql => UserGrants {
                 monitor: "REPLICATION CLIENT, PROCESS",
                 admin: "REPLICATION CLIENT, PROCESS, RELOAD, SYSTEM_VARIABLES_ADMIN, \
-                        REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, SESSION_VARIABLES_ADMIN, \
-                        BINLOG_ADMIN",
+                        REPLICATION_SLAVE_ADMIN, CONNECTION_ADMIN, SYSTEM_USER, \
+                        SESSION_VARIABLES_ADMIN, BINLOG_ADMIN",
                 replication: "REPLICATION SLAVE",
             },
         }

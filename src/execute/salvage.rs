@@ -23,11 +23,13 @@ impl Executor<'_> {
         let Some(cfg) = self.cluster.salvage.clone() else {
             return Ok(Done::skipped("salvage is not configured"));
         };
-        // MySQL's parallel applier moves Exec_Master_Log_Pos at checkpoints
-        // only: transactions past it may be applied already. Stopping the
-        // applier (it has applied everything it received: the step before)
-        // makes the position exact.
-        if self.version.flavor == crate::mysql::flavor::Flavor::Mysql {
+        // The applier has applied everything it received (the step
+        // before); stopping it makes its position exact (MySQL's parallel
+        // applier moves Exec_Master_Log_Pos at checkpoints only) and ends
+        // a transaction it may sit inside whose end never arrived: the
+        // replay would wait on that transaction's row locks (MariaDB's
+        // applier held them until innodb_lock_wait_timeout).
+        {
             let v = self.version.clone();
             let s = self.session(position_of).await?;
             crate::mysql::admin::stop_applier(s, &v).await?;

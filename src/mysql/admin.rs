@@ -6,6 +6,7 @@ use super::binlog::BinlogCoord;
 use super::conn::Session;
 use super::error::DbError;
 use super::flavor::{ServerVersion, Syntax};
+use super::unfinished_group;
 use crate::config::Secret;
 
 /// Where a replica should start reading its new source.
@@ -41,16 +42,14 @@ pub struct SourceLogin<'a> {
 /// `KILL_CONN_TIMEOUT_S` — a live source answers a connect on a LAN in
 /// milliseconds — and then put back.
 pub async fn stop_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
-    let lowered = match v.syntax() {
-        Syntax::Mariadb => lower_kill_conn_timeout(s).await,
-        Syntax::MysqlModern | Syntax::MysqlLegacy => None,
+    let (lowered, stopped) = match v.syntax() {
+        Syntax::Mariadb => {
+            let lowered = lower_kill_conn_timeout(s).await;
+            (lowered, s.exec("STOP SLAVE").await)
+        }
+        Syntax::MysqlModern => (None, unfinished_group::stop(s, "STOP REPLICA").await),
+        Syntax::MysqlLegacy => (None, unfinished_group::stop(s, "STOP SLAVE").await),
     };
-    let stopped = s
-        .exec(match v.syntax() {
-            Syntax::MysqlModern => "STOP REPLICA",
-            Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE",
-        })
-        .await;
     if let Some(before) = lowered {
         let restore = format!("SET GLOBAL rpl_semi_sync_slave_kill_conn_timeout = {before}");
         if let Err(e) = s.exec(&restore).await {
@@ -90,11 +89,11 @@ async fn lower_kill_conn_timeout(s: &mut Session) -> Option<u32> {
 /// exact: MySQL's parallel applier moves it at checkpoints only while it
 /// runs), while the receiving thread is left as it is.
 pub async fn stop_applier(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {
-    s.exec(match v.syntax() {
-        Syntax::MysqlModern => "STOP REPLICA SQL_THREAD",
-        Syntax::MysqlLegacy | Syntax::Mariadb => "STOP SLAVE SQL_THREAD",
-    })
-    .await
+    match v.syntax() {
+        Syntax::MysqlModern => unfinished_group::stop(s, "STOP REPLICA SQL_THREAD").await,
+        Syntax::MysqlLegacy => unfinished_group::stop(s, "STOP SLAVE SQL_THREAD").await,
+        Syntax::Mariadb => s.exec("STOP SLAVE SQL_THREAD").await,
+    }
 }
 
 pub async fn start_replication(s: &mut Session, v: &ServerVersion) -> Result<(), DbError> {

@@ -125,6 +125,17 @@ impl Session {
             })
     }
 
+    /// The server's host:port, for messages.
+    pub fn address(&self) -> String {
+        let o = self.conn.opts();
+        format!("{}:{}", o.ip_or_hostname(), o.tcp_port())
+    }
+
+    /// The deadline of each statement.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
     /// Changes the deadline of the statements that follow.
     pub fn set_query_timeout(&mut self, timeout: Duration) {
         self.query_timeout = timeout;

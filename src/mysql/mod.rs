@@ -11,6 +11,7 @@ pub mod node_state;
 pub mod probe;
 pub mod replica_status;
 pub mod skip_gtids;
+pub mod unfinished_group;
 
 pub use conn::{install_crypto_provider, Session, Target};
 pub use error::{DbError, ErrorKind, Phase};
