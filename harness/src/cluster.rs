@@ -259,19 +259,22 @@ impl TestCluster {
             Flavor::Mariadb => ("Relay_Master_Log_File", "Exec_Master_Log_Pos"),
             Flavor::Mysql => ("Relay_Source_Log_File", "Exec_Source_Log_Pos"),
         };
-        let Some(row) = replica
-            .query_row(self.spec.flavor.replica_status_sql())
-            .await?
-        else {
+        let Some(row) = self.replica_row(replica).await? else {
             return Ok(None);
         };
-        let get = |name: &str| {
-            row.iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let get = |name: &str| row.get(name).cloned().flatten().unwrap_or_default();
         Ok(Some((get(file_col), get(pos_col).parse().unwrap_or(0))))
+    }
+
+    /// `replica`'s replica status, column by column; None when it is none.
+    async fn replica_row(
+        &self,
+        replica: &Server,
+    ) -> Result<Option<std::collections::BTreeMap<String, Option<String>>>> {
+        let row = replica
+            .query_row(self.spec.flavor.replica_status_sql())
+            .await?;
+        Ok(row.map(|r| r.into_iter().collect()))
     }
 
     /// Position in its source's binlog up to which `replica` has received.
@@ -280,16 +283,8 @@ impl TestCluster {
             Flavor::Mariadb => "Read_Master_Log_Pos",
             Flavor::Mysql => "Read_Source_Log_Pos",
         };
-        let Some(row) = replica
-            .query_row(self.spec.flavor.replica_status_sql())
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(row
-            .into_iter()
-            .find(|(n, _)| n == column)
-            .and_then(|(_, v)| v?.parse().ok()))
+        let row = self.replica_row(replica).await?;
+        Ok(row.and_then(|r| r.get(column)?.as_ref()?.parse().ok()))
     }
 
     /// Creates the table the test writer fills (`app.w`) on the master and
@@ -395,6 +390,19 @@ impl TestCluster {
             .query_value(self.spec.flavor.replica_status_sql(), col)
             .await?;
         Ok(port.and_then(|p| p.parse().ok()))
+    }
+
+    /// The address and port `node` replicates from.
+    pub async fn source_address(&self, node: &str) -> Result<Option<(String, u16)>> {
+        let (host, port) = match self.spec.flavor {
+            Flavor::Mariadb => ("Master_Host", "Master_Port"),
+            Flavor::Mysql => ("Source_Host", "Source_Port"),
+        };
+        let Some(row) = self.replica_row(self.node(node)).await? else {
+            return Ok(None);
+        };
+        let get = |name: &str| row.get(name).cloned().flatten();
+        Ok(get(host).zip(get(port).and_then(|p| p.parse().ok())))
     }
 
     /// Writes a vipkeeper config for this cluster (passwords in 0600 files)

@@ -119,6 +119,23 @@ impl Vpc {
         Ok(())
     }
 
+    /// Gives host `i` its network back (after `black_hole`).
+    pub fn heal(&self, i: usize) -> Result<()> {
+        let (ns, ip) = &self.hosts[i];
+        let (r_end, h_end) = (format!("r{}", i + 1), format!("h{}", i + 1));
+        ns.ip(&["link", "set", &h_end, "up"])?;
+        // The route through the link went with it.
+        let _ = ns.ip(&[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &format!("10.77.{}.1", i + 1),
+        ]);
+        self.router.ip(&["neigh", "del", ip, "dev", &r_end])?;
+        Ok(())
+    }
+
     /// (namespace name, address) pairs for `ClusterSpec::hosts`.
     pub fn cluster_hosts(&self) -> Vec<(String, String)> {
         self.hosts
@@ -239,6 +256,19 @@ impl VpcCluster {
     }
 }
 
+/// What a caller changes in a VPC cluster.
+#[derive(Debug, Clone, Default)]
+pub struct VpcOptions {
+    /// Asynchronous replication instead of semi-synchronous.
+    pub async_replication: bool,
+    /// Salvage configured with this token: each host agent also serves its
+    /// node's binlog and relay log at its address, `HOST_AGENT_PORT`.
+    pub salvage_token: Option<String>,
+}
+
+/// The port of each host agent's API (every host has its own address).
+pub const HOST_AGENT_PORT: u16 = 7707;
+
 impl VpcHosts {
     /// The VPC, the cluster (semi-synchronous, db1 the master, the VIP
     /// routed to it) and a host agent on each database host.
@@ -248,15 +278,26 @@ impl VpcHosts {
         name: &str,
         tables: RouteTables,
     ) -> Result<Self> {
+        Self::start_with(flavor, bin, name, tables, &VpcOptions::default()).await
+    }
+
+    /// The same, changed as `opts` says.
+    pub async fn start_with(
+        flavor: super::flavor::Flavor,
+        bin: &std::path::Path,
+        name: &str,
+        tables: RouteTables,
+        opts: &VpcOptions,
+    ) -> Result<Self> {
         let mut vpc = Vpc::build(3)?;
         let mut spec = super::cluster::ClusterSpec::new(flavor);
-        spec.semi_sync = true;
+        spec.semi_sync = !opts.async_replication;
         spec.hosts = Some(vpc.cluster_hosts());
         let cluster = super::cluster::TestCluster::start(spec).await?;
         cluster
             .create_writer_table(std::time::Duration::from_secs(40))
             .await?;
-        let extras = match tables {
+        let mut extras = match tables {
             RouteTables::Router => {
                 vpc.router
                     .ip(&["route", "add", &format!("{VIP}/32"), "via", &vpc.hosts[0].1])?;
@@ -303,17 +344,25 @@ impl VpcHosts {
                 extras
             }
         };
+        if let Some(token) = &opts.salvage_token {
+            salvage(&cluster, &vpc, token, &mut extras)?;
+        }
         let config = cluster.write_config_with(name, &extras)?;
         let hosts: Vec<_> = (1..=3)
             .map(|i| {
                 let node = format!("db{i}");
+                let listen = format!("{}:{HOST_AGENT_PORT}", vpc.hosts[i - 1].1);
+                let mut args = vec!["--local-node", &node];
+                if opts.salvage_token.is_some() {
+                    args.extend(["--listen", &listen]);
+                }
                 super::agent::Agent::start_in(
                     bin,
                     &config,
                     &cluster.dir,
                     Some(&vpc.hosts[i - 1].0.name),
                     &format!("host{i}"),
-                    &["--local-node", &node],
+                    &args,
                 )
             })
             .collect();
@@ -328,4 +377,35 @@ impl VpcHosts {
             vpc,
         })
     }
+}
+
+/// Salvage with `token`: each node's host agent at its address, and (MySQL
+/// runs under its own root) its binlog and relay-log index on the host.
+fn salvage(
+    cluster: &super::cluster::TestCluster,
+    vpc: &Vpc,
+    token: &str,
+    extras: &mut super::cluster::ConfigExtras,
+) -> Result<()> {
+    let file = cluster.dir.join("secrets").join("salvage.token");
+    std::fs::create_dir_all(cluster.dir.join("secrets"))?;
+    super::cluster::write_secret(&file, token)?;
+    extras.cluster_toml.push_str(&format!(
+        "\n[cluster.salvage]\ntoken_file = \"{}\"\n",
+        file.display()
+    ));
+    for (i, (_, ip)) in vpc.hosts.iter().enumerate() {
+        let node = format!("db{}", i + 1);
+        let mut toml = format!("host_agent = \"{ip}:{HOST_AGENT_PORT}\"\n");
+        if cluster.spec.flavor == super::flavor::Flavor::Mysql {
+            let data = cluster.dir.join(&node).join("data");
+            toml.push_str(&format!(
+                "binlog_index = \"{}\"\nrelay_log_index = \"{}\"\n",
+                data.join("mysql-bin.index").display(),
+                data.join("relay-bin.index").display()
+            ));
+        }
+        extras.node_toml.entry(node).or_default().push_str(&toml);
+    }
+    Ok(())
 }

@@ -22,6 +22,9 @@ pub struct Writes {
     pub ack_times: Vec<Duration>,
     /// The port (server) that acknowledged each write.
     pub ack_ports: Vec<u16>,
+    /// The `server_id` of the server that acknowledged each write (behind
+    /// a VIP every server is the same address and port).
+    pub ack_servers: Vec<u32>,
     /// When each failed attempt (connect or write) ended, relative to the start.
     pub error_times: Vec<Duration>,
 }
@@ -47,11 +50,13 @@ impl Writes {
     /// first write acknowledged by another port than `old_port`: when the
     /// client could write again, elsewhere.
     pub fn first_write_elsewhere(&self, fault: Duration, old_port: u16) -> Option<f64> {
-        self.ack_times
-            .iter()
-            .zip(&self.ack_ports)
-            .find(|(t, port)| **t > fault && **port != old_port)
-            .map(|(t, _)| (*t - fault).as_secs_f64() * 1000.0)
+        first_other(&self.ack_times, &self.ack_ports, fault, &old_port)
+    }
+
+    /// The same, told by server id: the first write acknowledged by
+    /// another server than `old_server`.
+    pub fn first_write_off(&self, fault: Duration, old_server: u32) -> Option<f64> {
+        first_other(&self.ack_times, &self.ack_servers, fault, &old_server)
     }
 
     /// Fails the test if any acknowledged write is missing on `server`.
@@ -63,6 +68,20 @@ impl Writes {
             server.name
         );
     }
+}
+
+/// Milliseconds from `fault` to the first time after it whose `by` is not `old`.
+fn first_other<T: PartialEq>(
+    times: &[Duration],
+    by: &[T],
+    fault: Duration,
+    old: &T,
+) -> Option<f64> {
+    times
+        .iter()
+        .zip(by)
+        .find(|(t, b)| **t > fault && *b != old)
+        .map(|(t, _)| (*t - fault).as_secs_f64() * 1000.0)
 }
 
 /// Where the writer sends its writes.
@@ -97,6 +116,7 @@ impl Writer {
             errors: 0,
             ack_times: Vec::new(),
             ack_ports: Vec::new(),
+            ack_servers: Vec::new(),
             error_times: Vec::new(),
         }));
         let w = writes.clone();
@@ -183,9 +203,20 @@ async fn write_loop(
             .pass(Some(APP_PASSWORD))
             .db_name(Some("app"))
             .prefer_socket(false);
-        let conn =
+        let mut conn =
             tokio::time::timeout(Duration::from_millis(500), mysql_async::Conn::new(opts)).await;
-        let Ok(Ok(mut conn)) = conn else {
+        let server_id = match conn {
+            Ok(Ok(ref mut c)) => tokio::time::timeout(
+                Duration::from_millis(2000),
+                c.query_first::<u32, _>("SELECT @@server_id"),
+            )
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten(),
+            _ => None,
+        };
+        let (Ok(Ok(mut conn)), Some(server_id)) = (conn, server_id) else {
             {
                 let mut w = writes.lock().unwrap();
                 w.errors += 1;
@@ -207,6 +238,7 @@ async fn write_loop(
                     w.acknowledged.push(id);
                     w.ack_times.push(started.elapsed());
                     w.ack_ports.push(port);
+                    w.ack_servers.push(server_id);
                     next_id += 1;
                 }
                 _ => {

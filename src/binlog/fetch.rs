@@ -40,18 +40,29 @@ pub struct TailAnswer {
     pub tail: Tail,
 }
 
+/// How long to wait for the host agent: to connect, and for all of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Within {
+    pub connect: Duration,
+    pub deadline: Duration,
+}
+
 /// Asks the host agent at `address` (`host:port`) for `cluster`'s binlog
-/// (or relay log) after `from`, within `deadline`.
+/// (or relay log) after `from`, within `within`.
 pub async fn fetch(
     (address, source): (&str, Source),
     cluster: &str,
     from: &BinlogCoord,
     token: &Secret,
-    deadline: Duration,
+    within: Within,
 ) -> Result<TailAnswer, String> {
-    tokio::time::timeout(deadline, ask((address, source), cluster, from, token))
-        .await
-        .map_err(|_| format!("the host agent at {address} did not answer within {deadline:?}"))?
+    let deadline = within.deadline;
+    tokio::time::timeout(
+        deadline,
+        ask((address, source), cluster, from, token, within.connect),
+    )
+    .await
+    .map_err(|_| format!("the host agent at {address} did not answer within {deadline:?}"))?
 }
 
 async fn ask(
@@ -59,9 +70,13 @@ async fn ask(
     cluster: &str,
     from: &BinlogCoord,
     token: &Secret,
+    connect: Duration,
 ) -> Result<TailAnswer, String> {
-    let stream = tokio::net::TcpStream::connect(address)
+    let stream = tokio::time::timeout(connect, tokio::net::TcpStream::connect(address))
         .await
+        .map_err(|_| {
+            format!("cannot reach the host agent at {address}: no connection within {connect:?}")
+        })?
         .map_err(|e| format!("cannot reach the host agent at {address}: {e}"))?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))

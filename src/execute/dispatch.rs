@@ -1,7 +1,7 @@
 //! One step of a plan, carried out: the dispatch from `Step` to what
 //! the executor does on which node.
 
-use super::{Done, Executor, StepError, FENCE_CONNECT_TIMEOUT};
+use super::{Done, Executor, StepError};
 use crate::mysql::admin;
 use crate::mysql::probe::read_state;
 use crate::plan::Step;
@@ -12,7 +12,7 @@ impl Executor<'_> {
         match step {
             Step::FenceOldMaster { node } => {
                 let cluster = self.cluster;
-                let budget = FENCE_CONNECT_TIMEOUT.min(cluster.timing.connect_timeout);
+                let budget = self.dead_host_connect_timeout();
                 let s = match self.session_within(node, budget).await {
                     Ok(s) => s,
                     Err(e) => {

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use super::{Done, Executor, StepError};
 use crate::binlog::apply::replay;
-use crate::binlog::fetch::{fetch, Source};
+use crate::binlog::fetch::{fetch, Source, Within};
 use crate::binlog::Tail;
 use crate::config::SalvageConfig;
 use crate::mysql::admin;
@@ -117,7 +117,11 @@ impl Executor<'_> {
             format!("{from} has no host_agent and no relay log was read for {node}; {node} is left stopped")
         })?;
         let source = (address.as_str(), Source::Binlog);
-        let answer = fetch(source, &self.cluster.name, at, &cfg.token, cfg.deadline)
+        let within = Within {
+            connect: self.dead_host_connect_timeout(),
+            deadline: cfg.deadline,
+        };
+        let answer = fetch(source, &self.cluster.name, at, &cfg.token, within)
             .await
             .map_err(|why| format!("{why}; {node} is left stopped"))?;
         Ok((answer.tail, format!("{from}'s binlog")))

@@ -51,10 +51,14 @@ use report::StepRecord;
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(10);
 
-/// How long fencing may wait to connect to the old master. It was just found
+/// How long a failover may wait to connect to the old master's host (its
+/// mysqld to fence it, its host agent to salvage from). It was just found
 /// unreachable, so this stays short: the promotion must not wait on a host
-/// that is gone. One that comes back later is fenced by the agent then.
-const FENCE_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+/// that is gone (a black-holed host's agent held the salvage for its whole
+/// 5 s deadline; `make chaos`, black-hole-net). A connect on a LAN answers in
+/// well under a millisecond. An old master that comes back later is fenced
+/// by the agent then.
+const DEAD_HOST_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// A binlog coordinate in words, `-` when unknown.
 fn coord(c: Option<&BinlogCoord>) -> String {
@@ -372,6 +376,11 @@ pub async fn execute(
 }
 
 impl Executor<'_> {
+    /// `DEAD_HOST_CONNECT_TIMEOUT`, or the configured one when shorter.
+    fn dead_host_connect_timeout(&self) -> Duration {
+        DEAD_HOST_CONNECT_TIMEOUT.min(self.cluster.timing.connect_timeout)
+    }
+
     fn node(&self, name: &str) -> Result<&NodeConfig, StepError> {
         self.cluster
             .node(name)

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use super::{Done, Executor, StepError};
-use crate::binlog::fetch::{fetch, Source};
+use crate::binlog::fetch::{fetch, Source, Within};
 use crate::binlog::Tail;
 use crate::mysql::admin;
 use crate::mysql::binlog::BinlogCoord;
@@ -43,7 +43,11 @@ impl Executor<'_> {
             };
             let left = cfg.deadline.saturating_sub(started.elapsed());
             let source = (address.as_str(), Source::RelayLog);
-            match fetch(source, &self.cluster.name, &at, &cfg.token, left).await {
+            let within = Within {
+                connect: self.cluster.timing.connect_timeout,
+                deadline: left,
+            };
+            match fetch(source, &self.cluster.name, &at, &cfg.token, within).await {
                 Ok(answer) => {
                     read.push(format!(
                         "{} transaction(s) after {at} for {lag}{}",

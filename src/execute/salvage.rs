@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::{Done, Executor, StepError};
 use crate::binlog::apply::{replay, Replayed};
-use crate::binlog::fetch::{fetch, Source};
+use crate::binlog::fetch::{fetch, Source, Within};
 use crate::mysql::probe::read_state;
 
 impl Executor<'_> {
@@ -56,7 +56,10 @@ impl Executor<'_> {
             &self.cluster.name,
             &at,
             &cfg.token,
-            cfg.deadline,
+            Within {
+                connect: self.dead_host_connect_timeout(),
+                deadline: cfg.deadline,
+            },
         )
         .await
         {

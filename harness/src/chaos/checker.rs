@@ -20,8 +20,12 @@ type Samples = Vec<(Duration, Option<bool>)>;
 
 pub struct Checker {
     stop: Arc<AtomicBool>,
-    tasks: Vec<(String, tokio::task::JoinHandle<Samples>)>,
+    thread: Option<std::thread::JoinHandle<Vec<(String, Samples)>>>,
 }
+
+/// A node the checker reads: its name, and the address and port a client
+/// reaches it at.
+pub type Target = (String, String, u16);
 
 /// What the checker saw.
 #[derive(Debug, Clone, Default)]
@@ -41,9 +45,7 @@ impl Checker {
     /// Checks every node of `cluster`, on 127.0.0.1 and its port, or the
     /// port `via` names for it (a proxy the clients go through).
     pub fn start(cluster: &TestCluster, via: &[(&str, u16)]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
-        let tasks = cluster
+        let targets = cluster
             .servers
             .iter()
             .map(|s| {
@@ -51,31 +53,79 @@ impl Checker {
                     .iter()
                     .find(|(n, _)| *n == s.name)
                     .map_or(s.port, |(_, p)| *p);
-                let flag = stop.clone();
-                let task = tokio::spawn(async move {
-                    let mut conn = None;
-                    let mut samples = Vec::new();
-                    while !flag.load(Ordering::Relaxed) {
-                        let v = read_only(&mut conn, port).await.map(|ro| !ro);
-                        samples.push((started.elapsed(), v));
-                        tokio::time::sleep(Duration::from_millis(3)).await;
-                    }
-                    samples
-                });
-                (s.name.clone(), task)
+                (s.name.clone(), "127.0.0.1".to_string(), port)
             })
             .collect();
-        Self { stop, tasks }
+        Self::start_in(targets, None)
     }
 
-    pub async fn stop(self) -> Checked {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut nodes = Vec::new();
-        for (name, task) in self.tasks {
-            nodes.push((name, task.await.unwrap_or_default()));
+    /// Checks `targets` from inside network namespace `netns` (if any), on
+    /// a thread of its own (setns(2) applies to one thread).
+    pub fn start_in(targets: Vec<Target>, netns: Option<String>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            if let Some(ns) = netns {
+                let file = std::fs::File::open(format!("/run/netns/{ns}"))
+                    .expect("the checker's namespace");
+                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the checker's runtime");
+            rt.block_on(sample_all(targets, flag))
+        });
+        Self {
+            stop,
+            thread: Some(thread),
         }
+    }
+
+    pub async fn stop(mut self) -> Checked {
+        self.stop.store(true, Ordering::Relaxed);
+        let nodes = match self.thread.take() {
+            Some(t) => tokio::task::spawn_blocking(move || t.join().unwrap_or_default())
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         sweep(&nodes)
     }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One task per node, each over its own connection (a node that hangs
+/// slows only its own samples), until `stop`.
+async fn sample_all(targets: Vec<Target>, stop: Arc<AtomicBool>) -> Vec<(String, Samples)> {
+    let started = Instant::now();
+    let tasks: Vec<_> = targets
+        .into_iter()
+        .map(|(name, host, port)| {
+            let flag = stop.clone();
+            let task = tokio::spawn(async move {
+                let mut conn = None;
+                let mut samples = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let v = read_only(&mut conn, &host, port).await.map(|ro| !ro);
+                    samples.push((started.elapsed(), v));
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                samples
+            });
+            (name, task)
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for (name, task) in tasks {
+        nodes.push((name, task.await.unwrap_or_default()));
+    }
+    nodes
 }
 
 /// A node counts as writable from a sample that read it writable until its
@@ -138,10 +188,10 @@ fn sweep(nodes: &[(String, Samples)]) -> Checked {
 
 /// `@@read_only` of one node over a kept connection; None when it cannot
 /// be read now.
-async fn read_only(conn: &mut Option<mysql_async::Conn>, port: u16) -> Option<bool> {
+async fn read_only(conn: &mut Option<mysql_async::Conn>, host: &str, port: u16) -> Option<bool> {
     if conn.is_none() {
         let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
+            .ip_or_hostname(host)
             .tcp_port(port)
             .user(Some(APP_USER))
             .pass(Some(APP_PASSWORD))

@@ -99,6 +99,13 @@ pub fn inject(stage: &mut Stage, sc: &Scenario) {
                 p.partition()
             }
         }
+        Fault::NetBlackHole => {
+            if let Some(vpc) = &stage.vpc {
+                if let Err(e) = vpc.black_hole(0) {
+                    eprintln!("  could not black-hole db1's host: {e:#}");
+                }
+            }
+        }
         _ => stage.cluster.node_mut("db1").kill9(),
     }
 }

@@ -34,6 +34,13 @@ pub enum Fault {
     /// Every connection to the master (manager, replicas, client) passes
     /// through a proxy that stops forwarding: host or network gone.
     BlackHole,
+    /// The master's host cut off by the network itself, in a VPC of
+    /// network namespaces: its link down and the router keeping a
+    /// permanent neighbour entry for it, so every packet to it vanishes (no
+    /// RST, no ICMP). The VIP is a /32 route on the router (`linux-route`)
+    /// and held on each master's `lo`; the client and the checker sit in
+    /// their own namespace behind the router.
+    NetBlackHole,
     /// Only the manager's connections to the master are cut: no failover.
     ManagerCutOff,
     /// A replica's IO thread stopped and the master written on, then kill -9.
@@ -75,10 +82,11 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 15] = [
+    pub const ALL: [Fault; 16] = [
         Fault::Kill,
         Fault::Stop,
         Fault::BlackHole,
+        Fault::NetBlackHole,
         Fault::ManagerCutOff,
         Fault::LaggingReplica,
         Fault::PreferredBehind,
@@ -98,6 +106,7 @@ impl Fault {
             Fault::Kill => "kill-9",
             Fault::Stop => "sigstop",
             Fault::BlackHole => "black-hole",
+            Fault::NetBlackHole => "black-hole-net",
             Fault::ManagerCutOff => "manager-cut-off",
             Fault::LaggingReplica => "lagging-replica",
             Fault::PreferredBehind => "preferred-behind",
@@ -116,6 +125,11 @@ impl Fault {
     /// Whether the manager is expected to replace the master.
     pub fn fails_over(self) -> bool {
         self != Fault::ManagerCutOff
+    }
+
+    /// Whether the cluster runs in network namespaces (a VPC in a box).
+    pub fn in_vpc(self) -> bool {
+        self == Fault::NetBlackHole
     }
 
     /// Whether the VIP is also a route in the emulated VPC's tables.
@@ -169,11 +183,17 @@ pub fn draw(seed: u64, n: usize, flavors: &[Flavor]) -> Vec<Scenario> {
                 fault,
                 flavor: flavors[index % flavors.len()],
                 semi_sync,
-                host_alive: rng.random_bool(0.6),
+                host_alive: host_alive(fault, rng.random_bool(0.6)),
                 replica: if rng.random_bool(0.5) { "db2" } else { "db3" },
             }
         })
         .collect()
+}
+
+/// Whether the dead master's host still answers: never when the network
+/// cut it off.
+fn host_alive(fault: Fault, drawn: bool) -> bool {
+    drawn && !fault.in_vpc()
 }
 
 /// The short run: `n` different faults on `flavor`, drawn from `seed`.
@@ -190,7 +210,7 @@ pub fn short(seed: u64, n: usize, flavor: Flavor) -> Vec<Scenario> {
             fault,
             flavor,
             semi_sync: fault != Fault::HeldBack && rng.random_bool(0.5),
-            host_alive: rng.random_bool(0.6),
+            host_alive: host_alive(fault, rng.random_bool(0.6)),
             replica: if rng.random_bool(0.5) { "db2" } else { "db3" },
         })
         .collect()

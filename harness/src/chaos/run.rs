@@ -13,7 +13,7 @@ use super::setup::{until, Aws, Stage, LONG, VIP};
 use super::tally::Outcome;
 use super::{Fault, Scenario};
 use crate::moto::vip_targets;
-use crate::writer::{Writer, Writes};
+use crate::writer::{WriteTarget, Writer, Writes};
 use crate::TestCluster;
 
 /// Runs `sc` with the vipkeeper binary `bin`; never panics: a scenario the
@@ -75,7 +75,13 @@ fn keep_evidence(stage: &Stage, sc: &Scenario) {
 
 async fn play(stage: &mut Stage, out: &mut Outcome) -> Result<()> {
     let sc = out.scenario;
-    let writer = Writer::start(stage.cluster.vip_target());
+    let writer = match &stage.vpc {
+        Some(vpc) => Writer::start_to(
+            WriteTarget::Address(VIP.into(), 3306),
+            Some(vpc.client.name.clone()),
+        ),
+        None => Writer::start(stage.cluster.vip_target()),
+    };
     if !wait_writes(&writer, 100, LONG).await {
         anyhow::bail!("the client could not write before the fault");
     }
@@ -87,7 +93,19 @@ async fn play(stage: &mut Stage, out: &mut Outcome) -> Result<()> {
     // After the preparation: an errant transaction is written by making a
     // replica writable for a moment, which is the harness, not a finding.
     flows::prepare(stage, &sc, &writer).await?;
-    let checker = Checker::start(&stage.cluster, &[("db1", old_port)]);
+    // From where the client is, the way it reaches each node.
+    let checker = match &stage.vpc {
+        Some(vpc) => Checker::start_in(
+            stage
+                .cluster
+                .servers
+                .iter()
+                .map(|s| (s.name.clone(), s.host.clone(), s.port))
+                .collect(),
+            Some(vpc.client.name.clone()),
+        ),
+        None => Checker::start(&stage.cluster, &[("db1", old_port)]),
+    };
     let fault_at = writer.started.elapsed();
     flows::inject(stage, &sc);
     if let Err(why) = flows::follow(stage, &sc, out).await {
@@ -110,8 +128,8 @@ async fn play(stage: &mut Stage, out: &mut Outcome) -> Result<()> {
     }
     let writes = writer.stop().await;
     out.acknowledged = writes.acknowledged.len();
-    out.writable_ms = writes.first_write_elsewhere(fault_at, old_port);
-    count(stage, &sc, &writes, old_port, out).await?;
+    out.writable_ms = writes.first_write_off(fault_at, stage.cluster.node("db1").server_id);
+    count(stage, &sc, &writes, out).await?;
     // The old master comes back (SIGCONT, the network healed): the manager
     // must fence it, as it is writable and no longer the master.
     match (sc.fault, &stage.proxy) {
@@ -125,6 +143,13 @@ async fn play(stage: &mut Stage, out: &mut Outcome) -> Result<()> {
             out.notes
                 .push(fenced_after_return(&stage.cluster, "the network returned").await);
         }
+        (Fault::NetBlackHole, _) => {
+            if let Some(vpc) = &stage.vpc {
+                vpc.heal(0)?;
+            }
+            out.notes
+                .push(fenced_after_return(&stage.cluster, "the network returned").await);
+        }
         _ => {}
     }
     Ok(())
@@ -132,20 +157,23 @@ async fn play(stage: &mut Stage, out: &mut Outcome) -> Result<()> {
 
 /// Lost writes on the new master; what its replicas lack; what the report
 /// says may be lost.
-async fn count(
-    stage: &Stage,
-    sc: &Scenario,
-    writes: &Writes,
-    old_port: u16,
-    out: &mut Outcome,
-) -> Result<()> {
+async fn count(stage: &Stage, sc: &Scenario, writes: &Writes, out: &mut Outcome) -> Result<()> {
     let c = &stage.cluster;
-    let target: u16 = std::fs::read_to_string(c.vip_target())?.trim().parse()?;
-    let master = c
-        .servers
-        .iter()
-        .find(|s| s.port == target)
-        .with_context(|| format!("the VIP names port {target}, no node"))?;
+    let master = match &stage.vpc {
+        Some(vpc) => {
+            let node = vpc.vip_node().with_context(|| {
+                format!("the router routes the VIP to no node: {}", vpc.vip_route())
+            })?;
+            c.node(&node)
+        }
+        None => {
+            let target: u16 = std::fs::read_to_string(c.vip_target())?.trim().parse()?;
+            c.servers
+                .iter()
+                .find(|s| s.port == target)
+                .with_context(|| format!("the VIP names port {target}, no node"))?
+        }
+    };
     out.new_master = Some(master.name.clone());
     if let Some(aws) = &stage.aws {
         vip_routes(aws, c, &master.name, out).await?;
@@ -160,15 +188,15 @@ async fn count(
     out.lost = writes.missing_on(master).await?;
     let reports = reports(c)?;
     for id in &out.lost {
-        let port = writes
+        let server = writes
             .acknowledged
             .iter()
             .position(|a| a == id)
-            .map(|i| writes.ack_ports[i]);
+            .map(|i| writes.ack_servers[i]);
         let by = c
             .servers
             .iter()
-            .find(|s| Some(s.port) == port || (s.name == "db1" && port == Some(old_port)))
+            .find(|s| Some(s.server_id) == server)
             .map_or("?".to_string(), |s| s.name.clone());
         // Unsavable: async, acknowledged by db1 alone, db1's host gone.
         let named = reports
@@ -221,8 +249,8 @@ async fn count(
             ));
             continue;
         }
-        match c.source_port(&s.name).await.ok().flatten() {
-            Some(p) if p == master.port => {
+        match c.source_address(&s.name).await.ok().flatten() {
+            Some((h, p)) if h == master.host && p == master.port => {
                 let short = caught_up(s, writes, &out.lost).await?;
                 if short > 0 {
                     out.replicas_short.push((s.name.clone(), short));

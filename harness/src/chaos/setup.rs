@@ -13,6 +13,7 @@ use crate::cluster::{free_port, write_secret};
 use crate::fault_proxy::FaultProxy;
 use crate::moto::{seed, Moto, SeededVpc};
 use crate::proxy::Proxy;
+use crate::vpc::{RouteTables, Vpc, VpcHosts, VpcOptions};
 use crate::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
 
 pub const LONG: Duration = Duration::from_secs(40);
@@ -45,17 +46,23 @@ pub struct Stage {
     pub aws: Option<Aws>,
     pub config: PathBuf,
     pub cluster: TestCluster,
+    /// The namespaces, when the cluster runs in a VPC in a box: last, as
+    /// they go after the servers and agents in them.
+    pub vpc: Option<Vpc>,
 }
 
 impl Stage {
     pub async fn build(bin: &Path, sc: &Scenario) -> Result<Stage> {
+        if sc.fault.in_vpc() {
+            return Self::build_in_vpc(bin, sc).await;
+        }
         let mut spec = ClusterSpec::new(sc.flavor);
         spec.semi_sync = sc.semi_sync;
         let cluster = TestCluster::start(spec).await?;
         cluster.create_writer_table(LONG).await?;
         let token = cluster.dir.join("secrets").join("salvage.token");
         std::fs::create_dir_all(cluster.dir.join("secrets"))?;
-        write_secret(&token, "chaos-salvage-token-0123456789")?;
+        write_secret(&token, TOKEN)?;
         let mut extras = ConfigExtras {
             cluster_toml: format!(
                 "{}\n[cluster.salvage]\ntoken_file = \"{}\"\n",
@@ -143,9 +150,44 @@ impl Stage {
             aws,
             config,
             cluster,
+            vpc: None,
+        })
+    }
+
+    /// The cluster in network namespaces: the manager on the router
+    /// (moving the VIP's /32 route there), a host agent on each database
+    /// host (the VIP on `lo`, and salvage), the client behind the router.
+    async fn build_in_vpc(bin: &Path, sc: &Scenario) -> Result<Stage> {
+        let opts = VpcOptions {
+            async_replication: !sc.semi_sync,
+            salvage_token: Some(TOKEN.into()),
+        };
+        let VpcHosts {
+            hosts,
+            cluster,
+            config,
+            vpc,
+        } = VpcHosts::start_with(sc.flavor, bin, "main", RouteTables::Router, &opts).await?;
+        for a in &hosts {
+            wait_log(a, "the binlog index is", LONG).await?;
+        }
+        let manager = vpc.start_manager(bin, &config, &cluster.dir, "agent");
+        wait_log(&manager, "healthy: db1 is the master", LONG).await?;
+        Ok(Stage {
+            manager,
+            bin: bin.to_path_buf(),
+            _host_agents: hosts,
+            proxy: None,
+            aws: None,
+            config,
+            cluster,
+            vpc: Some(vpc),
         })
     }
 }
+
+/// The salvage token of every chaos cluster.
+const TOKEN: &str = "chaos-salvage-token-0123456789";
 
 /// The emulator with three route tables routing the VIP to db1's ENI, a
 /// proxy that throttles the first `throttled` route changes (and fails
