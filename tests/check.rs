@@ -96,6 +96,16 @@ async fn check_passes_then_names_a_missing_privilege_and_a_bad_password(flavor: 
         )])
         .await
         .unwrap();
+    // Recommended only: a warning, not an error.
+    if flavor == Flavor::Mysql {
+        cluster
+            .master()
+            .exec(&[&format!(
+                "REVOKE SYSTEM_USER ON *.* FROM '{ADMIN_USER}'@'%'"
+            )])
+            .await
+            .unwrap();
+    }
     cluster
         .wait_replicated(Duration::from_secs(20))
         .await
@@ -116,6 +126,12 @@ async fn check_passes_then_names_a_missing_privilege_and_a_bad_password(flavor: 
         assert!(out.contains(&lacks), "missing {lacks:?} in\n{out}");
         let denied = format!("error: {name}: user {REPL_USER} (replication): access denied while connecting (error 1045)");
         assert!(out.contains(&denied), "missing {denied:?} in\n{out}");
+        let recommended = format!("warning: {name}: user {ADMIN_USER} (admin) lacks SYSTEM_USER (recommended: KILL a replica's applier stuck");
+        assert_eq!(
+            out.contains(&recommended),
+            flavor == Flavor::Mysql,
+            "{recommended:?} in\n{out}"
+        );
     }
     assert!(
         !out.contains("wrong-password") && !out.contains("Secret-"),

@@ -156,6 +156,37 @@ pub fn required_for_salvage(version: &ServerVersion) -> Vec<Requirement> {
     }
 }
 
+const MYSQL_SYSTEM_USER: Requirement = req(
+    "SYSTEM_USER",
+    &[],
+    "KILL a replica's applier stuck inside a transaction its source never finished sending; without it, stopping that applier takes the server's 60 s",
+);
+
+/// What `role` should have besides: without it vipkeeper still works, slower.
+pub fn recommended(role: UserRole, version: &ServerVersion) -> Vec<Requirement> {
+    match (version.flavor, role) {
+        (Flavor::Mysql, UserRole::Admin) => vec![MYSQL_SYSTEM_USER],
+        _ => Vec::new(),
+    }
+}
+
+/// The recommendations not met by the privileges `held`.
+pub fn not_recommended(
+    role: UserRole,
+    version: &ServerVersion,
+    held: &[String],
+) -> Vec<Requirement> {
+    unmet(recommended(role, version), held)
+}
+
+fn unmet(needed: Vec<Requirement>, held: &[String]) -> Vec<Requirement> {
+    let has = |p: &str| held.iter().any(|h| h.eq_ignore_ascii_case(p));
+    needed
+        .into_iter()
+        .filter(|r| !has(r.privilege) && !r.also_satisfied_by.iter().any(|p| has(p)))
+        .collect()
+}
+
 /// The requirements not met by the privileges `held` (as
 /// information_schema.USER_PRIVILEGES lists them); with `salvage`, the
 /// admin user's salvage privileges too.
@@ -165,15 +196,11 @@ pub fn missing(
     held: &[String],
     salvage: bool,
 ) -> Vec<Requirement> {
-    let has = |p: &str| held.iter().any(|h| h.eq_ignore_ascii_case(p));
     let mut needed = required(role, version);
     if salvage && role == UserRole::Admin {
         needed.extend(required_for_salvage(version));
     }
-    needed
-        .into_iter()
-        .filter(|r| !has(r.privilege) && !r.also_satisfied_by.iter().any(|p| has(p)))
-        .collect()
+    unmet(needed, held)
 }
 
 #[cfg(test)]
@@ -221,6 +248,20 @@ mod tests {
             Vec::<&str>::new()
         );
         assert_eq!(names(required_for_salvage(&v)), ["BINLOG REPLAY"]);
+    }
+
+    #[test]
+    fn system_user_is_recommended_to_the_mysql_admin_only() {
+        let m = ServerVersion::parse("9.7.4", "").unwrap();
+        let v = ServerVersion::parse("10.11.9-MariaDB", "").unwrap();
+        // SUPER does not cover it.
+        assert_eq!(
+            names(not_recommended(UserRole::Admin, &m, &held(&["SUPER"]))),
+            ["SYSTEM_USER"]
+        );
+        assert!(not_recommended(UserRole::Admin, &m, &held(&["SYSTEM_USER"])).is_empty());
+        assert!(not_recommended(UserRole::Monitor, &m, &held(&[])).is_empty());
+        assert!(not_recommended(UserRole::Admin, &v, &held(&[])).is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::checks::privileges::{missing, UserRole};
+use crate::checks::privileges::{missing, not_recommended, Requirement, UserRole};
 use crate::checks::{settings::settings, Finding};
 use crate::cli::CheckArgs;
 use crate::config::{self, ClusterConfig, Credentials, Severity};
@@ -298,9 +298,7 @@ async fn check_users(cluster: &ClusterConfig, node: &NodeView, state: &NodeState
         ));
     }
     for (role, creds) in users {
-        if let Err(f) = check_user(cluster, node, &state.version, role, creds).await {
-            out.push(f);
-        }
+        out.extend(check_user(cluster, node, &state.version, role, creds).await);
     }
     out
 }
@@ -311,7 +309,7 @@ async fn check_user(
     version: &ServerVersion,
     role: UserRole,
     creds: &Credentials,
-) -> Result<(), Finding> {
+) -> Vec<Finding> {
     let who = format!("user {} ({})", creds.user, role.name());
     let fail = |e: crate::mysql::DbError| {
         Finding::error(
@@ -320,25 +318,41 @@ async fn check_user(
             format!("check the account and its password ({})", creds.source),
         )
     };
-    let mut session = Session::connect(&target(cluster, &node.host, node.port, creds))
-        .await
-        .map_err(fail)?;
+    let mut session = match Session::connect(&target(cluster, &node.host, node.port, creds)).await {
+        Ok(s) => s,
+        Err(e) => return vec![fail(e)],
+    };
     let result = current_privileges(&mut session).await;
     session.close().await;
-    let (grantee, held) = result.map_err(fail)?;
+    let (grantee, held) = match result {
+        Ok(r) => r,
+        Err(e) => return vec![fail(e)],
+    };
+    let mut out = Vec::new();
     let lacking = missing(role, version, &held, cluster.salvage.is_some());
-    if lacking.is_empty() {
-        return Ok(());
+    if !lacking.is_empty() {
+        let (names, why) = listed(&lacking);
+        out.push(Finding::error(
+            Some(&node.name),
+            format!("{who} lacks {names} (needed for: {why})"),
+            format!("GRANT {names} ON *.* TO {grantee}"),
+        ));
     }
-    let names: Vec<&str> = lacking.iter().map(|r| r.privilege).collect();
-    let why: Vec<&str> = lacking.iter().map(|r| r.why).collect();
-    Err(Finding::error(
-        Some(&node.name),
-        format!(
-            "{who} lacks {} (needed for: {})",
-            names.join(", "),
-            why.join("; ")
-        ),
-        format!("GRANT {} ON *.* TO {grantee}", names.join(", ")),
-    ))
+    let short = not_recommended(role, version, &held);
+    if !short.is_empty() {
+        let (names, why) = listed(&short);
+        out.push(Finding::warning(
+            Some(&node.name),
+            format!("{who} lacks {names} (recommended: {why})"),
+            format!("GRANT {names} ON *.* TO {grantee} (docs/PRIVILEGES.md)"),
+        ));
+    }
+    out
+}
+
+/// The privileges' names and what each is for, in words.
+fn listed(reqs: &[Requirement]) -> (String, String) {
+    let names: Vec<&str> = reqs.iter().map(|r| r.privilege).collect();
+    let why: Vec<&str> = reqs.iter().map(|r| r.why).collect();
+    (names.join(", "), why.join("; "))
 }
