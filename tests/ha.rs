@@ -566,13 +566,29 @@ impl Paused {
             .dir
             .join(format!("state-{}/main/reports", next.name));
         // Reports are written aside and renamed into place: `.json` only.
-        let report: serde_json::Value = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-            .find(|r: &serde_json::Value| r["id"] == self.record["id"])
-            .unwrap_or_else(|| panic!("no report of {} in {}", self.record["id"], dir.display()));
+        // The report may land a moment after the end is in etcd (a CI run
+        // under load looked in between): waited for.
+        let find = || -> Option<serde_json::Value> {
+            std::fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|e| Some(e.ok()?.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+                .find(|r: &serde_json::Value| r["id"] == self.record["id"])
+        };
+        let deadline = std::time::Instant::now() + LONG;
+        let report = loop {
+            if let Some(r) = find() {
+                break r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no report of {} in {} after {LONG:?}",
+                self.record["id"],
+                dir.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         let by = format!("done by {}: ", self.managers[self.first].name);
         for (step, then) in report["steps"].as_array().unwrap().iter().zip(&self.done) {
             assert_eq!(step["step"], then.as_str(), "{report}");
