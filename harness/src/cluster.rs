@@ -405,6 +405,33 @@ impl TestCluster {
         Ok(get(host).zip(get(port).and_then(|p| p.parse().ok())))
     }
 
+    /// Writes the salvage `token` to a 0600 file and returns the
+    /// `[cluster.salvage]` section that names it.
+    pub fn salvage_toml(&self, token: &str) -> Result<String> {
+        let file = self.dir.join("secrets").join("salvage.token");
+        fs::create_dir_all(self.dir.join("secrets"))?;
+        write_secret(&file, token)?;
+        Ok(format!(
+            "\n[cluster.salvage]\ntoken_file = \"{}\"\n",
+            file.display()
+        ))
+    }
+
+    /// A host agent's node lines for `node`'s binlog and relay-log index:
+    /// MySQL runs under its own root, so the host's paths are configured
+    /// (MariaDB's are learned from the server: nothing).
+    pub fn index_paths_toml(&self, node: &str) -> String {
+        if self.spec.flavor != Flavor::Mysql {
+            return String::new();
+        }
+        let data = self.dir.join(node).join("data");
+        format!(
+            "binlog_index = \"{}\"\nrelay_log_index = \"{}\"\n",
+            data.join("mysql-bin.index").display(),
+            data.join("relay-bin.index").display()
+        )
+    }
+
     /// Writes a vipkeeper config for this cluster (passwords in 0600 files)
     /// and returns its path.
     pub fn write_config(&self, cluster_name: &str) -> Result<PathBuf> {

@@ -379,32 +379,20 @@ impl VpcHosts {
     }
 }
 
-/// Salvage with `token`: each node's host agent at its address, and (MySQL
-/// runs under its own root) its binlog and relay-log index on the host.
+/// Salvage with `token`: each node's host agent at its address.
 fn salvage(
     cluster: &super::cluster::TestCluster,
     vpc: &Vpc,
     token: &str,
     extras: &mut super::cluster::ConfigExtras,
 ) -> Result<()> {
-    let file = cluster.dir.join("secrets").join("salvage.token");
-    std::fs::create_dir_all(cluster.dir.join("secrets"))?;
-    super::cluster::write_secret(&file, token)?;
-    extras.cluster_toml.push_str(&format!(
-        "\n[cluster.salvage]\ntoken_file = \"{}\"\n",
-        file.display()
-    ));
+    extras.cluster_toml.push_str(&cluster.salvage_toml(token)?);
     for (i, (_, ip)) in vpc.hosts.iter().enumerate() {
         let node = format!("db{}", i + 1);
-        let mut toml = format!("host_agent = \"{ip}:{HOST_AGENT_PORT}\"\n");
-        if cluster.spec.flavor == super::flavor::Flavor::Mysql {
-            let data = cluster.dir.join(&node).join("data");
-            toml.push_str(&format!(
-                "binlog_index = \"{}\"\nrelay_log_index = \"{}\"\n",
-                data.join("mysql-bin.index").display(),
-                data.join("relay-bin.index").display()
-            ));
-        }
+        let toml = format!(
+            "host_agent = \"{ip}:{HOST_AGENT_PORT}\"\n{}",
+            cluster.index_paths_toml(&node)
+        );
         extras.node_toml.entry(node).or_default().push_str(&toml);
     }
     Ok(())

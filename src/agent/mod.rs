@@ -364,10 +364,7 @@ impl ClusterLoop {
                 &mut in_file
             }
         };
-        self.board.busy(
-            &self.cluster.name,
-            Instant::now() + failover_bound(&self.cluster),
-        );
+        self.busy_failing_over();
         let report = fail_over(
             &self.agent,
             &self.cluster,
@@ -390,16 +387,19 @@ impl ClusterLoop {
         }
     }
 
+    /// This loop starts a failover: not stuck until it must have ended.
+    fn busy_failing_over(&self) {
+        let until = Instant::now() + failover_bound(&self.cluster);
+        self.board.busy(&self.cluster.name, until);
+    }
+
     /// Acting (alone, or leading several managers): finishes a failover
     /// left in flight — in etcd, or by this manager before it was killed
     /// and restarted. Some(when to look again) when this tick is done
     /// (finished, or the record cannot be read: act on nothing then).
     async fn finish_in_flight(&mut self, view: &ClusterView) -> Option<Duration> {
         let coord = self.coord.clone();
-        self.board.busy(
-            &self.cluster.name,
-            Instant::now() + failover_bound(&self.cluster),
-        );
+        self.busy_failing_over();
         match ledger::finish_in_flight(
             &self.agent,
             &self.cluster,

@@ -29,11 +29,9 @@ impl Executor<'_> {
         // a transaction it may sit inside whose end never arrived: the
         // replay would wait on that transaction's row locks (MariaDB's
         // applier held them until innodb_lock_wait_timeout).
-        {
-            let v = self.version.clone();
-            let s = self.session(position_of).await?;
-            crate::mysql::admin::stop_applier(s, &v).await?;
-        }
+        let version = self.version.clone();
+        let s = self.session(position_of).await?;
+        crate::mysql::admin::stop_applier(s, &version).await?;
         let r = self.replica_status(position_of).await?;
         let Some(at) = r.executed.clone() else {
             return Ok(Done::skipped(format!(
@@ -66,7 +64,6 @@ impl Executor<'_> {
             Ok(a) => a,
             Err(why) => return Ok(Done::skipped(format!("{why}: {may_be_lost}"))),
         };
-        let version = self.version.clone();
         let flavor = version.flavor;
         let s = self.session(node).await?;
         let state = read_state(s).await?;

@@ -29,7 +29,7 @@ pub const TABLES: [&str; 3] = [
 
 /// The coordinator's connection id and the transaction a worker waits to
 /// finish, when the applier has read everything and still waits inside it.
-pub const WAITING_INSIDE: &str = "SELECT ct.PROCESSLIST_ID AS coordinator, \
+const WAITING_INSIDE: &str = "SELECT ct.PROCESSLIST_ID AS coordinator, \
        w.APPLYING_TRANSACTION AS gtid \
   FROM performance_schema.replication_applier_status_by_coordinator c \
   JOIN performance_schema.threads ct ON ct.THREAD_ID = c.THREAD_ID \
@@ -56,7 +56,7 @@ const GONE_WITHIN: Duration = Duration::from_secs(2);
 /// stop ends late instead of failing.
 pub async fn stop(s: &mut Session, stop: &str) -> Result<(), DbError> {
     match release(s).await? {
-        Release::Nothing | Release::Killed(_) => s.exec(stop).await,
+        Release::Nothing | Release::Killed => s.exec(stop).await,
         Release::CannotKill => {
             let usual = s.query_timeout();
             s.set_query_timeout(usual.max(SERVER_WAITS + Duration::from_secs(5)));
@@ -71,20 +71,20 @@ pub async fn stop(s: &mut Session, stop: &str) -> Result<(), DbError> {
 const SERVER_WAITS: Duration = Duration::from_secs(60);
 
 /// What `release` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Release {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
     /// The applier does not wait inside an unfinished transaction (or
     /// performance_schema cannot tell).
     Nothing,
-    /// It did; killed, the transaction (this GTID) rolled back.
-    Killed(String),
+    /// It did; killed, the transaction rolled back (the log says which).
+    Killed,
     /// It does, and the KILL was refused.
     CannotKill,
 }
 
 /// If the applier waits inside a transaction that will not arrive, stops
 /// it by KILL (said in the log).
-pub async fn release(s: &mut Session) -> Result<Release, DbError> {
+async fn release(s: &mut Session) -> Result<Release, DbError> {
     let Some(first) = waiting_inside(s).await else {
         return Ok(Release::Nothing);
     };
@@ -108,7 +108,7 @@ pub async fn release(s: &mut Session) -> Result<Release, DbError> {
         "{}: the replica's applier waited inside transaction {gtid}, which its source never finished sending: stopped it at once (KILL of its coordinator, not STOP); that transaction was rolled back there (it was never whole on this replica)",
         s.address()
     );
-    Ok(Release::Killed(gtid))
+    Ok(Release::Killed)
 }
 
 async fn waiting_inside(s: &mut Session) -> Option<(String, String)> {

@@ -9,12 +9,12 @@ use anyhow::{bail, Result};
 
 use super::{Fault, Scenario};
 use crate::agent::Agent;
-use crate::cluster::{free_port, write_secret};
+use crate::cluster::free_port;
 use crate::fault_proxy::FaultProxy;
 use crate::moto::{seed, Moto, SeededVpc};
 use crate::proxy::Proxy;
 use crate::vpc::{RouteTables, Vpc, VpcHosts, VpcOptions};
-use crate::{ClusterSpec, ConfigExtras, Flavor, TestCluster};
+use crate::{ClusterSpec, ConfigExtras, TestCluster};
 
 pub const LONG: Duration = Duration::from_secs(40);
 
@@ -60,14 +60,11 @@ impl Stage {
         spec.semi_sync = sc.semi_sync;
         let cluster = TestCluster::start(spec).await?;
         cluster.create_writer_table(LONG).await?;
-        let token = cluster.dir.join("secrets").join("salvage.token");
-        std::fs::create_dir_all(cluster.dir.join("secrets"))?;
-        write_secret(&token, TOKEN)?;
         let mut extras = ConfigExtras {
             cluster_toml: format!(
-                "{}\n[cluster.salvage]\ntoken_file = \"{}\"\n",
+                "{}{}",
                 cluster.vip_script_toml()?,
-                token.display()
+                cluster.salvage_toml(TOKEN)?
             ),
             agent_toml: cluster.notify_toml()?,
             ..Default::default()
@@ -89,15 +86,7 @@ impl Stage {
             if let Some(a) = &aws {
                 toml.push_str(&format!("eni_id = \"{}\"\n", a.vpc.enis[i]));
             }
-            // MySQL runs under its own root: the host's paths are configured.
-            if sc.flavor == Flavor::Mysql {
-                let data = cluster.dir.join(node).join("data");
-                toml.push_str(&format!(
-                    "binlog_index = \"{}\"\nrelay_log_index = \"{}\"\n",
-                    data.join("mysql-bin.index").display(),
-                    data.join("relay-bin.index").display()
-                ));
-            }
+            toml.push_str(&cluster.index_paths_toml(node));
             extras.node_toml.insert(node.into(), toml);
             host_ports.push((node, port));
         }
